@@ -1,0 +1,3 @@
+#include <ouro/ouro.hpp>
+#include <cstdio>
+int main() { std::printf("tour: %zu\n", ouro::gc::collect()); }

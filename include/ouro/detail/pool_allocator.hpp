@@ -1,0 +1,108 @@
+// PoolAllocator: one heap's arenas and pools. Not thread-safe: a heap is used by one thread at
+// a time, so the fast paths below are a handful of loads and stores with no atomics.
+#pragma once
+
+#include <ouro/detail/pool.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ouro::detail {
+
+struct Arena {
+    char* base;                // kArenaSize bytes, aligned to kArenaSize
+    std::uint32_t nfree;       // pools not in use (given back or never touched)
+    std::uint32_t untouched;   // pools [kPoolsPerArena - untouched, kPoolsPerArena) never used yet
+    Pool* free_pools;          // pools given back, linked through Pool::next
+    Arena* next;               // bucket list of arenas with the same nfree
+    Arena* prev;
+};
+
+// Figures for sys::debugmallocstats and the allocator's own tests.
+struct AllocatorCounters {
+    std::size_t arenas_allocated_total = 0;   // ever mapped
+    std::size_t arenas_reclaimed = 0;         // unmapped again
+    std::size_t arenas_highwater = 0;         // most mapped at once
+    std::size_t large_blocks = 0;             // live requests over kMaxSmall
+    std::size_t large_bytes = 0;
+};
+
+class PoolAllocator {
+public:
+    PoolAllocator() noexcept;
+    ~PoolAllocator();
+    PoolAllocator(const PoolAllocator&) = delete;
+    PoolAllocator& operator=(const PoolAllocator&) = delete;
+
+    // A block of class_size(cls) bytes, 8-byte aligned (16-byte aligned when the size is a
+    // multiple of 16). Throws std::bad_alloc when the OS refuses memory.
+    OURO_ALWAYS_INLINE void* allocate(unsigned cls, PoolKind kind) {
+        Pool* p = current_[kind][cls];
+        if (void* b = p->free_list) {
+            p->free_list = *static_cast<void**>(b);
+            ++p->used;
+            return b;
+        }
+        if (p->bump != p->limit) {
+            void* b = reinterpret_cast<char*>(p) + p->bump;
+            p->bump = static_cast<std::uint16_t>(p->bump + p->block_size);
+            ++p->used;
+            return b;
+        }
+        return allocate_slow(cls, kind);
+    }
+
+    OURO_ALWAYS_INLINE void deallocate(void* b) noexcept {
+        Pool* p = pool_of(b);
+        if constexpr (OURO_CHECKS) check_free(p, b);
+        *static_cast<void**>(b) = p->free_list;
+        p->free_list = b;
+        if (OURO_UNLIKELY(--p->used == 0 || !p->in_list)) deallocate_slow(p);
+    }
+
+    void* allocate_large(std::size_t size, std::size_t align);
+    void deallocate_large(void* p, std::size_t size, std::size_t align) noexcept;
+
+    // Calls f(Pool&) for every pool in use, in address order.
+    template <class F>
+    void for_each_pool(F&& f) {
+        for (Arena* a : arenas_)
+            for (std::size_t i = 0; i < kPoolsPerArena - a->untouched; ++i) {
+                auto* p = reinterpret_cast<Pool*>(a->base + i * kPoolSize);
+                if (p->used != 0) f(*p);
+            }
+    }
+
+    const AllocatorCounters& counters() const noexcept { return counters_; }
+    void* context = nullptr;  // the Heap this allocator serves, if any
+    std::size_t arenas_current() const noexcept { return arenas_.size(); }
+    // For a heap destroyed while some of its objects are still referenced: every arena holding a
+    // live block is detached (its pools' owner set to null) and left mapped forever.
+    void orphan_live_pools() noexcept;
+    // True when p lies in one of this allocator's arenas (a binary search over arena bases).
+    bool owns(const void* p) const noexcept;
+
+private:
+    void* allocate_slow(unsigned cls, PoolKind kind);
+    void deallocate_slow(Pool* p) noexcept;
+    void check_free(Pool* p, void* b) const noexcept;
+    Pool* new_pool(unsigned cls, PoolKind kind);
+    void release_pool(Pool* p) noexcept;
+    Arena* pick_arena();
+    void new_arena();
+    void unmap_arena(Arena* a) noexcept;
+    void bucket_insert(Arena* a) noexcept;
+    void bucket_remove(Arena* a) noexcept;
+
+    std::array<std::array<Pool*, kNumClasses>, kNumKinds> current_;  // list heads; &sentinel_ when empty
+    Pool sentinel_{};                     // always full: sends allocation to the slow path
+    std::array<Arena*, kPoolsPerArena + 1> by_nfree_{};  // arenas bucketed by free pool count
+    std::uint64_t nonempty_buckets_ = 0;  // bit k-1 set when by_nfree_[k] is non-empty, k in 1..64
+    std::vector<Arena*> arenas_;          // sorted by address
+    std::size_t empty_arenas_ = 0;
+    AllocatorCounters counters_;
+};
+
+}  // namespace ouro::detail

@@ -1,0 +1,133 @@
+// ouro::Heap — a private heap: its allocator, its collector state and its objects — and
+// ouro::make<T>, which allocates a managed object in the current heap.
+#pragma once
+
+#include <ouro/detail/pool_allocator.hpp>
+#include <ouro/ref.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <vector>
+
+namespace ouro {
+
+namespace detail {
+struct HeapState;   // the cold part of a heap: collector settings, statistics, lists (src/heap_state.hpp)
+struct HeapAccess;  // the library's own door into a Heap's private parts
+Heap& default_heap();
+inline thread_local Heap* t_current_heap = nullptr;
+
+// Large objects (over kMaxSmall bytes, or over-aligned) live in the system allocator behind this
+// prefix, which says where they belong and how to give them back.
+struct LargePrefix {
+    Heap* heap;             // null once the heap is destroyed (an orphan)
+    std::uint32_t index;    // position in the heap's list of large objects
+    std::uint32_t offset;   // from the start of the allocation to the object
+    std::size_t size;       // of the whole allocation
+    std::size_t align;
+};
+template <class T>
+inline constexpr std::size_t large_prefix_size = alignof(T) > sizeof(LargePrefix) ? alignof(T) : sizeof(LargePrefix);
+template <class T>
+inline constexpr bool is_large = sizeof(T) > kMaxSmall || alignof(T) > 16;
+}  // namespace detail
+
+class Heap {
+public:
+    Heap();
+    // Runs a final full collection. Objects still referenced from outside then are left alone
+    // (never freed, never touched) and reported when gc::DEBUG_UNCOLLECTABLE is set.
+    ~Heap();
+    Heap(const Heap&) = delete;
+    Heap& operator=(const Heap&) = delete;
+
+    // This thread's current heap: the innermost Scope's, else the thread's default heap.
+    static Heap& current() {
+        if (Heap* h = detail::t_current_heap) return *h;
+        return detail::default_heap();
+    }
+
+    // Makes a heap current for this thread until the scope ends. A heap is used by one thread
+    // at a time: entering a heap that another thread has entered throws std::logic_error.
+    class Scope {
+    public:
+        explicit Scope(Heap& heap);
+        ~Scope();
+        Scope(const Scope&) = delete;
+        Scope& operator=(const Scope&) = delete;
+
+    private:
+        Heap& heap_;
+        Heap* previous_;
+    };
+
+private:
+    friend struct detail::HeapAccess;
+    template <class T, class... Args>
+    friend Ref<T> make(Args&&... args);
+
+    OURO_ALWAYS_INLINE void* allocate_small(unsigned cls, bool tracked) {
+        if (!tracked) return alloc_.allocate(cls, detail::kUntrackedPool);
+        // CPython's trigger: tracked allocations minus deallocations since the last collection.
+        // trigger_ folds "enabled", "threshold0 != 0" and "not collecting" into one compare.
+        if (OURO_UNLIKELY(count0_ >= trigger_)) collect_generations();
+        void* p = alloc_.allocate(cls, detail::kTrackedPool);
+        ++count0_;
+        return p;
+    }
+    void* allocate_large(std::size_t size, std::size_t align, std::size_t prefix, bool tracked);
+    void free_unconstructed(void* mem, bool large, bool tracked) noexcept;
+
+    OURO_ALWAYS_INLINE void track(Object* o) noexcept {
+        std::uint32_t& w = detail::gcword(o);
+        auto& young = young_[0];
+        // The list is reserved ahead (see reserve_young), so this push never allocates.
+        if (OURO_LIKELY(young.size() < young.capacity())) {
+            w |= detail::kTracked | static_cast<std::uint32_t>(young.size() << detail::kIndexShift);
+            young.push_back(o);
+        } else {
+            track_slow(o);
+        }
+    }
+    void track_slow(Object* o) noexcept;
+    void collect_generations();
+
+    detail::PoolAllocator alloc_;
+    std::size_t count0_ = 0;
+    std::size_t trigger_;
+    std::vector<Object*> young_[2];  // generations 0 and 1; generation 2 is found by walking pools
+    std::unique_ptr<detail::HeapState> state_;
+};
+
+// Allocates a T in the current heap and returns the only reference to it.
+template <class T, class... Args>
+Ref<T> make(Args&&... args) {
+    static_assert(std::is_base_of_v<Object, T>, "ouro::make<T>: T must derive from ouro::Object");
+    constexpr bool tracked = detail::overrides_trace<T>;
+    constexpr bool large = detail::is_large<T>;
+    Heap& heap = Heap::current();
+    void* mem = large ? heap.allocate_large(sizeof(T), alignof(T), detail::large_prefix_size<T>, tracked)
+                      : heap.allocate_small(detail::size_class(sizeof(T)), tracked);
+    // The pool walk reads an object's header at the start of its block.
+    if (static_cast<void*>(static_cast<Object*>(static_cast<T*>(mem))) != mem) {
+        heap.free_unconstructed(mem, large, tracked);
+        throw std::logic_error("ouro::make<T>: ouro::Object must be T's first base class");
+    }
+    detail::t_pending_gcword = detail::kLive | (detail::overrides_finalize<T> ? detail::kHasFinalizer : 0) |
+                               (large ? detail::kLarge : 0);
+    T* obj;
+    try {
+        obj = ::new (mem) T(std::forward<Args>(args)...);
+    } catch (...) {
+        detail::t_pending_gcword = 0;
+        heap.free_unconstructed(mem, large, tracked);
+        throw;
+    }
+    if constexpr (tracked) heap.track(obj);
+    return Ref<T>(detail::Adopt{}, obj);
+}
+
+}  // namespace ouro

@@ -1,0 +1,118 @@
+// ouro::Object — the base of every managed class — and ouro::Visitor, through which an object
+// declares its references (CPython's tp_traverse).
+#pragma once
+
+#include <ouro/config.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <ranges>
+#include <type_traits>
+
+namespace ouro {
+
+class Object;
+class Visitor;
+class Heap;
+template <class T> class Ref;
+template <class T> class WeakRef;
+
+namespace detail {
+struct ObjectAccess;
+struct WeakRecord;
+
+// The header word of a managed object. The low byte holds flags and the generation; the upper
+// 24 bits hold the object's position in its young-generation list (generations 0 and 1).
+inline constexpr std::uint32_t kLive = 1u << 0;          // constructed by make<T>, not yet destroyed
+inline constexpr std::uint32_t kTracked = 1u << 1;       // type has references: the collector sees it
+inline constexpr std::uint32_t kHasFinalizer = 1u << 2;  // type overrides finalize()
+inline constexpr std::uint32_t kFinalized = 1u << 3;     // finalize() has run (PEP 442: at most once)
+inline constexpr std::uint32_t kHasWeakrefs = 1u << 4;   // weak references to it exist (weakref.hpp)
+inline constexpr std::uint32_t kLarge = 1u << 5;         // lives outside the pools, behind a LargePrefix
+inline constexpr std::uint32_t kUnreachable = 1u << 6;   // found unreachable by the running collection
+inline constexpr std::uint32_t kGenShift = 7;            // two bits: 0, 1, 2 or 3 (= permanent, after gc::freeze)
+inline constexpr std::uint32_t kGenMask = 3u << kGenShift;
+inline constexpr std::uint32_t kIndexShift = 9;
+inline constexpr std::uint32_t kPermanent = 3;
+inline constexpr std::uint32_t kNoIndex = (1u << (32 - kIndexShift)) - 1;  // 8,388,607
+
+// Set by make<T> just before construction and consumed by Object's constructor, so an object
+// knows it is managed from its first instruction (a constructor may already take Ref(this)).
+inline thread_local std::uint32_t t_pending_gcword = 0;
+}  // namespace detail
+
+class Object {
+public:
+    Object() noexcept : refcnt_(1), gcword_(detail::t_pending_gcword) { detail::t_pending_gcword = 0; }
+    // Copying a managed object copies its fields, never its identity or count.
+    Object(const Object&) noexcept : Object() {}
+    Object& operator=(const Object&) noexcept { return *this; }
+    virtual ~Object() = default;
+
+    // Visit every Ref (and WeakRef) member: `visit(next);`, `for (auto& r : items) visit(r);`.
+    // Like tp_traverse it must only visit: no allocation, no new references, no side effects.
+    // A type that keeps the default holds no references and is never tracked by the collector.
+    virtual void trace(Visitor&) {}
+
+    // Python's __del__ (PEP 442): runs at most once, before the object is destroyed, whether it
+    // dies by its count or in a cyclic collection. It may resurrect the object (store a Ref to
+    // `this` somewhere); the destructor then runs only when the object dies again.
+    virtual void finalize() {}
+
+    // Bytes the object owns outside its own block (a vector's buffer, say); sys::getsizeof adds
+    // them, as Python's __sizeof__ does for a list's item array.
+    virtual std::size_t owned_bytes() const noexcept { return 0; }
+
+private:
+    friend struct detail::ObjectAccess;
+    std::uint32_t refcnt_;
+    std::uint32_t gcword_;
+};
+
+namespace detail {
+struct ObjectAccess {
+    static std::uint32_t& refcnt(Object& o) noexcept { return o.refcnt_; }
+    static std::uint32_t& gcword(Object& o) noexcept { return o.gcword_; }
+    static std::uint32_t refcnt(const Object& o) noexcept { return o.refcnt_; }
+    static std::uint32_t gcword(const Object& o) noexcept { return o.gcword_; }
+};
+inline std::uint32_t& gcword(Object* o) noexcept { return ObjectAccess::gcword(*o); }
+inline std::uint32_t& refcnt(Object* o) noexcept { return ObjectAccess::refcnt(*o); }
+inline std::uint32_t generation(std::uint32_t w) noexcept { return (w & kGenMask) >> kGenShift; }
+
+template <class T>
+inline constexpr bool overrides_trace = !std::is_same_v<decltype(&T::trace), void (Object::*)(Visitor&)>;
+template <class T>
+inline constexpr bool overrides_finalize = !std::is_same_v<decltype(&T::finalize), void (Object::*)()>;
+}  // namespace detail
+
+// The collector's view of an object's edges. Each visited slot is passed as the Object* it holds;
+// a collector may set it to null (that is how cycles are broken), so slots are passed by reference.
+class Visitor {
+public:
+    template <class T>
+    void operator()(Ref<T>& ref) {
+        if (ref.obj_) visit(ref.obj_);
+    }
+    template <class T>
+    void operator()(WeakRef<T>& weak);
+
+    // Any range of visitable elements: `visit(children)` for a std::vector<Ref<Node>>.
+    template <std::ranges::range R>
+    void operator()(R& range) {
+        for (auto& element : range) (*this)(element);
+    }
+
+    // Implementations: the collector's phases, gc::get_referents, and user code's own walks.
+    virtual void visit(Object*& slot) = 0;
+    // A weak reference held by the visiting object (weakref.hpp). The default ignores it.
+    virtual void visit_weak(detail::WeakRecord*&) {}
+
+protected:
+    Visitor() = default;
+    Visitor(const Visitor&) = default;
+    Visitor& operator=(const Visitor&) = default;
+    ~Visitor() = default;
+};
+
+}  // namespace ouro

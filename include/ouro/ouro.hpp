@@ -1,0 +1,10 @@
+// Everything ouroboros offers, in one include.
+#pragma once
+
+#include <ouro/config.hpp>
+#include <ouro/gc.hpp>
+#include <ouro/heap.hpp>
+#include <ouro/object.hpp>
+#include <ouro/ref.hpp>
+#include <ouro/sys.hpp>
+#include <ouro/unraisable.hpp>

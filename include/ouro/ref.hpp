@@ -1,0 +1,125 @@
+// ouro::Ref<T> — a strong, intrusive reference (the count lives in the object) — and make<T>.
+#pragma once
+
+#include <ouro/object.hpp>
+
+#include <compare>
+#include <cstddef>
+#include <functional>
+#include <type_traits>
+#include <utility>
+
+namespace ouro {
+
+namespace detail {
+void dealloc(Object* o) noexcept;
+// Misuse checks (OURO_CHECKS builds): throws std::logic_error, or prints and aborts when
+// `can_throw` is false (destructors). Out of line: they are the slow, rare path.
+void check_access(const Object* o, bool can_throw);
+void check_managed(const Object* o);
+
+OURO_ALWAYS_INLINE void incref(Object* o, bool can_throw = true) {
+    if constexpr (OURO_CHECKS) check_access(o, can_throw);
+    ++refcnt(o);
+}
+OURO_ALWAYS_INLINE void decref(Object* o) noexcept {
+    if constexpr (OURO_CHECKS) check_access(o, false);
+    if (--refcnt(o) == 0) dealloc(o);
+}
+struct Adopt {};
+}  // namespace detail
+
+template <class T>
+class Ref {
+public:
+    using element_type = T;
+
+    constexpr Ref() noexcept = default;
+    constexpr Ref(std::nullptr_t) noexcept {}
+    // Adds a reference to an object that is already managed: `Ref<Self>(this)` is fine.
+    explicit Ref(T* p) : obj_(p) {
+        if (obj_) {
+            if constexpr (OURO_CHECKS) detail::check_managed(obj_);
+            detail::incref(obj_);
+        }
+    }
+    Ref(detail::Adopt, T* p) noexcept : obj_(p) {}
+
+    Ref(const Ref& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
+        if (obj_) detail::incref(obj_);
+    }
+    Ref(Ref&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {}
+    template <class U>
+        requires std::is_convertible_v<U*, T*>
+    Ref(const Ref<U>& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
+        if (obj_) detail::incref(obj_);
+    }
+    template <class U>
+        requires std::is_convertible_v<U*, T*>
+    Ref(Ref<U>&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {}
+
+    ~Ref() {
+        if (obj_) detail::decref(obj_);
+    }
+
+    // Assignment swaps first and drops the old referent last, so a destructor that runs as a
+    // result sees this Ref already holding its new value (the Py_SETREF order).
+    Ref& operator=(const Ref& other) noexcept(!OURO_CHECKS) {
+        Ref(other).swap(*this);
+        return *this;
+    }
+    Ref& operator=(Ref&& other) noexcept {
+        Ref(std::move(other)).swap(*this);
+        return *this;
+    }
+    template <class U>
+        requires std::is_convertible_v<U*, T*>
+    Ref& operator=(const Ref<U>& other) noexcept(!OURO_CHECKS) {
+        Ref(other).swap(*this);
+        return *this;
+    }
+    template <class U>
+        requires std::is_convertible_v<U*, T*>
+    Ref& operator=(Ref<U>&& other) noexcept {
+        Ref(std::move(other)).swap(*this);
+        return *this;
+    }
+    Ref& operator=(std::nullptr_t) noexcept {
+        reset();
+        return *this;
+    }
+
+    void reset() noexcept {
+        if (Object* o = std::exchange(obj_, nullptr)) detail::decref(o);
+    }
+    void swap(Ref& other) noexcept { std::swap(obj_, other.obj_); }
+
+    T* get() const noexcept { return static_cast<T*>(obj_); }
+    T* operator->() const noexcept { return get(); }
+    T& operator*() const noexcept { return *get(); }
+    explicit operator bool() const noexcept { return obj_ != nullptr; }
+
+    template <class U>
+    bool operator==(const Ref<U>& other) const noexcept {
+        return obj_ == other.obj_;
+    }
+    bool operator==(std::nullptr_t) const noexcept { return obj_ == nullptr; }
+
+private:
+    template <class U> friend class Ref;
+    friend class Visitor;
+    Object* obj_ = nullptr;  // stored as Object* so the collector can visit (and clear) it untyped
+};
+
+// Checked downcast: the same object as a Ref<U>, or null when it is not a U.
+template <class U, class T>
+Ref<U> ref_cast(const Ref<T>& ref) {
+    return Ref<U>(dynamic_cast<U*>(ref.get()));
+}
+
+}  // namespace ouro
+
+template <class T>
+struct std::hash<ouro::Ref<T>> {
+    std::size_t operator()(const ouro::Ref<T>& r) const noexcept { return std::hash<const void*>()(r.get()); }
+};

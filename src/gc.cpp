@@ -1,0 +1,144 @@
+// The gc module's API over the current heap: settings, statistics and introspection.
+#include "heap_state.hpp"
+
+#include <ouro/gc.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace ouro::gc {
+namespace {
+using detail::gcword;
+using detail::HeapAccess;
+
+Heap& heap() { return Heap::current(); }
+detail::HeapState& state() { return HeapAccess::state(heap()); }
+
+void check_generation(int generation, const char* function) {
+    if (generation < 0 || generation > 2)
+        throw std::invalid_argument(std::string("ouro::gc::") + function + ": generation must be 0, 1 or 2, not " +
+                                    std::to_string(generation));
+}
+
+bool is_tracked_object(Object* o) { return (gcword(o) & detail::kTracked) != 0; }
+
+// Objects visited by one object's trace(), in order, duplicates kept (CPython's get_referents).
+struct Collect final : Visitor {
+    std::vector<Ref<Object>>* out;
+    explicit Collect(std::vector<Ref<Object>>* o) : out(o) {}
+    void visit(Object*& slot) override { out->emplace_back(slot); }
+};
+struct Finds final : Visitor {
+    const Object* target;
+    bool found = false;
+    explicit Finds(const Object* t) : target(t) {}
+    void visit(Object*& slot) override { found |= slot == target; }
+};
+}  // namespace
+
+std::size_t collect(int generation) {
+    check_generation(generation, "collect");
+    return detail::collect(heap(), generation);
+}
+
+void enable() {
+    state().enabled = true;
+    HeapAccess::update_trigger(heap());
+}
+void disable() {
+    state().enabled = false;
+    HeapAccess::update_trigger(heap());
+}
+bool isenabled() { return state().enabled; }
+
+std::array<std::size_t, 3> get_count() {
+    auto& s = state();
+    return {HeapAccess::count0(heap()), s.count1, s.count2};
+}
+std::array<std::size_t, 3> get_threshold() { return state().threshold; }
+void set_threshold(std::size_t threshold0) { set_threshold(threshold0, state().threshold[1], state().threshold[2]); }
+void set_threshold(std::size_t threshold0, std::size_t threshold1) {
+    set_threshold(threshold0, threshold1, state().threshold[2]);
+}
+void set_threshold(std::size_t threshold0, std::size_t threshold1, std::size_t threshold2) {
+    state().threshold = {threshold0, threshold1, threshold2};
+    HeapAccess::update_trigger(heap());
+}
+std::array<GenerationStats, 3> get_stats() { return state().stats; }
+
+std::vector<Ref<Object>> get_objects() {
+    std::vector<Ref<Object>> out;
+    detail::for_each_object(heap(), [&](Object* o) {
+        if (is_tracked_object(o) && detail::generation(gcword(o)) != detail::kPermanent) out.emplace_back(o);
+    });
+    return out;
+}
+
+std::vector<Ref<Object>> get_objects(int generation) {
+    check_generation(generation, "get_objects");
+    std::vector<Ref<Object>> out;
+    if (generation < 2) {
+        for (Object* o : HeapAccess::young(heap(), generation)) out.emplace_back(o);
+        return out;
+    }
+    detail::for_each_object(heap(), [&](Object* o) {
+        if (is_tracked_object(o) && detail::generation(gcword(o)) == 2) out.emplace_back(o);
+    });
+    return out;
+}
+
+std::vector<Ref<Object>> get_referrers(const Object& obj) {
+    std::vector<Object*> found;
+    detail::for_each_object(heap(), [&](Object* o) {
+        if (!is_tracked_object(o)) return;
+        Finds finds(&obj);
+        o->trace(finds);
+        if (finds.found) found.push_back(o);
+    });
+    return {found.begin(), found.end()};
+}
+
+std::vector<Ref<Object>> get_referents(const Object& obj) {
+    std::vector<Ref<Object>> out;
+    Collect collect(&out);
+    const_cast<Object&>(obj).trace(collect);
+    return out;
+}
+
+bool is_tracked(const Object& obj) { return (detail::ObjectAccess::gcword(obj) & detail::kTracked) != 0; }
+bool is_finalized(const Object& obj) { return (detail::ObjectAccess::gcword(obj) & detail::kFinalized) != 0; }
+
+void freeze() {
+    Heap& h = heap();
+    auto& s = HeapAccess::state(h);
+    detail::for_each_object(h, [&](Object* o) {
+        std::uint32_t& w = gcword(o);
+        if (!(w & detail::kTracked) || detail::generation(w) == detail::kPermanent) return;
+        w = (w & ~detail::kGenMask & ((1u << detail::kIndexShift) - 1)) | detail::kPermanent << detail::kGenShift |
+            detail::kNoIndex << detail::kIndexShift;
+        ++s.freeze_count;
+    });
+    HeapAccess::young(h, 0).clear();
+    HeapAccess::young(h, 1).clear();
+    HeapAccess::count0(h) = 0;
+}
+
+void unfreeze() { detail::unfreeze(heap()); }
+std::size_t get_freeze_count() { return state().freeze_count; }
+
+std::vector<Ref<Object>>& garbage() { return state().garbage; }
+void set_debug(unsigned flags) { state().debug = flags; }
+unsigned get_debug() { return state().debug; }
+std::vector<Callback>& callbacks() { return state().callbacks; }
+
+}  // namespace ouro::gc
+
+namespace ouro::detail {
+void unfreeze(Heap& h) noexcept {
+    for_each_object(h, [](Object* o) {
+        std::uint32_t& w = gcword(o);
+        if ((w & kTracked) && generation(w) == kPermanent) w = (w & ~kGenMask) | 2u << kGenShift;
+    });
+    HeapAccess::state(h).freeze_count = 0;
+}
+}  // namespace ouro::detail

@@ -1,0 +1,251 @@
+// Weak references: the per-heap table of records, clearing on death by count, and the
+// collector's weakref phase (CPython's handle_weakrefs, reference doc §2 step 7 and §5).
+#include "heap_state.hpp"
+
+#include <ouro/unraisable.hpp>
+#include <ouro/weakref.hpp>
+
+#include <mutex>
+
+namespace ouro::detail {
+namespace {
+
+using Table = std::unordered_map<Object*, WeakRecord*>;
+
+// Weak references to objects that outlived their heap (orphans) live here. Never destroyed:
+// orphans die during process exit, after every static destructor has run.
+struct OrphanTable {
+    std::mutex mutex;
+    Table map;
+};
+OrphanTable& orphans() {
+    static auto* table = new OrphanTable;
+    return *table;
+}
+
+// Calls f(table) with the table that holds o's weak references.
+template <class F>
+decltype(auto) with_table(Object* o, F&& f) {
+    if (Heap* h = heap_of(o)) return f(HeapAccess::state(*h).weakrefs);
+    OrphanTable& t = orphans();
+    std::lock_guard lock(t.mutex);
+    return f(t.map);
+}
+
+WeakRecord* detach_all(Object* o) noexcept {
+    gcword(o) &= ~kHasWeakrefs;
+    return with_table(o, [o](Table& t) {
+        auto it = t.find(o);
+        if (it == t.end()) return static_cast<WeakRecord*>(nullptr);
+        WeakRecord* head = it->second;
+        t.erase(it);
+        return head;
+    });
+}
+
+void free_record(WeakRecord* r) noexcept {
+    if (r->drop) r->drop(r);  // may run destructors of captured references
+    if (!r->pooled) {
+        ::operator delete(r);
+        return;
+    }
+    if (PoolAllocator* owner = pool_of(r)->owner) owner->deallocate(r);
+    // else: the heap is gone and its pools were left in place; the block is never reused
+}
+
+// Pin (one extra handle each, so user code cannot free a record under us) and clear.
+void pin_and_clear(WeakRecord* head) noexcept {
+    for (WeakRecord* r = head; r; r = r->next) {
+        ++r->handles;
+        r->referent = nullptr;
+    }
+}
+
+void unpin(WeakRecord* head) noexcept {
+    while (WeakRecord* r = head) {
+        head = r->next;
+        r->prev = r->next = nullptr;
+        r->garbage_handles = 0;
+        if (--r->handles == 0) free_record(r);
+    }
+}
+
+bool run_callback(WeakRecord* r, const Object* referent) noexcept {
+    if (!r->call) return false;
+    try {
+        r->call(r);
+    } catch (...) {
+        report_unraisable("callback of a weak reference to the dead " + describe(*referent));
+    }
+    return true;
+}
+
+// Counts, for each weak reference to an unreachable object, the handles unreachable objects hold.
+struct GarbageHandleCounter final : Visitor {
+    void visit(Object*&) override {}
+    void visit_weak(WeakRecord*& r) override {
+        if (r->referent && (gcword(r->referent) & kUnreachable)) ++r->garbage_handles;
+    }
+};
+
+}  // namespace
+
+WeakRecord* weak_acquire(Object* referent, bool with_callback) {
+    if (!(gcword(referent) & kLive)) throw std::invalid_argument("ouro::WeakRef: the referent is not a live managed object");
+    if (!with_callback && (gcword(referent) & kHasWeakrefs)) {
+        WeakRecord* shared = with_table(referent, [referent](Table& t) {
+            auto it = t.find(referent);
+            for (WeakRecord* r = it == t.end() ? nullptr : it->second; r; r = r->next)
+                if (!r->call) return r;
+            return static_cast<WeakRecord*>(nullptr);
+        });
+        if (shared) {
+            ++shared->handles;
+            return shared;
+        }
+    }
+    Heap* h = heap_of(referent);
+    void* mem = h ? HeapAccess::allocator(*h).allocate(size_class(sizeof(WeakRecord)), kRawPool)
+                  : ::operator new(sizeof(WeakRecord));
+    auto* r = ::new (mem) WeakRecord{referent, 1, std::hash<const void*>()(referent), nullptr, nullptr, 0,
+                                     h != nullptr, nullptr, nullptr, {}};
+    try {
+        with_table(referent, [&](Table& t) {
+            WeakRecord*& head = t[referent];  // may throw: nothing is linked yet
+            r->next = head;
+            if (head) head->prev = r;
+            head = r;
+        });
+    } catch (...) {
+        free_record(r);
+        throw;
+    }
+    gcword(referent) |= kHasWeakrefs;
+    return r;
+}
+
+void weak_release(WeakRecord* r) noexcept {
+    if (Object* o = r->referent) {
+        bool last = with_table(o, [&](Table& t) {
+            if (r->next) r->next->prev = r->prev;
+            if (r->prev) {
+                r->prev->next = r->next;
+                return false;
+            }
+            if (r->next) {
+                t.find(o)->second = r->next;
+                return false;
+            }
+            t.erase(o);
+            return true;
+        });
+        if (last) gcword(o) &= ~kHasWeakrefs;
+    }
+    free_record(r);
+}
+
+// Death by count: CPython's PyObject_ClearWeakRefs. Every weak reference is cleared first, then
+// the callbacks run newest first.
+void clear_weakrefs(Heap*, Object* o) noexcept {
+    WeakRecord* head = detach_all(o);
+    pin_and_clear(head);
+    for (WeakRecord* r = head; r; r = r->next) run_callback(r, o);
+    unpin(head);
+}
+
+// Collection: weak references to unreachable objects are all cleared before any callback or
+// finalizer runs; a callback runs only when its weak reference is itself reachable, i.e. some
+// handle to it is held by something other than the garbage. (Callbacks of weak references that
+// are garbage could see objects in the middle of being torn down; CPython skips them too.)
+bool handle_weakrefs(Heap&, const std::vector<Object*>& unreachable) {
+    bool any = false;
+    for (Object* u : unreachable) any |= (gcword(u) & kHasWeakrefs) != 0;
+    if (!any) return false;
+
+    GarbageHandleCounter counter;
+    for (Object* u : unreachable) {
+        try {
+            u->trace(counter);
+        } catch (...) {
+            // Fewer garbage handles counted means more callbacks run: safe, as every member of
+            // the unreachable set is still intact and held.
+            report_unraisable("trace() of " + describe(*u) + " while looking for weak references");
+        }
+    }
+    struct Cleared {
+        WeakRecord* head;
+        Object* referent;
+    };
+    std::vector<Cleared> cleared;
+    for (Object* u : unreachable)
+        if (gcword(u) & kHasWeakrefs) {
+            WeakRecord* head = detach_all(u);
+            pin_and_clear(head);
+            try {
+                cleared.push_back({head, u});
+            } catch (const std::bad_alloc&) {
+                unpin(head);  // cleared, but no memory to remember it: its callbacks are skipped
+            }
+        }
+    bool ran = false;
+    for (const Cleared& c : cleared)
+        for (WeakRecord* r = c.head; r; r = r->next)
+            if (r->handles - 1 > r->garbage_handles) ran |= run_callback(r, c.referent);
+    for (const Cleared& c : cleared) unpin(c.head);
+    return ran;
+}
+
+void orphan_weakrefs(Object* o) noexcept {
+    if (!(gcword(o) & kHasWeakrefs)) return;
+    Heap* h = heap_of(o);
+    if (!h) return;
+    auto& table = HeapAccess::state(*h).weakrefs;
+    auto it = table.find(o);
+    if (it == table.end()) return;
+    OrphanTable& t = orphans();
+    std::lock_guard lock(t.mutex);
+    try {
+        t.map[o] = it->second;
+    } catch (const std::bad_alloc&) {
+        // No memory to move them: clear them now, without callbacks (the heap is going away).
+        WeakRecord* head = it->second;
+        gcword(o) &= ~kHasWeakrefs;
+        for (WeakRecord* r = head; r; r = r->next) r->referent = nullptr;
+    }
+    table.erase(it);
+}
+
+}  // namespace ouro::detail
+
+namespace ouro {
+
+std::size_t getweakrefcount(const Object& obj) {
+    auto* o = const_cast<Object*>(&obj);
+    if (!(detail::gcword(o) & detail::kHasWeakrefs)) return 0;
+    return detail::with_table(o, [o](detail::Table& t) {
+        std::size_t n = 0;
+        auto it = t.find(o);
+        for (detail::WeakRecord* r = it == t.end() ? nullptr : it->second; r; r = r->next) ++n;
+        return n;
+    });
+}
+
+std::vector<WeakRef<Object>> getweakrefs(const Object& obj) {
+    auto* o = const_cast<Object*>(&obj);
+    std::vector<WeakRef<Object>> result;
+    if (!(detail::gcword(o) & detail::kHasWeakrefs)) return result;
+    std::vector<detail::WeakRecord*> records = detail::with_table(o, [o](detail::Table& t) {
+        std::vector<detail::WeakRecord*> v;
+        auto it = t.find(o);
+        for (detail::WeakRecord* r = it == t.end() ? nullptr : it->second; r; r = r->next) v.push_back(r);
+        return v;
+    });
+    result.reserve(records.size());
+    for (detail::WeakRecord* r : records) {
+        ++r->handles;
+        result.push_back(WeakRef<Object>(r));
+    }
+    return result;
+}
+
+}  // namespace ouro
