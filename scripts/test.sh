@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite twice: a Debug build with GCC (misuse checks on, warnings
+# are errors) and an ASan+UBSan build with Clang. Also compiles the benchmarks warning-free.
+# Usage: scripts/test.sh [--quick]   (--quick: the GCC Debug pass only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh libbenchmark-dev
+jobs=$(nproc)
+
+run_suite() {  # name, compiler, extra cmake args...
+  local name=$1 cxx=$2; shift 2
+  echo "=== $name ==="
+  cmake -S . -B "build/$name" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DOURO_WERROR=ON "$@" >/dev/null
+  cmake --build "build/$name" -j "$jobs"
+  ctest --test-dir "build/$name" -j "$jobs" --output-on-failure
+}
+
+run_suite gcc-debug g++ -DCMAKE_BUILD_TYPE=Debug -DOURO_BUILD_BENCH=ON
+if [[ ${1:-} != --quick ]]; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite clang-asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_SANITIZE=ON -DOURO_CHECKS=ON
+fi
