@@ -4,23 +4,28 @@
 // <= g. It never scans stacks and never asks for roots: an object is a root when its count is
 // higher than the number of references candidates hold to it. The phases, in order:
 //
-//   1. gather      candidates and their counts into a scratch array (update_refs)
-//   2. subtract    one per reference a candidate holds to a candidate (subtract_refs)
-//   3. mark        everything reachable from a root, with an explicit stack (move_unreachable)
-//   4. promote     survivors to the next generation; the rest is the unreachable set U
-//   5. hold        U: one extra count each, so no member of U can die while user code runs
-//   6. weakrefs    to members of U are cleared; callbacks of live weakrefs run (handle_weakrefs)
-//   7. finalize    finalize() of each member of U, at most once per object (PEP 442)
-//   8. resurrect   only if user code ran: reachability within U again; survivors leave U
-//   9. delete      clear each member's references (tp_clear), then drop the holds so counts
+//   1. gather      each candidate's count into a scratch slot (update_refs) and, in the same
+//                  pass, subtract one per reference it holds to a candidate (subtract_refs),
+//                  recording that edge as a slot number
+//   2. mark        everything reachable from a root, with an explicit stack, following the
+//                  recorded edges (move_unreachable)
+//   3. promote     survivors to the next generation; the rest is the unreachable set U
+//   4. hold        U: one extra count each, so no member of U can die while user code runs
+//   5. weakrefs    to members of U are cleared; callbacks of live weakrefs run (handle_weakrefs)
+//   6. finalize    finalize() of each member of U, at most once per object (PEP 442)
+//   7. resurrect   only if user code ran: reachability within U again; survivors leave U
+//   8. delete      clear each member's references (tp_clear), then drop the holds so counts
 //                  fall to zero and objects are freed, in address order (or save them with
 //                  DEBUG_SAVEALL)
 //
 // Where CPython keeps gc_refs in the object's header and candidates on a doubly linked list,
-// we keep gc_refs in a scratch array for the duration of one collection, and enumerate
-// candidates from the young-generation lists (generations 0 and 1) or by walking the tracked
-// pools in address order (full collections). See docs/design.md.
+// we number the candidates ("slots") and keep gc_refs, marks and the candidates' edges in
+// scratch arrays that live for one collection. Candidates are enumerated from the
+// young-generation lists (generations 0 and 1) or by walking the tracked pools in address order
+// (full collections), so the one pass that reads objects streams through memory; marking then
+// reads only the compact edge array, never the objects. See docs/design.md.
 #include "heap_state.hpp"
+#include "scratch.hpp"
 
 #include <ouro/unraisable.hpp>
 
@@ -33,63 +38,55 @@ namespace ouro::detail {
 namespace {
 
 constexpr std::uint32_t kNone = 0xffffffffu;
-constexpr std::uint32_t kReachable = 0x80000000u;  // mark bit in a scratch slot; the rest is gc_refs
+constexpr std::uint8_t kCandidate = 1;
+constexpr std::uint8_t kReached = 2;
 
-// Maps an object to its scratch slot, or kNone when it is not a candidate.
-// Young collections: the slot is the object's position in its generation list.
-struct YoungIndex {
-    std::uint32_t max_gen;
-    std::uint32_t n0;     // size of generation 0's list: generation 1 follows it
-    std::uint32_t slots;  // objects allocated by a misbehaving trace() must not index past the end
-    std::uint32_t operator()(Object* y) const noexcept {
-        std::uint32_t w = gcword(y);
-        if (!(w & kTracked)) return kNone;
-        std::uint32_t g = generation(w);
-        if (g > max_gen) return kNone;
-        std::uint32_t j = (w >> kIndexShift) + (g == 0 ? 0 : n0);
-        return j < slots ? j : kNone;
+// One reachability analysis over candidates numbered 0..slots-1.
+struct Graph {
+    ScratchArray<std::int32_t> refs;    // gc_refs: count minus references from candidates
+    ScratchArray<std::uint8_t> state;   // kCandidate, kReached
+    ScratchArray<std::uint32_t> first;  // each candidate's first edge in `edges`
+    ScratchArray<std::uint32_t> edges;  // slots each candidate references, each run ended by kNone
+
+    explicit Graph(std::size_t slots) : refs(slots), state(slots), first(slots) {}
+
+    // Marks everything reachable from the candidates with gc_refs > 0 (the roots).
+    template <class Space>
+    void mark(Space& space) {
+        std::vector<std::uint32_t> stack;
+        space.scan(state.data(), [&](std::uint32_t root, Object*) {
+            if (refs[root] <= 0 || (state[root] & kReached)) return;
+            state[root] |= kReached;
+            stack.push_back(root);
+            while (!stack.empty()) {
+                std::uint32_t j = stack.back();
+                stack.pop_back();
+                for (const std::uint32_t* e = edges.data() + first[j]; *e != kNone; ++e)
+                    if (!(state[*e] & kReached)) {
+                        state[*e] |= kReached;
+                        stack.push_back(*e);
+                    }
+            }
+        });
     }
 };
 
-// Full collections: the slot is the block's number across the tracked pools (pool base +
-// block index, found by masking the address), large objects after them.
-struct FullIndex {
-    std::uint32_t large_base;
-    std::uint32_t operator()(Object* y) const noexcept {
-        std::uint32_t w = gcword(y);
-        if (!(w & kTracked) || generation(w) == kPermanent) return kNone;
-        if (w & kLarge) return large_base + large_prefix(y)->index;
-        Pool* p = pool_of(y);
-        return p->base_index + p->block_index(y);
-    }
-};
+// Counts above this are clamped: such an object is a root whatever its internal references.
+constexpr std::int32_t clamp_count(std::uint32_t count) noexcept {
+    return count > (1u << 30) ? std::int32_t{1} << 30 : static_cast<std::int32_t>(count);
+}
 
+// Subtracts one from each visited candidate's gc_refs and records the edge.
 template <class Index>
-struct SubtractVisitor final : Visitor {
+struct RecordVisitor final : Visitor {
     Index index;
-    std::uint32_t* refs;
-    SubtractVisitor(Index i, std::uint32_t* r) : index(i), refs(r) {}
+    Graph* graph;
+    RecordVisitor(Index i, Graph* g) : index(i), graph(g) {}
     void visit(Object*& slot) override {
         std::uint32_t j = index(slot);
-        // Saturating: a trace() that visits one reference twice must not wrap a count around.
-        if (j != kNone && (refs[j] & ~kReachable) != 0) --refs[j];
-    }
-};
-
-template <class Index>
-struct MarkVisitor final : Visitor {
-    Index index;
-    std::uint32_t* refs;
-    std::vector<Object*>* stack;
-    MarkVisitor(Index i, std::uint32_t* r, std::vector<Object*>* s) : index(i), refs(r), stack(s) {}
-    void visit(Object*& slot) override {
-        Object* y = slot;
-        std::uint32_t j = index(y);
-        if (j != kNone && !(refs[j] & kReachable)) {
-            refs[j] |= kReachable;
-            __builtin_prefetch(y);  // popped soon: start the miss now
-            stack->push_back(y);
-        }
+        if (j == kNone) return;
+        --graph->refs[j];
+        graph->edges.push_back(j);
     }
 };
 
@@ -107,15 +104,149 @@ struct ClearVisitor final : Visitor {
     }
 };
 
-// Within-U indexing for the resurrection check: U sorted by address, binary search.
-struct SortedIndex {
-    const std::vector<Object*>* sorted;
-    std::uint32_t operator()(Object* y) const noexcept {
-        if (!(gcword(y) & kUnreachable)) return kNone;
-        auto it = std::lower_bound(sorted->begin(), sorted->end(), y);
-        return it != sorted->end() && *it == y ? static_cast<std::uint32_t>(it - sorted->begin()) : kNone;
+struct TraceFailed {};
+
+// --- Candidate spaces: how candidates are enumerated and numbered ------------------------------
+
+// Young collections: generation 0's list, then generation 1's; the slot is the list position,
+// which the object's header holds.
+struct YoungSpace {
+    const std::vector<Object*>& y0;
+    const std::vector<Object*>& y1;
+    std::uint32_t max_gen;
+
+    std::uint32_t slots() const noexcept {
+        return static_cast<std::uint32_t>(y0.size() + (max_gen >= 1 ? y1.size() : 0));
+    }
+    Object* at(std::uint32_t j) const noexcept { return j < y0.size() ? y0[j] : y1[j - y0.size()]; }
+    auto index() const noexcept {
+        return [max_gen = max_gen, n0 = static_cast<std::uint32_t>(y0.size()), n = slots()](Object* y) {
+            std::uint32_t w = gcword(y);
+            if (!(w & kTracked)) return kNone;
+            std::uint32_t g = generation(w);
+            if (g > max_gen) return kNone;
+            std::uint32_t j = (w >> kIndexShift) + (g == 0 ? 0 : n0);
+            return j < n ? j : kNone;  // an object allocated by a misbehaving trace() is no candidate
+        };
+    }
+    template <class F>
+    void gather(F&& f) const {
+        for (std::uint32_t j = 0, n = slots(); j < n; ++j) f(at(j), j);
+    }
+    template <class F>
+    void scan(const std::uint8_t* state, F&& f) const {
+        for (std::uint32_t j = 0, n = slots(); j < n; ++j)
+            if (state[j] & kCandidate) f(j, at(j));
     }
 };
+
+// Full collections: the slot is the block's number across the tracked pools (pool base + block
+// index, found by masking the address), large objects after them.
+struct FullSpace {
+    std::vector<Pool*> pools;  // tracked pools in address order
+    const std::vector<Object*>& large;
+    std::uint32_t large_base = 0;
+
+    FullSpace(PoolAllocator& alloc, const std::vector<Object*>& large_objects) : large(large_objects) {
+        std::size_t slots = 0;
+        alloc.for_each_pool([&](Pool& p) {
+            if (p.kind != kTrackedPool) return;
+            p.base_index = static_cast<std::uint32_t>(slots);
+            slots += p.capacity;
+            pools.push_back(&p);
+        });
+        large_base = static_cast<std::uint32_t>(slots);
+    }
+    std::uint32_t slots() const noexcept { return large_base + static_cast<std::uint32_t>(large.size()); }
+    static bool is_candidate(std::uint32_t w) noexcept { return (w & kTracked) && generation(w) != kPermanent; }
+    auto index() const noexcept {
+        return [large_base = large_base](Object* y) {
+            std::uint32_t w = gcword(y);
+            if (!is_candidate(w)) return kNone;
+            if (w & kLarge) return large_base + large_prefix(y)->index;
+            Pool* p = pool_of(y);
+            return p->base_index + p->block_index(y);
+        };
+    }
+    // Streams through the pools in address order, reading each block's header.
+    template <class F>
+    void gather(F&& f) const {
+        for (Pool* p : pools) {
+            std::uint32_t j = p->base_index;
+            for (char* b = p->data(); b != p->bump_end(); b += p->block_size, ++j) {
+                auto* o = reinterpret_cast<Object*>(b);
+                if (is_candidate(gcword(o))) f(o, j);
+            }
+        }
+        for (std::uint32_t i = 0; i < large.size(); ++i)
+            if (is_candidate(gcword(large[i]))) f(large[i], large_base + i);
+    }
+    // Visits candidates by their scratch slots alone: objects are not read.
+    template <class F>
+    void scan(const std::uint8_t* state, F&& f) const {
+        for (Pool* p : pools) {
+            std::uint32_t j = p->base_index;
+            for (char* b = p->data(); b != p->bump_end(); b += p->block_size, ++j)
+                if (state[j] & kCandidate) f(j, reinterpret_cast<Object*>(b));
+        }
+        for (std::uint32_t i = 0; i < large.size(); ++i)
+            if (state[large_base + i] & kCandidate) f(large_base + i, large[i]);
+    }
+};
+
+// The resurrection check: the unreachable set, sorted by address, found by binary search.
+struct SetSpace {
+    const std::vector<Object*>& sorted;
+    std::uint32_t slots() const noexcept { return static_cast<std::uint32_t>(sorted.size()); }
+    auto index() const noexcept {
+        return [&sorted = sorted](Object* y) {
+            if (!(gcword(y) & kUnreachable)) return kNone;
+            auto it = std::lower_bound(sorted.begin(), sorted.end(), y);
+            return it != sorted.end() && *it == y ? static_cast<std::uint32_t>(it - sorted.begin()) : kNone;
+        };
+    }
+    template <class F>
+    void gather(F&& f) const {
+        for (std::uint32_t j = 0; j < sorted.size(); ++j) f(sorted[j], j);
+    }
+    template <class F>
+    void scan(const std::uint8_t* state, F&& f) const {
+        for (std::uint32_t j = 0; j < sorted.size(); ++j)
+            if (state[j] & kCandidate) f(j, sorted[j]);
+    }
+};
+
+// Gathers counts and edges (subtracting `bias` from each count: the collector's own holds) and
+// marks. A trace() that throws leaves the graph incomplete: the caller must then free nothing.
+template <class Space>
+Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint) {
+    Graph g(space.slots());
+    g.edges.reserve(edges_hint);
+    RecordVisitor visitor(space.index(), &g);
+    Object* current = nullptr;
+    try {
+        space.gather([&](Object* x, std::uint32_t j) {
+            current = x;
+            g.state[j] = kCandidate;
+            g.refs[j] += clamp_count(refcnt(x)) - bias;
+            g.first[j] = static_cast<std::uint32_t>(g.edges.size());
+            x->trace(visitor);
+            g.edges.push_back(kNone);
+        });
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (...) {
+        report_unraisable("trace() of " + describe(*current) + " during a collection (nothing was freed)");
+        throw TraceFailed{};
+    }
+    g.mark(space);
+    return g;
+}
+
+void set_generation(Object* x, std::uint32_t g) noexcept {
+    std::uint32_t& w = gcword(x);
+    w = (w & ~kGenMask & ((1u << kIndexShift) - 1)) | g << kGenShift | kNoIndex << kIndexShift;
+}
 
 class Collection {
 public:
@@ -123,11 +254,14 @@ public:
 
     // Returns the number of unreachable objects found (resurrected ones excluded, as CPython).
     std::size_t run() {
-        bool analysed = gen_ == 2 ? analyse(gather_full()) : analyse(gather_young());
-        promote(analysed);
+        auto& alloc = HeapAccess::allocator(heap_);
+        if (gen_ == 2) find_unreachable(FullSpace(alloc, s_.large));
+        else find_unreachable(YoungSpace{HeapAccess::young(heap_, 0), HeapAccess::young(heap_, 1),
+                                         static_cast<std::uint32_t>(gen_)});
         if (unreachable_.empty()) return 0;
-        hold();
-        bool user_code_ran = handle_weakrefs_of_unreachable();
+        if (s_.debug & gc::DEBUG_COLLECTABLE)
+            for (Object* u : unreachable_) std::fprintf(stderr, "gc: collectable %s\n", describe(*u).c_str());
+        bool user_code_ran = handle_weakrefs(heap_, unreachable_);
         user_code_ran |= finalize();
         if (user_code_ran) drop_resurrected();
         std::size_t found = unreachable_.size();
@@ -137,110 +271,46 @@ public:
     }
 
 private:
-    // --- 1. gather (update_refs) ---------------------------------------------------------------
-    YoungIndex gather_young() {
-        auto& y0 = HeapAccess::young(heap_, 0);
-        auto& y1 = HeapAccess::young(heap_, 1);
-        std::size_t n = y0.size() + (gen_ >= 1 ? y1.size() : 0);
-        candidates_.reserve(n);
-        candidates_.insert(candidates_.end(), y0.begin(), y0.end());
-        if (gen_ >= 1) candidates_.insert(candidates_.end(), y1.begin(), y1.end());
-        refs_ = std::make_unique_for_overwrite<std::uint32_t[]>(n);
-        for (std::size_t i = 0; i < n; ++i) refs_[i] = refcnt(candidates_[i]) & ~kReachable;
-        return YoungIndex{static_cast<std::uint32_t>(gen_), static_cast<std::uint32_t>(y0.size()),
-                          static_cast<std::uint32_t>(n)};
-    }
-
-    FullIndex gather_full() {
-        auto& alloc = HeapAccess::allocator(heap_);
-        std::size_t slots = 0;
-        alloc.for_each_pool([&](Pool& p) {
-            if (p.kind != kTrackedPool) return;
-            p.base_index = static_cast<std::uint32_t>(slots);
-            slots += p.capacity;
-        });
-        auto large_base = static_cast<std::uint32_t>(slots);
-        slots += s_.large.size();
-        refs_ = std::make_unique_for_overwrite<std::uint32_t[]>(slots);
-        // Stream through the pools in address order: every pass of the collector that follows
-        // visits candidates in this order, so it reads memory forwards.
-        std::size_t estimate = HeapAccess::young(heap_, 0).size() + HeapAccess::young(heap_, 1).size();
-        candidates_.reserve(estimate);
-        alloc.for_each_pool([&](Pool& p) {
-            if (p.kind != kTrackedPool) return;
-            std::uint32_t k = 0;
-            for (char* b = p.data(); b != p.bump_end(); b += p.block_size, ++k) {
-                auto* o = reinterpret_cast<Object*>(b);
-                std::uint32_t w = gcword(o);
-                if ((w & kTracked) && generation(w) != kPermanent) {
-                    candidates_.push_back(o);
-                    refs_[p.base_index + k] = refcnt(o) & ~kReachable;
-                }
-            }
-        });
-        for (std::size_t i = 0; i < s_.large.size(); ++i) {
-            Object* o = s_.large[i];
-            std::uint32_t w = gcword(o);
-            if ((w & kTracked) && generation(w) != kPermanent) {
-                candidates_.push_back(o);
-                refs_[large_base + i] = refcnt(o) & ~kReachable;
-            }
-        }
-        return FullIndex{large_base};
-    }
-
-    // --- 2. subtract and 3. mark ---------------------------------------------------------------
-    // Returns false when a trace() threw: the collection then frees nothing (everything is
-    // treated as reachable), because an incomplete walk could make a live object look dead.
-    template <class Index>
-    bool analyse(Index index) {
-        std::uint32_t* refs = refs_.get();
-        SubtractVisitor<Index> subtract(index, refs);
-        std::vector<Object*> stack;
-        MarkVisitor<Index> mark(index, refs, &stack);
-        Object* current = nullptr;
+    // --- 1-3. gather, mark, promote --------------------------------------------------------------
+    template <class Space>
+    void find_unreachable(const Space& space) {
+        std::size_t candidates = 0;
         try {
-            for (Object* x : candidates_) {
-                current = x;
-                x->trace(subtract);
-            }
-            // Everything with gc_refs > 0 is referenced from outside the candidates: a root.
-            for (Object* x : candidates_) {
-                std::uint32_t& r = refs[index(x)];
-                if (r == 0 || (r & kReachable)) continue;
-                r |= kReachable;
-                stack.push_back(x);
-                while (!stack.empty()) {
-                    current = stack.back();
-                    stack.pop_back();
-                    current->trace(mark);
-                }
-            }
-        } catch (...) {
-            report_unraisable("trace() of " + describe(*current) + " during a collection (nothing was freed)");
-            return false;
+            Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0);
+            if (gen_ == 2) s_.edges_hint = g.edges.size();
+            unreachable_.reserve(space.slots() / 8);
+            space.scan(g.state.data(), [&](std::uint32_t j, Object* x) {
+                ++candidates;
+                if (!(g.state[j] & kReached)) unreachable_.push_back(x);
+            });
+        } catch (const TraceFailed&) {
+            unreachable_.clear();
+            space.gather([&](Object*, std::uint32_t) { ++candidates; });
         }
-        for (Object* x : candidates_)
-            if (!(refs[index(x)] & kReachable)) unreachable_.push_back(x);
-        return true;
+        promote(candidates - unreachable_.size());
     }
 
-    // --- 4. promote ----------------------------------------------------------------------------
-    void promote(bool analysed) {
-        if (!analysed) unreachable_.clear();
+    // Survivors of generation 0 join generation 1; of older ones, generation 2 (which has no
+    // list). The unreachable set U leaves the lists too, flagged, until it is freed or
+    // resurrected, and each member is held (4.): one extra count, so no member of U can die
+    // while user code runs in the phases that follow.
+    void promote(std::size_t survivors) noexcept {
         auto& y0 = HeapAccess::young(heap_, 0);
         auto& y1 = HeapAccess::young(heap_, 1);
-        for (Object* u : unreachable_) gcword(u) |= kUnreachable;
-        std::size_t survivors = 0;
-        // Survivors of generation 0 join generation 1; of older ones, generation 2 (no list).
-        y0.clear();
-        if (gen_ >= 1) y1.clear();
-        for (Object* x : candidates_) {
-            if (gcword(x) & kUnreachable) continue;
-            ++survivors;
-            move_to_older(x);
+        for (Object* u : unreachable_) {
+            set_generation(u, 2);
+            gcword(u) |= kUnreachable;
+            ++refcnt(u);
         }
-        for (Object* u : unreachable_) set_generation(u, 2);
+        if (gen_ == 0) {
+            for (Object* x : y0)
+                if (!(gcword(x) & kUnreachable)) young_append(heap_, 1, x);
+        } else {
+            for (Object* x : y0) set_generation(x, 2);
+            for (Object* x : y1) set_generation(x, 2);
+            y1.clear();
+        }
+        y0.clear();
         HeapAccess::count0(heap_) = 0;
         if (gen_ == 0) {
             ++s_.count1;
@@ -253,31 +323,9 @@ private:
             s_.long_lived_total = survivors;
             s_.long_lived_pending = 0;
         }
-        candidates_.clear();
-        candidates_.shrink_to_fit();
-        refs_.reset();
     }
 
-    void move_to_older(Object* x) noexcept {
-        if (gen_ == 0) young_append(heap_, 1, x);
-        else set_generation(x, 2);
-    }
-    static void set_generation(Object* x, std::uint32_t g) noexcept {
-        std::uint32_t& w = gcword(x);
-        w = (w & ~kGenMask & ((1u << kIndexShift) - 1)) | g << kGenShift | kNoIndex << kIndexShift;
-    }
-
-    // --- 5. hold -------------------------------------------------------------------------------
-    void hold() noexcept {
-        for (Object* u : unreachable_) ++refcnt(u);
-        if (s_.debug & gc::DEBUG_COLLECTABLE)
-            for (Object* u : unreachable_) std::fprintf(stderr, "gc: collectable %s\n", describe(*u).c_str());
-    }
-
-    // --- 6. weakrefs ---------------------------------------------------------------------------
-    bool handle_weakrefs_of_unreachable() { return handle_weakrefs(heap_, unreachable_); }
-
-    // --- 7. finalize ---------------------------------------------------------------------------
+    // --- 6. finalize ---------------------------------------------------------------------------
     bool finalize() {
         bool ran = false;
         for (Object* u : unreachable_) {
@@ -294,50 +342,25 @@ private:
         return ran;
     }
 
-    // --- 8. resurrect --------------------------------------------------------------------------
+    // --- 7. resurrect --------------------------------------------------------------------------
     // User code may have stored references to members of U anywhere. Recount within U: a member
     // referenced from outside U (beyond our hold) is resurrected, with all it reaches in U.
     void drop_resurrected() {
-        std::vector<Object*> sorted;
-        std::unique_ptr<std::uint32_t[]> refs;
         try {
-            sorted = unreachable_;
-            refs = std::make_unique_for_overwrite<std::uint32_t[]>(sorted.size());
-        } catch (const std::bad_alloc&) {
-            // No memory to check: keep everything alive rather than risk freeing a live object.
-            for (Object* u : unreachable_) resurrect(u);
-            unreachable_.clear();
-            return;
-        }
-        std::sort(sorted.begin(), sorted.end());
-        for (std::size_t i = 0; i < sorted.size(); ++i) refs[i] = (refcnt(sorted[i]) - 1) & ~kReachable;
-        SortedIndex index{&sorted};
-        SubtractVisitor<SortedIndex> subtract(index, refs.get());
-        std::vector<Object*> stack;
-        MarkVisitor<SortedIndex> mark(index, refs.get(), &stack);
-        try {
-            for (Object* u : sorted) u->trace(subtract);
-            for (std::size_t i = 0; i < sorted.size(); ++i) {
-                if (refs[i] == 0 || (refs[i] & kReachable)) continue;
-                refs[i] |= kReachable;
-                stack.push_back(sorted[i]);
-                while (!stack.empty()) {
-                    Object* x = stack.back();
-                    stack.pop_back();
-                    x->trace(mark);
-                }
-            }
+            std::sort(unreachable_.begin(), unreachable_.end());
+            SetSpace space{unreachable_};
+            Graph g = analyse(space, 1, 0);
+            std::erase_if(unreachable_, [&, index = space.index()](Object* u) {
+                if (!(g.state[index(u)] & kReached)) return false;
+                resurrect(u);
+                return true;
+            });
         } catch (...) {
-            report_unraisable("trace() during a collection's resurrection check (nothing was freed)");
+            // No memory, or a trace() that threw (already reported): keep everything alive
+            // rather than risk freeing a live object.
             for (Object* u : unreachable_) resurrect(u);
             unreachable_.clear();
-            return;
         }
-        std::erase_if(unreachable_, [&](Object* u) {
-            if (!(refs[index(u)] & kReachable)) return false;
-            resurrect(u);
-            return true;
-        });
     }
 
     void resurrect(Object* u) noexcept {
@@ -346,7 +369,7 @@ private:
         --refcnt(u);  // our hold; something else holds it too, so this never reaches zero
     }
 
-    // --- 9. delete -----------------------------------------------------------------------------
+    // --- 8. delete -----------------------------------------------------------------------------
     void save_all() {
         for (Object* u : unreachable_) {
             gcword(u) &= ~kUnreachable;
@@ -371,7 +394,8 @@ private:
         }
         // Drop the holds in reverse address order: freed blocks are pushed on LIFO free lists,
         // which then hand them out again in ascending address order.
-        std::sort(unreachable_.begin(), unreachable_.end());
+        if (!std::is_sorted(unreachable_.begin(), unreachable_.end()))
+            std::sort(unreachable_.begin(), unreachable_.end());
         for (auto it = unreachable_.rbegin(); it != unreachable_.rend(); ++it) {
             gcword(*it) &= ~kUnreachable;
             decref(*it);
@@ -382,8 +406,6 @@ private:
     Heap& heap_;
     HeapState& s_;
     int gen_;
-    std::vector<Object*> candidates_;
-    std::unique_ptr<std::uint32_t[]> refs_;
     std::vector<Object*> unreachable_;
 };
 

@@ -242,7 +242,11 @@ Heap::~Heap() {
     s.debug &= ~gc::DEBUG_SAVEALL;
     { auto saved = std::move(s.garbage); }
     detail::unfreeze(*this);
-    for (int round = 0; round < 16 && detail::collect(*this, 2) != 0; ++round) {
+    try {
+        for (int round = 0; round < 16 && detail::collect(*this, 2) != 0; ++round) {
+        }
+    } catch (const std::bad_alloc&) {
+        // Out of memory for the collector's scratch: what it could not free is left as orphans.
     }
     s.tearing_down = true;
     detail::HeapAccess::update_trigger(*this);

@@ -28,6 +28,7 @@ struct HeapState {
     std::size_t long_lived_total = 0;
     std::size_t long_lived_pending = 0;
     std::size_t freeze_count = 0;
+    std::size_t edges_hint = 0;  // edges recorded by the last collection: sizes the next one's array
     std::vector<Ref<Object>> garbage;
     std::vector<gc::Callback> callbacks;
     std::vector<Object*> large;  // every large object, tracked or not, indexed by LargePrefix::index
