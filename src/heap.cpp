@@ -238,6 +238,7 @@ Heap::~Heap() {
     // Finalizers and destructors that run now may allocate: they do so in this heap.
     Heap* previous = detail::t_current_heap;
     detail::t_current_heap = this;
+    detail::run_atexit_finalizers(*this);
     s.callbacks.clear();
     s.debug &= ~gc::DEBUG_SAVEALL;
     { auto saved = std::move(s.garbage); }

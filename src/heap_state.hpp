@@ -8,12 +8,16 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 namespace ouro::detail {
+
+struct FinalizerState;
 
 struct HeapState {
     std::array<std::size_t, 3> threshold{700, 10, 10};
@@ -33,6 +37,8 @@ struct HeapState {
     std::vector<gc::Callback> callbacks;
     std::vector<Object*> large;  // every large object, tracked or not, indexed by LargePrefix::index
     std::unordered_map<Object*, WeakRecord*> weakrefs;  // referent -> its newest weak reference
+    std::map<std::uint64_t, std::shared_ptr<FinalizerState>> finalizers;  // alive ones, by registration
+    std::uint64_t next_finalizer = 0;
 
     std::atomic<std::thread::id> owner{};  // the thread that may touch this heap's objects
     std::atomic<int> scopes{0};            // active Heap::Scope objects
@@ -86,6 +92,9 @@ bool handle_weakrefs(Heap& h, const std::vector<Object*>& unreachable);
 
 // A heap being destroyed leaves `o` alive: its weak references move to a process-wide table.
 void orphan_weakrefs(Object* o) noexcept;
+
+// Runs the atexit finalizers still alive, newest first; the others will never run (finalize.cpp).
+void run_atexit_finalizers(Heap& h) noexcept;
 
 // Moves every frozen object back into generation 2 (gc.cpp).
 void unfreeze(Heap& h) noexcept;

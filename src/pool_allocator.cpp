@@ -44,6 +44,15 @@ void PoolAllocator::check_free(Pool* p, void* b) const noexcept {
     }
 }
 
+namespace {
+// Arenas of destroyed heaps that still hold live objects. They are never unmapped; keeping them
+// listed documents that (and keeps leak checkers from reporting an intentional retention).
+std::vector<Arena*>& orphaned_arenas() {
+    static auto* arenas = new std::vector<Arena*>;
+    return *arenas;
+}
+}  // namespace
+
 void PoolAllocator::orphan_live_pools() noexcept {
     std::erase_if(arenas_, [this](Arena* a) {
         if (a->nfree == kPoolsPerArena) return false;
@@ -52,7 +61,11 @@ void PoolAllocator::orphan_live_pools() noexcept {
             if (p->used != 0) p->owner = nullptr;
         }
         bucket_remove(a);
-        return true;  // leaked on purpose: its objects may still be in use
+        try {
+            orphaned_arenas().push_back(a);
+        } catch (const std::bad_alloc&) {
+        }
+        return true;  // left mapped on purpose: its objects may still be in use
     });
     for (auto& per_kind : current_) per_kind.fill(&sentinel_);
 }

@@ -2,9 +2,11 @@
 #pragma once
 
 #include <ouro/config.hpp>
+#include <ouro/finalize.hpp>
 #include <ouro/gc.hpp>
 #include <ouro/heap.hpp>
 #include <ouro/object.hpp>
 #include <ouro/ref.hpp>
 #include <ouro/sys.hpp>
 #include <ouro/unraisable.hpp>
+#include <ouro/weakref.hpp>

@@ -1,0 +1,356 @@
+// The table behind WeakValueDictionary, WeakKeyDictionary and WeakSet: entries that each hold one
+// WeakRef whose callback removes the entry when the referent dies.
+//
+// Why it is shaped this way:
+// - The callbacks capture a counted pointer to the table, not to the container, so a container
+//   destroyed before its referents is safe (a callback then finds nothing to remove).
+// - Entries live in slots with stable ids and stable addresses (a deque that only grows), so a
+//   callback names its entry by id, and an iterator can hand out references into a slot.
+// - While any iteration is active, a removed entry only leaves the index; its slot is destroyed
+//   and its id reused once the last iteration ends (CPython's _IterationGuard and
+//   _pending_removals). So entries dying mid-loop, even in a collection the loop body triggers,
+//   never invalidate an iterator, and no entry is yielded twice.
+// - User code (K and V destructors, the deaths they cause and the callbacks those run) only runs
+//   once the table is consistent again, and never with a reference into the table held across it.
+#pragma once
+
+#include <ouro/weakref.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <iterator>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace ouro::detail {
+
+inline constexpr std::uint32_t kNoId = UINT32_MAX;
+
+// 32 well-mixed bits of a hash: std::hash of a pointer is the address, whose low bits are zero.
+inline std::uint32_t mix_hash(std::size_t h) noexcept {
+    return static_cast<std::uint32_t>((static_cast<std::uint64_t>(h) * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+// Open addressing from a hash to entry ids: linear probing, backward-shift deletion, load <= 1/2.
+// Buckets keep the hash, so growing never calls user code; a lookup allocates nothing.
+class WeakIndex {
+public:
+    template <class Eq>
+    std::uint32_t find(std::uint32_t h, Eq&& eq) const {
+        if (buckets_.empty()) return kNoId;
+        for (std::size_t i = h & mask();; i = (i + 1) & mask()) {
+            const Bucket& b = buckets_[i];
+            if (b.id == kNoId) return kNoId;
+            if (b.hash == h && eq(b.id)) return b.id;
+        }
+    }
+    // Room for one more entry, so the insert that follows cannot fail.
+    void reserve_one() {
+        if ((size_ + 1) * 2 <= buckets_.size()) return;
+        std::vector<Bucket> old(buckets_.empty() ? 8 : buckets_.size() * 2, Bucket{kNoId, 0});
+        old.swap(buckets_);
+        for (const Bucket& b : old)
+            if (b.id != kNoId) place(b);
+    }
+    void insert(std::uint32_t h, std::uint32_t id) noexcept {
+        place(Bucket{id, h});
+        ++size_;
+    }
+    void erase(std::uint32_t h, std::uint32_t id) noexcept {
+        if (buckets_.empty()) return;
+        std::size_t i = h & mask();
+        while (buckets_[i].id != id) {
+            if (buckets_[i].id == kNoId) return;
+            i = (i + 1) & mask();
+        }
+        // Pull later members of the probe run back into the hole, so no tombstones are needed.
+        for (std::size_t j = (i + 1) & mask(); buckets_[j].id != kNoId; j = (j + 1) & mask()) {
+            std::size_t home = buckets_[j].hash & mask();
+            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (stays) continue;
+            buckets_[i] = buckets_[j];
+            i = j;
+        }
+        buckets_[i].id = kNoId;
+        --size_;
+    }
+    void reset() noexcept {
+        std::vector<Bucket>().swap(buckets_);
+        size_ = 0;
+    }
+
+private:
+    struct Bucket {
+        std::uint32_t id;
+        std::uint32_t hash;
+    };
+    std::size_t mask() const noexcept { return buckets_.size() - 1; }
+    void place(Bucket b) noexcept {
+        std::size_t i = b.hash & mask();
+        while (buckets_[i].id != kNoId) i = (i + 1) & mask();
+        buckets_[i] = b;
+    }
+    std::vector<Bucket> buckets_;
+    std::size_t size_ = 0;
+};
+
+// Entry is the container's payload; it has a member `weak` (the WeakRef whose death removes it).
+template <class Entry>
+class WeakTable {
+public:
+    enum class State : std::uint8_t {
+        Free,   // no entry; `hash` links the free list
+        Live,   // in the index
+        Dead,   // removed during an iteration: out of the index, destroyed when iterations end
+        Dying,  // its entry is being destroyed
+    };
+    struct Slot {
+        std::optional<Entry> entry;
+        std::uint32_t hash = 0;
+        State state = State::Free;
+    };
+
+    // Counted: the container holds one reference, each armed callback another.
+    static WeakTable* create() { return new WeakTable; }
+    void acquire() noexcept { ++refs_; }
+    static void release(WeakTable* t) noexcept {
+        if (--t->refs_ == 0) delete t;
+    }
+    // Holds a table across user code that might destroy its container.
+    struct Pin {
+        WeakTable* t;
+        explicit Pin(WeakTable* table) noexcept : t(table) { t->acquire(); }
+        ~Pin() { release(t); }
+        Pin(const Pin&) = delete;
+        Pin& operator=(const Pin&) = delete;
+    };
+
+    // The callback each entry's WeakRef carries: it names the entry by id and checks that the
+    // slot still holds this very weak reference (ids are reused once their entry is gone).
+    template <class T>
+    class Callback {
+    public:
+        Callback(WeakTable* t, std::uint32_t id) noexcept : t_(t), id_(id) { t_->acquire(); }
+        Callback(const Callback& o) noexcept : t_(o.t_), id_(o.id_) {
+            if (t_) t_->acquire();
+        }
+        Callback(Callback&& o) noexcept : t_(std::exchange(o.t_, nullptr)), id_(o.id_) {}
+        Callback& operator=(const Callback&) = delete;
+        ~Callback() {
+            if (t_) release(t_);
+        }
+        void operator()(const WeakRef<T>& self) const { t_->on_death(id_, self); }
+
+    private:
+        WeakTable* t_;
+        std::uint32_t id_;
+    };
+
+    std::size_t live() const noexcept { return live_; }
+    Slot& slot(std::uint32_t id) noexcept { return slots_[id]; }
+    const Slot& slot(std::uint32_t id) const noexcept { return slots_[id]; }
+    std::size_t slot_count() const noexcept { return slots_.size(); }
+
+    template <class Eq>
+    std::uint32_t find(std::uint32_t h, Eq&& eq) const {
+        return index_.find(h, [&](std::uint32_t id) { return eq(*slots_[id].entry); });
+    }
+
+    // Adds the entry make(id) under hash h and returns its id. Nothing changes if make throws.
+    template <class Make>
+    std::uint32_t insert(std::uint32_t h, Make&& make) {
+        index_.reserve_one();
+        if (free_head_ == kNoId) {
+            if (slots_.size() >= kNoId) throw std::length_error("ouro: weak container is full");
+            slots_.emplace_back();
+            slots_.back().hash = kNoId;
+            free_head_ = static_cast<std::uint32_t>(slots_.size() - 1);
+        }
+        std::uint32_t id = free_head_;
+        Slot& s = slots_[id];
+        s.entry.emplace(make(id));
+        free_head_ = s.hash;
+        s.hash = h;
+        s.state = State::Live;
+        index_.insert(h, id);
+        ++live_;
+        return id;
+    }
+
+    // Removes a Live entry: now, or when the last iteration ends.
+    void remove(std::uint32_t id) {
+        Slot& s = slots_[id];
+        index_.erase(s.hash, id);
+        --live_;
+        if (iterating_ == 0) return destroy(id);
+        s.state = State::Dead;
+        s.entry->weak.reset();  // nothing will look at it again: let the record go now
+        ++deferred_;
+    }
+
+    void clear() {
+        if (iterating_ != 0) {
+            for (std::uint32_t id = 0; id < slots_.size(); ++id)
+                if (slots_[id].state == State::Live) remove(id);
+            return;
+        }
+        Pin pin(this);
+        std::deque<Slot> doomed;
+        doomed.swap(slots_);
+        index_.reset();
+        free_head_ = kNoId;
+        live_ = 0;
+        deferred_ = 0;
+    }  // doomed's entries die here, on an empty, consistent table
+
+    // --- iteration ---
+    void begin_iteration() noexcept { ++iterating_; }
+    void end_iteration() noexcept {
+        if (--iterating_ == 0 && deferred_ != 0) commit();
+    }
+
+    // For trace(): calls f(entry) for every entry the table still owns.
+    template <class F>
+    void for_each_owned(F&& f) {
+        for (Slot& s : slots_)
+            if (s.state == State::Live || s.state == State::Dead) f(*s.entry);
+    }
+
+private:
+    WeakTable() = default;
+    ~WeakTable() = default;
+
+    template <class T>
+    void on_death(std::uint32_t id, const WeakRef<T>& self) {
+        if (id >= slots_.size()) return;  // the container was cleared since
+        Slot& s = slots_[id];
+        if (s.state == State::Live && s.entry->weak == self) remove(id);
+    }
+
+    // The entry leaves its slot before it is destroyed: its destructor may run any code,
+    // including code that inserts into this table or destroys its container.
+    void destroy(std::uint32_t id) {
+        Pin pin(this);
+        std::optional<Entry> doomed(std::move(slots_[id].entry));
+        Slot& s = slots_[id];
+        s.state = State::Dying;
+        s.entry.reset();
+        s.state = State::Free;
+        s.hash = free_head_;
+        free_head_ = id;
+    }
+
+    // Destroys the entries removed during the iterations that just ended.
+    void commit() noexcept {
+        Pin pin(this);
+        deferred_ = 0;
+        for (std::uint32_t id = 0; id < slots_.size(); ++id) {
+            if (iterating_ != 0) {  // user code started a new iteration: it commits the rest
+                deferred_ = 1;
+                return;
+            }
+            if (slots_[id].state == State::Dead) destroy(id);
+        }
+    }
+
+    std::size_t refs_ = 1;
+    std::deque<Slot> slots_;  // grows only: ids and addresses stay valid
+    WeakIndex index_;         // Live entries only
+    std::uint32_t free_head_ = kNoId;
+    std::size_t live_ = 0;       // Live entries, including any whose callback has yet to run
+    std::size_t iterating_ = 0;  // active iterators
+    std::size_t deferred_ = 0;   // Dead slots waiting for iterations to end
+};
+
+// A position in a table that counts as an active iteration until it reaches the end.
+template <class Table>
+class WeakCursor {
+public:
+    using Slot = typename Table::Slot;
+
+    WeakCursor() noexcept = default;
+    explicit WeakCursor(Table* t) noexcept : t_(t) {
+        if (t_) t_->begin_iteration();
+    }
+    WeakCursor(const WeakCursor& o) noexcept : t_(o.t_), pos_(o.pos_) {
+        if (t_) t_->begin_iteration();
+    }
+    WeakCursor(WeakCursor&& o) noexcept : t_(std::exchange(o.t_, nullptr)), pos_(o.pos_) {}
+    WeakCursor& operator=(WeakCursor o) noexcept {
+        std::swap(t_, o.t_);
+        std::swap(pos_, o.pos_);
+        return *this;
+    }
+    ~WeakCursor() { finish(); }
+
+    // The next Live slot, or null (and the iteration is over).
+    Slot* next() noexcept {
+        while (t_ && ++pos_ < t_->slot_count()) {
+            Slot& s = t_->slot(static_cast<std::uint32_t>(pos_));
+            if (s.state == Table::State::Live) return &s;
+        }
+        finish();
+        return nullptr;
+    }
+    Slot& slot() const noexcept { return t_->slot(static_cast<std::uint32_t>(pos_)); }
+    void finish() noexcept {
+        if (Table* t = std::exchange(t_, nullptr)) t->end_iteration();
+    }
+    bool operator==(const WeakCursor& o) const noexcept { return t_ == o.t_ && (!t_ || pos_ == o.pos_); }
+
+private:
+    Table* t_ = nullptr;
+    std::size_t pos_ = SIZE_MAX;  // ++ wraps it to the first slot
+};
+
+// A container's handle on its table: created on first insert, so an empty container costs a
+// null pointer and default construction cannot throw.
+template <class Table>
+class WeakTableHandle {
+public:
+    WeakTableHandle() noexcept = default;
+    WeakTableHandle(WeakTableHandle&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+    WeakTableHandle& operator=(WeakTableHandle&& o) noexcept {
+        WeakTableHandle(std::move(o)).swap(*this);
+        return *this;
+    }
+    ~WeakTableHandle() {
+        if (Table* t = std::exchange(t_, nullptr)) {
+            t->clear();
+            Table::release(t);
+        }
+    }
+    void swap(WeakTableHandle& o) noexcept { std::swap(t_, o.t_); }
+    Table* get() const noexcept { return t_; }
+    Table& make() {
+        if (!t_) t_ = Table::create();
+        return *t_;
+    }
+
+private:
+    Table* t_ = nullptr;
+};
+
+// Visits the strong references a container's value holds, for its trace(): Refs, WeakRefs,
+// ranges of those, and types with their own trace(Visitor&).
+template <class V>
+struct Visitable : std::false_type {};
+template <class T>
+struct Visitable<Ref<T>> : std::true_type {};
+template <class T>
+struct Visitable<WeakRef<T>> : std::true_type {};
+template <class V>
+    requires std::ranges::range<V>
+struct Visitable<V> : Visitable<std::remove_cv_t<std::ranges::range_value_t<V>>> {};
+
+template <class V>
+void visit_value(Visitor& visit, V& value) {
+    if constexpr (requires { value.trace(visit); }) value.trace(visit);
+    else if constexpr (Visitable<V>::value) visit(value);
+}
+
+}  // namespace ouro::detail
