@@ -1,0 +1,160 @@
+// binary-trees (the Benchmarks Game shape, single-threaded), built once per implementation:
+//   BENCH_IMPL_OURO    ouro::make / ouro::Ref, collector enabled with its default thresholds
+//   BENCH_IMPL_SHARED  std::make_shared / std::shared_ptr (glibc malloc, or mimalloc when linked)
+//   BENCH_IMPL_BOEHM   GC_MALLOC, Boehm GC collecting on its own schedule
+//
+// min depth 4, max depth n: build and check a stretch tree of depth n+1, keep a long-lived tree
+// of depth n, then for d = 4, 6, ..., n build, check and drop 2^(n-d+4) trees of depth d.
+// check = node count. Every check is compared with its closed form (2^(d+1)-1 per tree).
+//
+// Usage: binary_trees_<impl> --n N [--text] [--no-gc (ouro only)]   (--text: print the Benchmarks Game output instead
+// of JSON, for comparison with the reference text)
+#include "common.hpp"
+
+#include <memory>
+#include <string>
+
+#if defined(BENCH_IMPL_OURO)
+#  include <ouro/ouro.hpp>
+#elif defined(BENCH_IMPL_BOEHM)
+#  include <gc.h>
+#endif
+
+#if defined(BENCH_IMPL_NAME)
+static const char* const kImpl = BENCH_IMPL_NAME;
+#elif defined(BENCH_IMPL_OURO)
+static const char* const kImpl = "ouro";
+#elif defined(BENCH_IMPL_SHARED)
+static const char* const kImpl = "make_shared";
+#elif defined(BENCH_IMPL_BOEHM)
+static const char* const kImpl = "boehm";
+#endif
+
+namespace {
+
+#if defined(BENCH_IMPL_OURO)
+struct TreeNode : ouro::Object {
+    ouro::Ref<TreeNode> left, right;
+    TreeNode() = default;
+    TreeNode(ouro::Ref<TreeNode> l, ouro::Ref<TreeNode> r) : left(std::move(l)), right(std::move(r)) {}
+    void trace(ouro::Visitor& visit) override {
+        visit(left);
+        visit(right);
+    }
+};
+using Tree = ouro::Ref<TreeNode>;
+Tree bottom_up(int depth) {
+    if (depth <= 0) return ouro::make<TreeNode>();
+    return ouro::make<TreeNode>(bottom_up(depth - 1), bottom_up(depth - 1));
+}
+#elif defined(BENCH_IMPL_SHARED)
+struct TreeNode {
+    std::shared_ptr<TreeNode> left, right;
+    TreeNode() = default;
+    TreeNode(std::shared_ptr<TreeNode> l, std::shared_ptr<TreeNode> r) : left(std::move(l)), right(std::move(r)) {}
+};
+using Tree = std::shared_ptr<TreeNode>;
+Tree bottom_up(int depth) {
+    if (depth <= 0) return std::make_shared<TreeNode>();
+    return std::make_shared<TreeNode>(bottom_up(depth - 1), bottom_up(depth - 1));
+}
+#else
+struct TreeNode {
+    TreeNode* left;
+    TreeNode* right;
+};
+using Tree = TreeNode*;
+Tree bottom_up(int depth) {
+    auto* node = static_cast<TreeNode*>(GC_MALLOC(sizeof(TreeNode)));
+    if (depth > 0) {
+        node->left = bottom_up(depth - 1);
+        node->right = bottom_up(depth - 1);
+    } else {
+        node->left = node->right = nullptr;
+    }
+    return node;
+}
+#endif
+
+long check(const TreeNode* node) {
+    return node->left ? 1 + check(&*node->left) + check(&*node->right) : 1;
+}
+long expected(int depth) { return (2L << depth) - 1; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#if defined(BENCH_IMPL_BOEHM)
+    GC_INIT();
+#endif
+    bench::Args args(argc, argv);
+    const int n = std::max(6, static_cast<int>(args.num("--n", 18)));
+    const bool text = args.flag("--text");
+    const int min_depth = 4;
+    long nodes = 0;
+    bool ok = true;
+    std::string out;
+    char line[128];
+    std::string impl = kImpl;
+#if defined(BENCH_IMPL_OURO)
+    // Diagnostic only: --no-gc disables automatic collection to show what the collector costs.
+    if (args.flag("--no-gc")) {
+        ouro::gc::disable();
+        impl += " (gc disabled)";
+    }
+#endif
+
+    double t0 = bench::now();
+    {
+        Tree stretch = bottom_up(n + 1);
+        long c = check(&*stretch);
+        ok &= bench::check(c == expected(n + 1), "stretch tree check");
+        nodes += c;
+        std::snprintf(line, sizeof line, "stretch tree of depth %d\t check: %ld\n", n + 1, c);
+        out += line;
+    }
+    Tree long_lived = bottom_up(n);
+    nodes += expected(n);
+    for (int d = min_depth; d <= n; d += 2) {
+        long iterations = 1L << (n - d + min_depth);
+        long c = 0;
+        for (long i = 0; i < iterations; ++i) {
+            Tree t = bottom_up(d);
+            c += check(&*t);
+        }
+        ok &= bench::check(c == iterations * expected(d), "trees check");
+        nodes += c;
+        std::snprintf(line, sizeof line, "%ld\t trees of depth %d\t check: %ld\n", iterations, d, c);
+        out += line;
+    }
+    long c = check(&*long_lived);
+    ok &= bench::check(c == expected(n), "long-lived tree check");
+    std::snprintf(line, sizeof line, "long lived tree of depth %d\t check: %ld\n", n, c);
+    out += line;
+    double elapsed = bench::now() - t0;
+
+    if (text) {
+        std::fputs(out.c_str(), stdout);
+        return bench::g_failures ? 1 : 0;
+    }
+    bench::Extra extra{{"n", bench::jint(n)},
+                       {"nodes", bench::jint(nodes)},
+                       {"peak_rss_MB", bench::jnum(static_cast<double>(bench::peak_rss_bytes()) / 1e6)}};
+#if defined(BENCH_IMPL_OURO)
+    auto stats = ouro::gc::get_stats();
+    double pause = 0;
+    std::string collections = "[", pauses = "[";
+    for (int g = 0; g < 3; ++g) {
+        pause += stats[g].pause_seconds;
+        collections += (g ? ", " : "") + bench::jint(static_cast<long long>(stats[g].collections));
+        pauses += (g ? ", " : "") + bench::jnum(stats[g].pause_seconds);
+    }
+    extra.push_back({"collections", collections + "]"});
+    extra.push_back({"gc_pause_by_generation_s", pauses + "]"});
+    extra.push_back({"gc_pause_s", bench::jnum(pause)});
+#elif defined(BENCH_IMPL_BOEHM)
+    extra.push_back({"collections", bench::jint(static_cast<long long>(GC_get_gc_no()))});
+#endif
+    bench::emit("binary_trees", impl, "time_s", elapsed, "s", 0, ok, extra);
+    return bench::g_failures ? 1 : 0;
+}
