@@ -1,47 +1,101 @@
-// Arena and pool management behind PoolAllocator's inline fast paths.
+// Arena and pool management behind BlockAllocator's inline fast paths.
 //
 // Policy (after pymalloc, reference doc §6): a new pool is carved from the arena with the
 // fewest free pools, so allocations pack into the fullest arenas and the emptiest ones drain
 // and go back to the OS. One empty arena is kept mapped to avoid map/unmap thrashing.
-#include <ouro/detail/pool_allocator.hpp>
+#include <ouro/detail/block_allocator.hpp>
 
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <iomanip>
+#include <ostream>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
 
 namespace ouro::detail {
 
-PoolAllocator::PoolAllocator() noexcept {
+BlockAllocator::BlockAllocator() noexcept {
     for (auto& per_kind : current_) per_kind.fill(&sentinel_);
 }
 
-PoolAllocator::~PoolAllocator() {
+BlockAllocator::~BlockAllocator() {
     for (Arena* a : arenas_) {
         ::munmap(a->base, kArenaSize);
         delete a;
     }
 }
 
-void PoolAllocator::check_free(Pool* p, void* b) const noexcept {
-    // Every pool this allocator hands out has `owner == this`; anything else is a foreign
-    // pointer. A block on the free list already is a double free (checked builds walk the list:
-    // O(free blocks in the pool), acceptable for a debugging aid).
+// Checked builds mark each free block of 16 bytes or more with kFreeMark in bytes 8..11 (a managed
+// object's count; its GC word, bytes 12..15, stays zero so pool walks see a free block), so a
+// double free is caught in O(1): the mark can only be a false alarm, which a walk of the free list
+// then rules out. Blocks of 8 bytes have room for the link alone: for them the list is walked.
+namespace {
+constexpr std::uint32_t kFreeMark = 0x0b10c5edu;
+std::uint32_t* free_mark(Pool* p, void* b) noexcept {
+    return p->block_size >= 16 ? reinterpret_cast<std::uint32_t*>(static_cast<char*>(b) + 8) : nullptr;
+}
+[[noreturn]] void corrupt(const char* what, const void* b, const Pool* p) {
+    std::fprintf(stderr, "ouro: %s (block %p, pool %p, size class %u bytes)\n", what, b, static_cast<const void*>(p),
+                 p->block_size);
+    std::abort();
+}
+}  // namespace
+
+void BlockAllocator::check_free(Pool* p, void* b) const noexcept {
     const char* c = static_cast<const char*>(b);
-    bool ok = owns(b) && p->owner == this && p->used != 0 && c >= p->data() && c < p->bump_end() &&
-              (static_cast<std::size_t>(c - p->data()) % p->block_size) == 0;
-    if (ok)
-        for (void* f = p->free_list; f; f = *static_cast<void**>(f))
-            if (f == b) {
-                std::fprintf(stderr, "ouro: double free of block %p (size %u)\n", b, p->block_size);
-                std::abort();
-            }
-    if (!ok) {
-        std::fprintf(stderr, "ouro: free of %p, which this heap's allocator did not hand out\n", b);
+    bool ours = owns(b) && p->owner == this && c >= p->data() && c < p->bump_end() &&
+                (static_cast<std::size_t>(c - p->data()) % p->block_size) == 0;
+    if (!ours) {
+        std::fprintf(stderr, "ouro: free of %p, which this allocator did not hand out\n", b);
         std::abort();
     }
+    std::uint32_t* mark = free_mark(p, b);
+    if (p->used == 0 || !mark || *mark == kFreeMark)
+        for (void* f = p->free_list; f; f = *static_cast<void**>(f))
+            if (f == b) corrupt("double free", b, p);
+    if (mark) *mark = kFreeMark;
+}
+
+// Validates the link of the block being allocated: it must be null or another block of the
+// same pool. A neighbour's overflow into a free block shows up here, not as a wild pointer later.
+void BlockAllocator::check_link(Pool* p, void* b, void* next) noexcept {
+    if (std::uint32_t* mark = free_mark(p, b)) *mark = 0;
+    if (!next) return;
+    auto off = static_cast<std::size_t>(static_cast<char*>(next) - p->data());
+    if (pool_of(next) != p || static_cast<char*>(next) < p->data() || next >= p->bump_end() ||
+        off % p->block_size != 0)
+        corrupt("heap corruption: a free block's link was overwritten (a write past the end of the block before it?)",
+                b, p);
+}
+
+MallocStats BlockAllocator::stats() const {
+    MallocStats st;
+    for (unsigned c = 0; c < kNumClasses; ++c) st.classes[c].size = class_size(c);
+    st.arenas_allocated_total = counters_.arenas_allocated_total;
+    st.arenas_reclaimed = counters_.arenas_reclaimed;
+    st.arenas_highwater = counters_.arenas_highwater;
+    st.arenas_current = arenas_.size();
+    st.arena_size = kArenaSize;
+    st.pool_size = kPoolSize;
+    st.large_blocks = counters_.large_blocks;
+    st.large_bytes = counters_.large_bytes;
+    std::size_t pools_in_use = 0;
+    const_cast<BlockAllocator*>(this)->for_each_pool([&](Pool& p) {
+        SizeClassStats& c = st.classes[p.size_class];
+        ++c.pools;
+        c.blocks_in_use += p.used;
+        c.blocks_free += static_cast<std::size_t>(p.capacity - p.used);
+        st.bytes_in_use += std::size_t{p.used} * p.block_size;
+        st.bytes_free += static_cast<std::size_t>(p.capacity - p.used) * p.block_size;
+        st.quantization_bytes += kPoolSize - sizeof(Pool) - std::size_t{p.capacity} * p.block_size;
+        ++pools_in_use;
+    });
+    st.pool_header_bytes = pools_in_use * sizeof(Pool);
+    st.unused_pool_bytes = (arenas_.size() * kPoolsPerArena - pools_in_use) * kPoolSize;
+    return st;
 }
 
 namespace {
@@ -53,7 +107,7 @@ std::vector<Arena*>& orphaned_arenas() {
 }
 }  // namespace
 
-void PoolAllocator::orphan_live_pools() noexcept {
+void BlockAllocator::orphan_live_pools() noexcept {
     std::erase_if(arenas_, [this](Arena* a) {
         if (a->nfree == kPoolsPerArena) return false;
         for (std::size_t i = 0; i < kPoolsPerArena - a->untouched; ++i) {
@@ -70,7 +124,7 @@ void PoolAllocator::orphan_live_pools() noexcept {
     for (auto& per_kind : current_) per_kind.fill(&sentinel_);
 }
 
-bool PoolAllocator::owns(const void* p) const noexcept {
+bool BlockAllocator::owns(const void* p) const noexcept {
     auto* c = static_cast<const char*>(p);
     auto it = std::upper_bound(arenas_.begin(), arenas_.end(), c,
                                [](const char* x, const Arena* a) { return x < a->base; });
@@ -79,7 +133,7 @@ bool PoolAllocator::owns(const void* p) const noexcept {
     return c < a->base + kArenaSize;
 }
 
-void* PoolAllocator::allocate_slow(unsigned cls, PoolKind kind) {
+void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
     Pool*& head = current_[kind][cls];
     // The head is exhausted: unlink it (it rejoins the list when a block comes back) and try
     // the next pool with free blocks before carving a new one.
@@ -98,7 +152,7 @@ void* PoolAllocator::allocate_slow(unsigned cls, PoolKind kind) {
     return allocate(cls, kind);
 }
 
-void PoolAllocator::deallocate_slow(Pool* p) noexcept {
+void BlockAllocator::deallocate_slow(Pool* p) noexcept {
     Pool*& head = current_[p->kind][p->size_class];
     if (!p->in_list) {  // was full: it has a free block again, so it goes to the front
         p->in_list = true;
@@ -116,7 +170,7 @@ void PoolAllocator::deallocate_slow(Pool* p) noexcept {
     }
 }
 
-Pool* PoolAllocator::new_pool(unsigned cls, PoolKind kind) {
+Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     Arena* a = pick_arena();
     Pool* p;
     if (a->free_pools) {
@@ -133,7 +187,7 @@ Pool* PoolAllocator::new_pool(unsigned cls, PoolKind kind) {
 
     const auto bs = static_cast<std::uint32_t>(class_size(cls));
     p->free_list = nullptr;
-    p->capacity = static_cast<std::uint16_t>((kPoolSize - sizeof(Pool)) / bs);
+    p->capacity = static_cast<std::uint16_t>((kPoolSize - sizeof(Pool) - kPoolGuard) / bs);
     p->bump = sizeof(Pool);
     p->limit = static_cast<std::uint16_t>(sizeof(Pool) + std::size_t{p->capacity} * bs);
     p->used = 0;
@@ -148,27 +202,39 @@ Pool* PoolAllocator::new_pool(unsigned cls, PoolKind kind) {
     return p;
 }
 
-void PoolAllocator::release_pool(Pool* p) noexcept {
+void BlockAllocator::release_pool(Pool* p) noexcept {
     Arena* a = p->arena;
     bucket_remove(a);
     ++a->nfree;
     p->next = a->free_pools;
     a->free_pools = p;
-    if (a->nfree == kPoolsPerArena && ++empty_arenas_ > 1) {
-        --empty_arenas_;
-        unmap_arena(a);
-        return;
+    if (a->nfree == kPoolsPerArena) {
+        if (++empty_arenas_ > 1) {
+            --empty_arenas_;
+            unmap_arena(a);
+            return;
+        }
+        // The one empty arena kept against thrashing keeps its address range and its first
+        // pool (so a loop that allocates and frees one object makes no system call), and gives
+        // the memory of its other pools back.
+        std::size_t touched = kPoolsPerArena - a->untouched;
+        if (touched > 1) {
+            ::madvise(a->base + kPoolSize, (touched - 1) * kPoolSize, MADV_DONTNEED);
+            a->untouched = kPoolsPerArena - 1;
+            a->free_pools = reinterpret_cast<Pool*>(a->base);
+            a->free_pools->next = nullptr;
+        }
     }
     bucket_insert(a);
 }
 
-Arena* PoolAllocator::pick_arena() {
+Arena* BlockAllocator::pick_arena() {
     if (nonempty_buckets_ == 0) new_arena();
     // Lowest set bit = the arena with the fewest free pools that still has one.
     return by_nfree_[static_cast<std::size_t>(__builtin_ctzll(nonempty_buckets_)) + 1];
 }
 
-void PoolAllocator::new_arena() {
+void BlockAllocator::new_arena() {
     // Map twice the size and trim, so the arena (and so every pool) is naturally aligned and
     // a pool header is found by masking an address.
     void* raw = ::mmap(nullptr, 2 * kArenaSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -200,14 +266,14 @@ void PoolAllocator::new_arena() {
     bucket_insert(a);
 }
 
-void PoolAllocator::unmap_arena(Arena* a) noexcept {
+void BlockAllocator::unmap_arena(Arena* a) noexcept {
     arenas_.erase(std::find(arenas_.begin(), arenas_.end(), a));
     ::munmap(a->base, kArenaSize);
     delete a;
     ++counters_.arenas_reclaimed;
 }
 
-void PoolAllocator::bucket_insert(Arena* a) noexcept {
+void BlockAllocator::bucket_insert(Arena* a) noexcept {
     Arena*& head = by_nfree_[a->nfree];
     a->prev = nullptr;
     a->next = head;
@@ -216,7 +282,7 @@ void PoolAllocator::bucket_insert(Arena* a) noexcept {
     if (a->nfree) nonempty_buckets_ |= std::uint64_t{1} << (a->nfree - 1);
 }
 
-void PoolAllocator::bucket_remove(Arena* a) noexcept {
+void BlockAllocator::bucket_remove(Arena* a) noexcept {
     if (a->prev) a->prev->next = a->next;
     else by_nfree_[a->nfree] = a->next;
     if (a->next) a->next->prev = a->prev;
@@ -224,17 +290,54 @@ void PoolAllocator::bucket_remove(Arena* a) noexcept {
     a->next = a->prev = nullptr;
 }
 
-void* PoolAllocator::allocate_large(std::size_t size, std::size_t align) {
+void* BlockAllocator::allocate_large(std::size_t size, std::size_t align) {
     void* p = ::operator new(size, std::align_val_t{align});
     ++counters_.large_blocks;
     counters_.large_bytes += size;
     return p;
 }
 
-void PoolAllocator::deallocate_large(void* p, std::size_t size, std::size_t align) noexcept {
+void BlockAllocator::deallocate_large(void* p, std::size_t size, std::size_t align) noexcept {
     ::operator delete(p, size, std::align_val_t{align});
     --counters_.large_blocks;
     counters_.large_bytes -= size;
 }
 
 }  // namespace ouro::detail
+
+namespace ouro {
+
+void print_mallocstats(std::ostream& out, const MallocStats& st) {
+    auto line = [&](const char* label, std::size_t value) {
+        out << std::left << std::setw(36) << label << "= " << std::right << std::setw(21) << value << '\n';
+    };
+    out << "Small block threshold = " << detail::kMaxSmall << ", in " << MallocStats::kSizeClasses
+        << " size classes.\n\nclass   size   num pools   blocks in use  avail blocks\n"
+        << "-----   ----   ---------   -------------  ------------\n";
+    for (std::size_t c = 0; c < st.classes.size(); ++c) {
+        const SizeClassStats& k = st.classes[c];
+        if (k.pools == 0) continue;
+        out << std::setw(5) << c << std::setw(7) << k.size << std::setw(12) << k.pools << std::setw(16)
+            << k.blocks_in_use << std::setw(14) << k.blocks_free << '\n';
+    }
+    out << '\n';
+    line("# arenas allocated total", st.arenas_allocated_total);
+    line("# arenas reclaimed", st.arenas_reclaimed);
+    line("# arenas highwater mark", st.arenas_highwater);
+    line("# arenas allocated current", st.arenas_current);
+    line("# bytes in arenas", st.mapped_bytes());
+    out << '\n';
+    line("# bytes in allocated blocks", st.bytes_in_use);
+    line("# bytes in available blocks", st.bytes_free);
+    line("# bytes in unused pools", st.unused_pool_bytes);
+    line("# bytes lost to pool headers", st.pool_header_bytes);
+    line("# bytes lost to quantization", st.quantization_bytes);
+    line("# bytes lost to arena alignment", st.arena_alignment_bytes);
+    line("Total", st.bytes_in_use + st.bytes_free + st.unused_pool_bytes + st.pool_header_bytes +
+                      st.quantization_bytes + st.arena_alignment_bytes);
+    out << '\n';
+    line("# large blocks (system allocator)", st.large_blocks);
+    line("# bytes in large blocks", st.large_bytes);
+}
+
+}  // namespace ouro

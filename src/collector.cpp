@@ -147,7 +147,7 @@ struct FullSpace {
     const std::vector<Object*>& large;
     std::uint32_t large_base = 0;
 
-    FullSpace(PoolAllocator& alloc, const std::vector<Object*>& large_objects) : large(large_objects) {
+    FullSpace(BlockAllocator& alloc, const std::vector<Object*>& large_objects) : large(large_objects) {
         std::size_t slots = 0;
         alloc.for_each_pool([&](Pool& p) {
             if (p.kind != kTrackedPool) return;
@@ -158,7 +158,9 @@ struct FullSpace {
         large_base = static_cast<std::uint32_t>(slots);
     }
     std::uint32_t slots() const noexcept { return large_base + static_cast<std::uint32_t>(large.size()); }
-    static bool is_candidate(std::uint32_t w) noexcept { return (w & kTracked) && generation(w) != kPermanent; }
+    static bool is_candidate(std::uint32_t w) noexcept {
+        return (w & (kLive | kTracked)) == (kLive | kTracked) && generation(w) != kPermanent;
+    }
     auto index() const noexcept {
         return [large_base = large_base](Object* y) {
             std::uint32_t w = gcword(y);

@@ -47,7 +47,7 @@ struct HeapState {
 // The library's access to Heap internals; everything here is for src/ only.
 struct HeapAccess {
     static HeapState& state(Heap& h) noexcept { return *h.state_; }
-    static PoolAllocator& allocator(Heap& h) noexcept { return h.alloc_; }
+    static BlockAllocator& allocator(Heap& h) noexcept { return h.alloc_; }
     static std::vector<Object*>& young(Heap& h, int gen) noexcept { return h.young_[gen]; }
     static std::size_t& count0(Heap& h) noexcept { return h.count0_; }
     static void update_trigger(Heap& h) noexcept;

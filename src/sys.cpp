@@ -19,3 +19,11 @@ std::size_t getsizeof(const Object& obj) {
 std::size_t getrefcount(const Object& obj) { return detail::ObjectAccess::refcnt(obj); }
 
 }  // namespace ouro::sys
+
+namespace ouro::sys {
+
+MallocStats mallocstats() { return detail::HeapAccess::allocator(Heap::current()).stats(); }
+
+void debugmallocstats(std::ostream& out) { print_mallocstats(out, mallocstats()); }
+
+}  // namespace ouro::sys

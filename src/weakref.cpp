@@ -49,7 +49,7 @@ void free_record(WeakRecord* r) noexcept {
         ::operator delete(r);
         return;
     }
-    if (PoolAllocator* owner = pool_of(r)->owner) owner->deallocate(r);
+    if (BlockAllocator* owner = pool_of(r)->owner) owner->deallocate(r);
     // else: the heap is gone and its pools were left in place; the block is never reused
 }
 

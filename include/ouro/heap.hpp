@@ -2,7 +2,7 @@
 // ouro::make<T>, which allocates a managed object in the current heap.
 #pragma once
 
-#include <ouro/detail/pool_allocator.hpp>
+#include <ouro/detail/block_allocator.hpp>
 #include <ouro/ref.hpp>
 
 #include <cstddef>
@@ -95,7 +95,7 @@ private:
     void track_slow(Object* o) noexcept;
     void collect_generations();
 
-    detail::PoolAllocator alloc_;
+    detail::BlockAllocator alloc_;
     std::size_t count0_ = 0;
     std::size_t trigger_;
     std::vector<Object*> young_[2];  // generations 0 and 1; generation 2 is found by walking pools

@@ -6,6 +6,7 @@
 #include <ouro/gc.hpp>
 #include <ouro/heap.hpp>
 #include <ouro/object.hpp>
+#include <ouro/pool_resource.hpp>
 #include <ouro/ref.hpp>
 #include <ouro/sys.hpp>
 #include <ouro/unraisable.hpp>

@@ -1,8 +1,9 @@
-// PoolAllocator: one heap's arenas and pools. Not thread-safe: a heap is used by one thread at
+// BlockAllocator: one heap's arenas and pools. Not thread-safe: a heap is used by one thread at
 // a time, so the fast paths below are a handful of loads and stores with no atomics.
 #pragma once
 
 #include <ouro/detail/pool.hpp>
+#include <ouro/malloc_stats.hpp>
 
 #include <array>
 #include <cstddef>
@@ -29,19 +30,21 @@ struct AllocatorCounters {
     std::size_t large_bytes = 0;
 };
 
-class PoolAllocator {
+class BlockAllocator {
 public:
-    PoolAllocator() noexcept;
-    ~PoolAllocator();
-    PoolAllocator(const PoolAllocator&) = delete;
-    PoolAllocator& operator=(const PoolAllocator&) = delete;
+    BlockAllocator() noexcept;
+    ~BlockAllocator();
+    BlockAllocator(const BlockAllocator&) = delete;
+    BlockAllocator& operator=(const BlockAllocator&) = delete;
 
     // A block of class_size(cls) bytes, 8-byte aligned (16-byte aligned when the size is a
     // multiple of 16). Throws std::bad_alloc when the OS refuses memory.
     OURO_ALWAYS_INLINE void* allocate(unsigned cls, PoolKind kind) {
         Pool* p = current_[kind][cls];
         if (void* b = p->free_list) {
-            p->free_list = *static_cast<void**>(b);
+            void* next = *static_cast<void**>(b);
+            if constexpr (OURO_CHECKS) check_link(p, b, next);
+            p->free_list = next;
             ++p->used;
             return b;
         }
@@ -56,7 +59,7 @@ public:
 
     OURO_ALWAYS_INLINE void deallocate(void* b) noexcept {
         Pool* p = pool_of(b);
-        if constexpr (OURO_CHECKS) check_free(p, b);
+        if constexpr (OURO_CHECKS) check_free(p, b);  // writes the free-block mark
         *static_cast<void**>(b) = p->free_list;
         p->free_list = b;
         if (OURO_UNLIKELY(--p->used == 0 || !p->in_list)) deallocate_slow(p);
@@ -76,6 +79,7 @@ public:
     }
 
     const AllocatorCounters& counters() const noexcept { return counters_; }
+    MallocStats stats() const;
     void* context = nullptr;  // the Heap this allocator serves, if any
     std::size_t arenas_current() const noexcept { return arenas_.size(); }
     // For a heap destroyed while some of its objects are still referenced: every arena holding a
@@ -88,6 +92,7 @@ private:
     void* allocate_slow(unsigned cls, PoolKind kind);
     void deallocate_slow(Pool* p) noexcept;
     void check_free(Pool* p, void* b) const noexcept;
+    static void check_link(Pool* p, void* b, void* next) noexcept;
     Pool* new_pool(unsigned cls, PoolKind kind);
     void release_pool(Pool* p) noexcept;
     Arena* pick_arena();

@@ -5,7 +5,7 @@
 //   pool   = 64-byte header (this struct) + blocks of one size class;
 //   block  = 8..512 bytes in 8-byte steps. Anything larger goes to the system allocator.
 // A block's pool is found by masking its address, so a free needs no size and no lookup.
-// Only the allocation and free fast paths are inline; everything else is in src/pool_allocator.cpp.
+// Only the allocation and free fast paths are inline; everything else is in src/block_allocator.cpp.
 #pragma once
 
 #include <ouro/config.hpp>
@@ -21,6 +21,9 @@ inline constexpr std::size_t kPoolsPerArena = kArenaSize / kPoolSize;
 inline constexpr std::size_t kGranule = 8;
 inline constexpr std::size_t kMaxSmall = 512;
 inline constexpr unsigned kNumClasses = kMaxSmall / kGranule;
+// Bytes left unused at the end of every pool, so that an overflow of up to this many bytes past
+// the last block lands in the gap and never in the next pool's header.
+inline constexpr std::size_t kPoolGuard = 16;
 
 // Size classes step by 8 bytes, not pymalloc's 16: the per-object overhead budget (16 bytes,
 // rounding included) leaves no room for 8 bytes of rounding on every other object shape.
@@ -34,14 +37,14 @@ constexpr std::size_t class_size(unsigned c) noexcept { return (c + 1) * kGranul
 // own records (weak references) and any memory that is not an Object.
 enum PoolKind : std::uint8_t { kUntrackedPool = 0, kTrackedPool = 1, kRawPool = 2, kNumKinds = 3 };
 
-class PoolAllocator;
+class BlockAllocator;
 struct Arena;
 
 struct alignas(64) Pool {
     void* free_list;          // blocks given back, LIFO
     Pool* next;               // list of pools with free blocks for (kind, size class)
     Pool* prev;
-    PoolAllocator* owner;     // null once the heap was destroyed with objects left in this pool
+    BlockAllocator* owner;     // null once the heap was destroyed with objects left in this pool
     std::uint32_t base_index; // first scratch slot of this pool during a full collection
     std::uint32_t div_magic;  // (offset * div_magic) >> 32 == offset / block_size for offsets in a pool
     std::uint16_t bump;       // offset of the first never-used block: blocks before it were handed out once
