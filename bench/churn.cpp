@@ -99,9 +99,9 @@ void run(long live, long iters, long rep) {
     for (long i = std::max(0L, iters - 1024); i < iters; ++i) expect_ring += i;
     long count = 0;
     for (Node* p = root.get(); p; p = p->next.get()) ++count;
-    bool ok = bench::check(collected == static_cast<std::size_t>(2 * cycles), "churn: every cycle collected") &
-              bench::check(ring_sum == expect_ring, "churn: ring checksum") &
-              bench::check(count == live, "churn: long-lived chain intact");
+    bool ok = bench::all(bench::check(collected == static_cast<std::size_t>(2 * cycles), "churn: every cycle collected"),
+              bench::check(ring_sum == expect_ring, "churn: ring checksum"),
+              bench::check(count == live, "churn: long-lived chain intact"));
 
     std::vector<double> young;
     for (std::size_t i = 0; i < pauses.size(); ++i)

@@ -68,8 +68,8 @@ void run_live(const std::string& shape, long n, long rep) {
     double again = bench::now() - t0;
     long count = 0;
     long sum = chain_sum(root.get(), count);
-    bool ok = bench::check(found == 0 && found_again == 0, "live heap: nothing collected") &
-              bench::check(count == n && sum == n * (n - 1) / 2, "live heap: chain intact");
+    bool ok = bench::all(bench::check(found == 0 && found_again == 0, "live heap: nothing collected"),
+              bench::check(count == n && sum == n * (n - 1) / 2, "live heap: chain intact"));
     bench::Extra extra{{"objects", bench::jint(n)}, {"collected", bench::jint(static_cast<long long>(found))},
                        {"build_s", bench::jnum(build)}};
     bench::emit("collect_" + shape, "ouro", "collect_s", first, "s", rep, ok, extra);
@@ -100,8 +100,8 @@ void run_garbage(const std::string& shape, long n, long rep) {
     t0 = bench::now();
     std::size_t found = ouro::gc::collect();
     double elapsed = bench::now() - t0;
-    bool ok = bench::check(found == static_cast<std::size_t>(n / 2 * 2), "garbage: collected count") &
-              bench::check(g_destroyed == n / 2 * 2, "garbage: destructors ran");
+    bool ok = bench::all(bench::check(found == static_cast<std::size_t>(n / 2 * 2), "garbage: collected count"),
+              bench::check(g_destroyed == n / 2 * 2, "garbage: destructors ran"));
     bench::emit("collect_" + shape, "ouro", "collect_s", elapsed, "s", rep, ok,
                 {{"objects", bench::jint(n / 2 * 2)}, {"collected", bench::jint(static_cast<long long>(found))},
                  {"build_s", bench::jnum(build)}});

@@ -113,6 +113,12 @@ inline bool check(bool ok, const char* what) {
     return ok;
 }
 
+// All of the checks passed (every argument is evaluated: each failed check reports itself).
+template <class... B>
+inline bool all(B... ok) {
+    return (ok && ...);
+}
+
 // xorshift64*: the same deterministic stream in every program (and in bench/python/common.py).
 struct Rng {
     std::uint64_t s;

@@ -135,9 +135,9 @@ int main(int argc, char** argv) {
     }
     double elapsed = bench::now() - t0;
 
-    bool ok = bench::check(g_made == expected, "nodes made") &
-              bench::check(count(&*long_lived) == tree_size(long_lived_depth), "long-lived tree intact") &
-              bench::check(array_size < 2000 || array[1000] == 1.0 / 1000.0, "array intact");
+    bool ok = bench::all(bench::check(g_made == expected, "nodes made"),
+              bench::check(count(&*long_lived) == tree_size(long_lived_depth), "long-lived tree intact"),
+              bench::check(array_size < 2000 || array[1000] == 1.0 / 1000.0, "array intact"));
     bench::Extra extra{{"nodes", bench::jint(g_made)},
                        {"peak_rss_MB", bench::jnum(static_cast<double>(bench::peak_rss_bytes()) / 1e6)},
                        {"stretch", bench::jint(stretch)}};

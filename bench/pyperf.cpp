@@ -80,8 +80,8 @@ void gc_traversal(long loops) {
         double t0 = bench::now();
         std::size_t found = ouro::gc::collect();
         double elapsed = bench::now() - t0;
-        bool ok = bench::check(found == 0, "gc_traversal: nothing collected") &
-                  bench::check(current->items.size() == levels - 1, "gc_traversal: structure");
+        bool ok = bench::all(bench::check(found == 0, "gc_traversal: nothing collected"),
+                  bench::check(current->items.size() == levels - 1, "gc_traversal: structure"));
         bench::emit("gc_traversal", "ouro", "collect_s", elapsed, "s", loop, ok,
                     {{"objects", bench::jint(levels + 1)}, {"references", bench::jint(levels * (levels - 1) / 2)}});
     }
@@ -304,9 +304,9 @@ void btree_gc(long n, long reps) {
         tree.root->for_each(visit);
         long bnodes = 0;
         tree.root->count_nodes(bnodes);
-        bool ok = bench::check(found == 0, "btree_gc: nothing collected") &
-                  bench::check(in_order && next_key == n, "btree_gc: keys in order") &
-                  bench::check(std::fabs(d_total - d_expected) < 1e-6 * static_cast<double>(n), "btree_gc: sum");
+        bool ok = bench::all(bench::check(found == 0, "btree_gc: nothing collected"),
+                  bench::check(in_order && next_key == n, "btree_gc: keys in order"),
+                  bench::check(std::fabs(d_total - d_expected) < 1e-6 * static_cast<double>(n), "btree_gc: sum"));
         bench::emit("btree_gc", "ouro", "collect_s", elapsed, "s", rep, ok,
                     {{"records", bench::jint(n)}, {"bnodes", bench::jint(bnodes)}, {"build_s", bench::jnum(build)},
                      {"tracked", bench::jint(static_cast<long long>(ouro::gc::get_objects().size()))}});
