@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #if defined(__GLIBC__)
@@ -705,6 +706,35 @@ TEST(WeakKeyDictionary, TraceLetsValueCyclesBeCollected) {
     EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor owner"), 1);
     EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor payload"), 1);
     EXPECT_EQ(ouro::getweakrefcount(*key), 0u);
+}
+
+TEST(WeakKeyDictionary, TraceSkipsValuesItCannotVisit) {
+    // Values the collector cannot walk (a set yields const elements, a map yields pairs) are not
+    // visited: their references act as roots. It compiles, and nothing is freed too early.
+    ouro::Heap heap;
+    ouro::Heap::Scope scope(heap);
+    struct Owner : Node {
+        ouro::WeakKeyDictionary<Node, std::unordered_set<ouro::Ref<Node>>> sets;
+        ouro::WeakKeyDictionary<Node, std::map<int, ouro::Ref<Node>>> maps;
+        ouro::WeakKeyDictionary<Node, std::string> strings;
+        using Node::Node;
+        void trace(ouro::Visitor& visit) override {
+            sets.trace(visit);
+            maps.trace(visit);
+            strings.trace(visit);
+        }
+    };
+    auto key = ouro::make<Node>("key");
+    auto owner = ouro::make<Owner>("owner");
+    auto held = ouro::make<Node>("held");
+    held->next = held;
+    owner->sets.insert_or_assign(key, {held});
+    owner->maps.insert_or_assign(key, {{1, held}});
+    owner->strings.insert_or_assign(key, "text");
+    held = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), 0u);
+    EXPECT_EQ(owner->sets.get(key)->begin()->get()->name, "held");
+    EXPECT_EQ(owner->maps.get(key)->at(1)->name, "held");
 }
 
 TEST(WeakKeyDictionary, CopyAndMove) {

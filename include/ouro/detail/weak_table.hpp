@@ -19,8 +19,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <iterator>
 #include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -336,7 +336,9 @@ private:
 };
 
 // Visits the strong references a container's value holds, for its trace(): Refs, WeakRefs,
-// ranges of those, and types with their own trace(Visitor&).
+// ranges of those that yield them as mutable lvalues (Visitor's own rule), and types with their
+// own trace(Visitor&). Anything else is not visited: its references then count as roots, which
+// is safe but lets a cycle through them outlive its garbage.
 template <class V>
 struct Visitable : std::false_type {};
 template <class T>
@@ -344,8 +346,9 @@ struct Visitable<Ref<T>> : std::true_type {};
 template <class T>
 struct Visitable<WeakRef<T>> : std::true_type {};
 template <class V>
-    requires std::ranges::range<V>
-struct Visitable<V> : Visitable<std::remove_cv_t<std::ranges::range_value_t<V>>> {};
+    requires std::ranges::range<V> &&
+             std::is_same_v<std::ranges::range_reference_t<V>, std::ranges::range_value_t<V>&>
+struct Visitable<V> : Visitable<std::ranges::range_value_t<V>> {};
 
 template <class V>
 void visit_value(Visitor& visit, V& value) {
