@@ -120,18 +120,21 @@ struct YoungSpace {
     }
     Object* at(std::uint32_t j) const noexcept { return j < y0.size() ? y0[j] : y1[j - y0.size()]; }
     auto index() const noexcept {
-        return [max_gen = max_gen, n0 = static_cast<std::uint32_t>(y0.size()), n = slots()](Object* y) {
+        return [this, max_gen = max_gen, n0 = static_cast<std::uint32_t>(y0.size()), n = slots()](Object* y) {
             std::uint32_t w = gcword(y);
             if (!(w & kTracked)) return kNone;
             std::uint32_t g = generation(w);
             if (g > max_gen) return kNone;
             std::uint32_t j = (w >> kIndexShift) + (g == 0 ? 0 : n0);
-            return j < n ? j : kNone;  // an object allocated by a misbehaving trace() is no candidate
+            // The slot must hold this very object: one of another heap (or allocated by a
+            // misbehaving trace()) has index bits that mean nothing here.
+            return j < n && at(j) == y ? j : kNone;
         };
     }
     template <class F>
     void gather(F&& f) const {
-        for (std::uint32_t j = 0, n = slots(); j < n; ++j) f(at(j), j);
+        for (std::uint32_t j = 0, n = slots(); j < n; ++j)
+            if (Object* x = at(j)) f(x, j);  // null: a hole where an object died
     }
     template <class F>
     void scan(const std::uint8_t* state, F&& f) const {
@@ -145,11 +148,14 @@ struct YoungSpace {
 struct FullSpace {
     std::vector<Pool*> pools;  // tracked pools in address order
     const std::vector<Object*>& large;
+    const BlockAllocator* alloc;
+    const Heap* heap;
     std::uint32_t large_base = 0;
 
-    FullSpace(BlockAllocator& alloc, const std::vector<Object*>& large_objects) : large(large_objects) {
+    FullSpace(BlockAllocator& a, const std::vector<Object*>& large_objects, const Heap* h)
+        : large(large_objects), alloc(&a), heap(h) {
         std::size_t slots = 0;
-        alloc.for_each_pool([&](Pool& p) {
+        a.for_each_pool([&](Pool& p) {
             if (p.kind != kTrackedPool) return;
             p.base_index = static_cast<std::uint32_t>(slots);
             slots += p.capacity;
@@ -162,26 +168,35 @@ struct FullSpace {
         return (w & (kLive | kTracked)) == (kLive | kTracked) && generation(w) != kPermanent;
     }
     auto index() const noexcept {
-        return [large_base = large_base](Object* y) {
+        return [this](Object* y) {
             std::uint32_t w = gcword(y);
             if (!is_candidate(w)) return kNone;
-            if (w & kLarge) return large_base + large_prefix(y)->index;
+            // Objects of other heaps are never candidates: references to them are external.
+            if (w & kLarge) return large_prefix(y)->heap == heap ? large_base + large_prefix(y)->index : kNone;
             Pool* p = pool_of(y);
-            return p->base_index + p->block_index(y);
+            return p->owner == alloc ? p->base_index + p->block_index(y) : kNone;
         };
     }
     // Streams through the pools in address order, reading each block's header.
+    // A full collection starts the long-lived count afresh: pending marks are cleared here.
     template <class F>
     void gather(F&& f) const {
         for (Pool* p : pools) {
             std::uint32_t j = p->base_index;
             for (char* b = p->data(); b != p->bump_end(); b += p->block_size, ++j) {
                 auto* o = reinterpret_cast<Object*>(b);
-                if (is_candidate(gcword(o))) f(o, j);
+                std::uint32_t& w = gcword(o);
+                if (!is_candidate(w)) continue;
+                if ((w >> kIndexShift) == kPendingIndex && generation(w) == 2) w |= kNoIndex << kIndexShift;
+                f(o, j);
             }
         }
-        for (std::uint32_t i = 0; i < large.size(); ++i)
-            if (is_candidate(gcword(large[i]))) f(large[i], large_base + i);
+        for (std::uint32_t i = 0; i < large.size(); ++i) {
+            std::uint32_t& w = gcword(large[i]);
+            if (!is_candidate(w)) continue;
+            if ((w >> kIndexShift) == kPendingIndex && generation(w) == 2) w |= kNoIndex << kIndexShift;
+            f(large[i], large_base + i);
+        }
     }
     // Visits candidates by their scratch slots alone: objects are not read.
     template <class F>
@@ -230,7 +245,10 @@ Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint) {
         space.gather([&](Object* x, std::uint32_t j) {
             current = x;
             g.state[j] = kCandidate;
-            g.refs[j] += clamp_count(refcnt(x)) - bias;
+            // A count of 0 means a deallocation is under way (the trashcan may have queued it):
+            // that deallocation holds it, so it counts as referenced from outside.
+            std::uint32_t count = refcnt(x);
+            g.refs[j] += clamp_count(count ? count : 1) - bias;
             g.first[j] = static_cast<std::uint32_t>(g.edges.size());
             x->trace(visitor);
             g.edges.push_back(kNone);
@@ -245,9 +263,9 @@ Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint) {
     return g;
 }
 
-void set_generation(Object* x, std::uint32_t g) noexcept {
+void set_generation(Object* x, std::uint32_t g, std::uint32_t index = kNoIndex) noexcept {
     std::uint32_t& w = gcword(x);
-    w = (w & ~kGenMask & ((1u << kIndexShift) - 1)) | g << kGenShift | kNoIndex << kIndexShift;
+    w = (w & ~kGenMask & kFlagBits) | g << kGenShift | index << kIndexShift;
 }
 
 class Collection {
@@ -256,10 +274,19 @@ public:
 
     // Returns the number of unreachable objects found (resurrected ones excluded, as CPython).
     std::size_t run() {
+        // 0. Only a reference dropped with its object left alive can make a cycle unreachable.
+        // None since this generation was last analysed: nothing to find, only promotion to do.
+        const std::uint64_t drops = t_nonzero_decrefs;
+        if (s_.analysed_at[static_cast<std::size_t>(gen_)] == drops) {
+            promote(survivors_without_analysis());
+            return 0;
+        }
         auto& alloc = HeapAccess::allocator(heap_);
-        if (gen_ == 2) find_unreachable(FullSpace(alloc, s_.large));
-        else find_unreachable(YoungSpace{HeapAccess::young(heap_, 0), HeapAccess::young(heap_, 1),
-                                         static_cast<std::uint32_t>(gen_)});
+        bool analysed = gen_ == 2 ? find_unreachable(FullSpace(alloc, s_.large, &heap_))
+                                  : find_unreachable(YoungSpace{HeapAccess::young(heap_, 0), HeapAccess::young(heap_, 1),
+                                                                static_cast<std::uint32_t>(gen_)});
+        if (analysed)
+            for (int g = 0; g <= gen_; ++g) s_.analysed_at[static_cast<std::size_t>(g)] = drops;
         if (unreachable_.empty()) return 0;
         if (s_.debug & gc::DEBUG_COLLECTABLE)
             for (Object* u : unreachable_) std::fprintf(stderr, "gc: collectable %s\n", describe(*u).c_str());
@@ -274,8 +301,10 @@ public:
 
 private:
     // --- 1-3. gather, mark, promote --------------------------------------------------------------
+    // Returns false when a trace() threw and nothing could be analysed.
     template <class Space>
-    void find_unreachable(const Space& space) {
+    bool find_unreachable(const Space& space) {
+        bool analysed = true;
         std::size_t candidates = 0;
         try {
             Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0);
@@ -286,10 +315,18 @@ private:
                 if (!(g.state[j] & kReached)) unreachable_.push_back(x);
             });
         } catch (const TraceFailed&) {
+            analysed = false;
             unreachable_.clear();
             space.gather([&](Object*, std::uint32_t) { ++candidates; });
         }
         promote(candidates - unreachable_.size());
+        return analysed;
+    }
+
+    std::size_t survivors_without_analysis() noexcept {
+        if (gen_ == 2) return HeapAccess::tracked(heap_) - s_.freeze_count;
+        auto live = [&](int g) { return HeapAccess::young(heap_, g).size() - s_.young_holes[static_cast<std::size_t>(g)]; };
+        return live(0) + (gen_ == 1 ? live(1) : 0);
     }
 
     // Survivors of generation 0 join generation 1; of older ones, generation 2 (which has no
@@ -304,15 +341,20 @@ private:
             gcword(u) |= kUnreachable;
             ++refcnt(u);
         }
+        auto survives = [](Object* x) { return x && !(gcword(x) & kUnreachable); };
         if (gen_ == 0) {
             for (Object* x : y0)
-                if (!(gcword(x) & kUnreachable)) young_append(heap_, 1, x);
+                if (survives(x)) young_append(heap_, 1, x);
         } else {
-            for (Object* x : y0) set_generation(x, 2);
-            for (Object* x : y1) set_generation(x, 2);
-            y1.clear();
+            // Promoted by a young collection: pending long-lived objects (§6 of docs/design.md).
+            std::uint32_t index = gen_ == 1 ? kPendingIndex : kNoIndex;
+            for (Object* x : y0)
+                if (survives(x)) set_generation(x, 2, index);
+            for (Object* x : y1)
+                if (survives(x)) set_generation(x, 2, index);
+            young_clear(heap_, 1);
         }
-        y0.clear();
+        young_clear(heap_, 0);
         HeapAccess::count0(heap_) = 0;
         if (gen_ == 0) {
             ++s_.count1;

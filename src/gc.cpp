@@ -23,6 +23,7 @@ void check_generation(int generation, const char* function) {
 bool is_tracked_object(Object* o) { return (gcword(o) & detail::kTracked) != 0; }
 
 // Objects visited by one object's trace(), in order, duplicates kept (CPython's get_referents).
+// get_referrers, like CPython's, searches generations 0-2 only: frozen objects are not listed.
 struct Collect final : Visitor {
     std::vector<Ref<Object>>* out;
     explicit Collect(std::vector<Ref<Object>>* o) : out(o) {}
@@ -78,7 +79,8 @@ std::vector<Ref<Object>> get_objects(int generation) {
     check_generation(generation, "get_objects");
     std::vector<Ref<Object>> out;
     if (generation < 2) {
-        for (Object* o : HeapAccess::young(heap(), generation)) out.emplace_back(o);
+        for (Object* o : HeapAccess::young(heap(), generation))
+            if (o) out.emplace_back(o);
         return out;
     }
     detail::for_each_object(heap(), [&](Object* o) {
@@ -90,7 +92,7 @@ std::vector<Ref<Object>> get_objects(int generation) {
 std::vector<Ref<Object>> get_referrers(const Object& obj) {
     std::vector<Object*> found;
     detail::for_each_object(heap(), [&](Object* o) {
-        if (!is_tracked_object(o)) return;
+        if (!is_tracked_object(o) || detail::generation(gcword(o)) == detail::kPermanent) return;
         Finds finds(&obj);
         o->trace(finds);
         if (finds.found) found.push_back(o);
@@ -114,12 +116,12 @@ void freeze() {
     detail::for_each_object(h, [&](Object* o) {
         std::uint32_t& w = gcword(o);
         if (!(w & detail::kTracked) || detail::generation(w) == detail::kPermanent) return;
-        w = (w & ~detail::kGenMask & ((1u << detail::kIndexShift) - 1)) | detail::kPermanent << detail::kGenShift |
+        w = (w & ~detail::kGenMask & detail::kFlagBits) | detail::kPermanent << detail::kGenShift |
             detail::kNoIndex << detail::kIndexShift;
         ++s.freeze_count;
     });
-    HeapAccess::young(h, 0).clear();
-    HeapAccess::young(h, 1).clear();
+    detail::young_clear(h, 0);
+    detail::young_clear(h, 1);
     HeapAccess::count0(h) = 0;
 }
 
@@ -137,8 +139,9 @@ namespace ouro::detail {
 void unfreeze(Heap& h) noexcept {
     for_each_object(h, [](Object* o) {
         std::uint32_t& w = gcword(o);
-        if ((w & kTracked) && generation(w) == kPermanent) w = (w & ~kGenMask) | 2u << kGenShift;
+        if ((w & kTracked) && generation(w) == kPermanent) w = (w & ~kGenMask) | 2u << kGenShift;  // index: kNoIndex
     });
     HeapAccess::state(h).freeze_count = 0;
+    HeapAccess::state(h).mark_dirty();  // frozen garbage may have formed unseen
 }
 }  // namespace ouro::detail

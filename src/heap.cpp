@@ -88,7 +88,7 @@ void young_append(Heap& h, int gen, Object* o) noexcept {
     auto& list = HeapAccess::young(h, gen);
     w &= (1u << kIndexShift) - 1;
     w &= ~kGenMask;
-    if (list.size() < kNoIndex) {
+    if (list.size() < kYoungListLimit) {
         try {
             list.push_back(o);
             w |= static_cast<std::uint32_t>(gen) << kGenShift | static_cast<std::uint32_t>(list.size() - 1) << kIndexShift;
@@ -101,18 +101,38 @@ void young_append(Heap& h, int gen, Object* o) noexcept {
     w |= 2u << kGenShift | kNoIndex << kIndexShift;
 }
 
+// A dead object's slot is nulled rather than filled with the last entry: that would write the
+// header of another, unrelated object. Trailing holes are popped (objects tend to die in reverse
+// order of birth), and the list is compacted once most of it is holes.
 void young_remove(Heap& h, Object* o) noexcept {
     std::uint32_t& w = gcword(o);
     std::uint32_t gen = generation(w);
     if (gen >= 2) return;
     auto& list = HeapAccess::young(h, static_cast<int>(gen));
-    std::uint32_t idx = w >> kIndexShift;
-    Object* last = list.back();
-    list[idx] = last;
-    std::uint32_t& lw = gcword(last);
-    lw = (lw & ((1u << kIndexShift) - 1)) | idx << kIndexShift;
-    list.pop_back();
+    std::size_t& holes = HeapAccess::state(h).young_holes[gen];
+    list[w >> kIndexShift] = nullptr;
     w |= kNoIndex << kIndexShift;
+    ++holes;
+    while (!list.empty() && !list.back()) {
+        list.pop_back();
+        --holes;
+    }
+    if (holes > 1024 && holes > list.size() / 2) {
+        std::size_t n = 0;
+        for (Object* x : list)
+            if (x) {
+                std::uint32_t& xw = gcword(x);
+                xw = (xw & kFlagBits) | static_cast<std::uint32_t>(n) << kIndexShift;
+                list[n++] = x;
+            }
+        list.resize(n);
+        holes = 0;
+    }
+}
+
+void young_clear(Heap& h, int gen) noexcept {
+    HeapAccess::young(h, gen).clear();
+    HeapAccess::state(h).young_holes[static_cast<std::size_t>(gen)] = 0;
 }
 
 std::string describe(const Object& o) {
@@ -130,10 +150,13 @@ namespace {
 void untrack(Heap& h, Object* o) noexcept {
     std::uint32_t& w = gcword(o);
     std::uint32_t gen = generation(w);
+    HeapState& s = HeapAccess::state(h);
     if (gen < 2) young_remove(h, o);
-    else if (gen == kPermanent) --HeapAccess::state(h).freeze_count;
+    else if (gen == kPermanent) --s.freeze_count;
+    else if ((w >> kIndexShift) == kPendingIndex && s.long_lived_pending > 0) --s.long_lived_pending;
     std::size_t& count0 = HeapAccess::count0(h);
     if (count0 > 0) --count0;
+    --HeapAccess::tracked(h);
     w &= ~kTracked;
 }
 
@@ -159,12 +182,17 @@ void destroy(Object* o) noexcept {
         } catch (...) {
             report_unraisable("finalizer of " + describe(*o));
         }
-        if (--refcnt(o) != 0) return;  // resurrected
+        if (--refcnt(o) != 0) {  // resurrected
+            ++t_nonzero_decrefs;
+            return;
+        }
     }
+    // Untracked first (CPython's subtype_dealloc order): a collection started from a weakref
+    // callback or a destructor must not see an object whose count is already 0.
     Heap* h = heap_of(o);
-    if (w & kHasWeakrefs) clear_weakrefs(h, o);
     if (h && (w & kTracked)) untrack(*h, o);
     w &= ~kTracked;
+    if (w & kHasWeakrefs) clear_weakrefs(h, o);
     o->~Object();
     if (!h) return;  // orphan of a destroyed heap: its memory is never reused
     if (w & kLarge) {
@@ -198,6 +226,15 @@ void check_managed(const Object* o) {
     if (!(ObjectAccess::gcword(*o) & kLive))
         throw std::logic_error("ouro::Ref: the object at " + describe(*o) +
                                " is not managed (create objects with ouro::make<T>)");
+}
+
+void check_store(const void* slot, const Object* o) {
+    Heap* current = t_current_heap;
+    Heap* h = heap_of(const_cast<Object*>(o));
+    if (!current || !h || h == current || !HeapAccess::allocator(*current).owns(slot)) return;
+    throw std::logic_error("ouro::Ref: " + describe(*o) +
+                           " belongs to another heap and cannot be referenced from an object of the current "
+                           "heap (a cycle through two heaps could never be collected)");
 }
 
 void check_access(const Object* o, bool can_throw) {
@@ -243,6 +280,7 @@ Heap::~Heap() {
     s.debug &= ~gc::DEBUG_SAVEALL;
     { auto saved = std::move(s.garbage); }
     detail::unfreeze(*this);
+    s.mark_dirty();
     try {
         for (int round = 0; round < 16 && detail::collect(*this, 2) != 0; ++round) {
         }
@@ -263,14 +301,16 @@ Heap::~Heap() {
         }
         for (Object* o : left) detail::orphan_weakrefs(o);
         for (Object* o : s.large) detail::large_prefix(o)->heap = nullptr;
-        alloc_.orphan_live_pools();
     }
+    // Pools with blocks in use stay mapped: objects left behind, and weak reference records whose
+    // WeakRef handles outlive the heap.
+    alloc_.orphan_live_pools();
     detail::t_current_heap = previous == this ? nullptr : previous;
 }
 
 void Heap::track_slow(Object* o) noexcept {
     auto& young = young_[0];
-    if (young.size() < detail::kNoIndex) {
+    if (young.size() < detail::kYoungListLimit) {
         try {
             young.reserve(young.capacity() * 2);
         } catch (const std::bad_alloc&) {
@@ -325,6 +365,7 @@ Heap::Scope::Scope(Heap& heap) : heap_(heap), previous_(detail::t_current_heap) 
     if (s.scopes.load() > 0 && s.owner.load() != me)
         throw std::logic_error("ouro::Heap::Scope: this heap is current in another thread; "
                                "a heap is used by one thread at a time");
+    if (s.owner.load() != me) s.mark_dirty();  // drops on another thread are counted there
     s.owner = me;
     ++s.scopes;
     detail::t_current_heap = &heap;

@@ -52,7 +52,8 @@ std::array<GenerationStats, 3> get_stats();
 // Tracked objects (frozen ones excluded, as in CPython), all of them or one generation's.
 std::vector<Ref<Object>> get_objects();
 std::vector<Ref<Object>> get_objects(int generation);
-// Tracked objects whose trace() visits `obj`; the objects `obj`'s trace() visits.
+// Tracked objects whose trace() visits `obj` (frozen ones excluded, as CPython); the objects
+// `obj`'s trace() visits.
 std::vector<Ref<Object>> get_referrers(const Object& obj);
 std::vector<Ref<Object>> get_referents(const Object& obj);
 bool is_tracked(const Object& obj);

@@ -34,7 +34,12 @@ inline constexpr std::uint32_t kGenShift = 7;            // two bits: 0, 1, 2 or
 inline constexpr std::uint32_t kGenMask = 3u << kGenShift;
 inline constexpr std::uint32_t kIndexShift = 9;
 inline constexpr std::uint32_t kPermanent = 3;
+inline constexpr std::uint32_t kYoungListLimit = (1u << (32 - kIndexShift)) - 2;  // list positions below it
 inline constexpr std::uint32_t kNoIndex = (1u << (32 - kIndexShift)) - 1;  // 8,388,607
+// In generation 2 the index bits are free: this value marks an object promoted there by a young
+// collection since the last full one (it counts in long_lived_pending while it lives).
+inline constexpr std::uint32_t kPendingIndex = kNoIndex - 1;
+inline constexpr std::uint32_t kFlagBits = (1u << kIndexShift) - 1;
 
 // Set by make<T> just before construction and consumed by Object's constructor, so an object
 // knows it is managed from its first instruction (a constructor may already take Ref(this)).

@@ -17,14 +17,22 @@ void dealloc(Object* o) noexcept;
 // `can_throw` is false (destructors). Out of line: they are the slow, rare path.
 void check_access(const Object* o, bool can_throw);
 void check_managed(const Object* o);
+// A reference stored inside an object of the current heap must not point into another heap.
+void check_store(const void* slot, const Object* o);
 
 OURO_ALWAYS_INLINE void incref(Object* o, bool can_throw = true) {
     if constexpr (OURO_CHECKS) check_access(o, can_throw);
     ++refcnt(o);
 }
+// Counts, per thread, references dropped that left their object alive. Only such a drop can
+// make a cycle unreachable (Bacon and Rajan's observation): a collection that sees this counter
+// unchanged since its generation was last analysed knows there is nothing to find.
+inline thread_local std::uint64_t t_nonzero_decrefs = 0;
+
 OURO_ALWAYS_INLINE void decref(Object* o) noexcept {
     if constexpr (OURO_CHECKS) check_access(o, false);
     if (--refcnt(o) == 0) dealloc(o);
+    else ++t_nonzero_decrefs;
 }
 struct Adopt {};
 }  // namespace detail
@@ -46,13 +54,13 @@ public:
     Ref(detail::Adopt, T* p) noexcept : obj_(p) {}
 
     Ref(const Ref& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
-        if (obj_) detail::incref(obj_);
+        if (obj_) acquire();
     }
     Ref(Ref&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {}
     template <class U>
         requires std::is_convertible_v<U*, T*>
     Ref(const Ref<U>& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
-        if (obj_) detail::incref(obj_);
+        if (obj_) acquire();
     }
     template <class U>
         requires std::is_convertible_v<U*, T*>
@@ -106,6 +114,13 @@ public:
     bool operator==(std::nullptr_t) const noexcept { return obj_ == nullptr; }
 
 private:
+    // Checked builds refuse a copy into an object of another heap (moves stay noexcept and are
+    // not checked; the collector treats any foreign reference as external either way).
+    void acquire() {
+        if constexpr (OURO_CHECKS) detail::check_store(this, obj_);
+        detail::incref(obj_);
+    }
+
     template <class U> friend class Ref;
     friend class Visitor;
     Object* obj_ = nullptr;  // stored as Object* so the collector can visit (and clear) it untyped
