@@ -49,15 +49,20 @@ def gc_traversal(loops):
     current = []
     for n in range(levels):
         current = [current] * n
-    for loop in range(loops):
-        gc.collect()
-        t0 = time.perf_counter()
-        found = gc.collect()
-        elapsed = time.perf_counter() - t0
-        ok = check(found == 0, "gc_traversal: nothing collected")
-        ok &= check(len(current) == levels - 1, "gc_traversal: structure")
-        emit("gc_traversal", IMPL, "collect_s", elapsed, "s", loop, ok,
-             objects=levels + 1, references=levels * (levels - 1) // 2)
+    for touched in (False, True):  # the two protocols of bench/pyperf.cpp
+        name = "gc_traversal" if touched else "gc_traversal_unchanged"
+        for loop in range(loops):
+            gc.collect()
+            if touched:
+                touch = current
+                del touch
+            t0 = time.perf_counter()
+            found = gc.collect()
+            elapsed = time.perf_counter() - t0
+            ok = check(found == 0, "gc_traversal: nothing collected")
+            ok &= check(len(current) == levels - 1, "gc_traversal: structure")
+            emit(name, IMPL, "collect_s", elapsed, "s", loop, ok,
+                 objects=levels + 1, references=levels * (levels - 1) // 2)
 
 
 # ---- btree_gc --------------------------------------------------------------------------------
