@@ -431,6 +431,7 @@ public:
             const Info& in = info_[id];
             if (in.tracked && !in.frozen && in.mark != epoch_) garbage_before.push_back(id);
         }
+        std::vector<int> must_survive = supported(garbage_before);
         std::size_t saved_before = ouro::gc::garbage().size();
         std::size_t recs_before = recs_.size();
         auto stats_before = ouro::gc::get_stats();
@@ -452,6 +453,10 @@ public:
         if (stats_after[gen].collected != stats_before[gen].collected + found ||
             stats_after[gen].collections != stats_before[gen].collections + 1)
             violation("get_stats() did not count collect(" + std::to_string(gen) + ")");
+        for (int id : must_survive)
+            if (!alive(id))
+                violation("object " + std::to_string(id) + " (" + kind_name(id) +
+                          ") died in a collection although no garbage supported it (freed while reachable or frozen)");
         if (found > garbage_before.size())
             violation("collect(" + std::to_string(gen) + ") found " + std::to_string(found) + " but only " +
                       std::to_string(garbage_before.size()) + " tracked objects were unreachable");
@@ -477,6 +482,41 @@ public:
         return found;
     }
 
+    // The objects no collection may free: the live objects outside the unreachable set `u` that
+    // keep a reference from a root or from another such object once everything in `u` and
+    // everything only `u` supports is gone (reference counting's view: a frozen garbage cycle
+    // supports itself). Computed as a greatest fixpoint with counts, like a cascade of deaths.
+    std::vector<int> supported(const std::vector<int>& u) {
+        ++epoch_;
+        const std::uint32_t gone = epoch_;
+        for (int id : u) info_[id].mark = gone;
+        for (int id : alive_list_) info_[id].cnt = 0;
+        for (int id : root_ids_) ++info_[id].cnt;
+        for (const auto& g : ouro::gc::garbage()) ++info_[static_cast<Base*>(g.get())->id].cnt;
+        for (int id : alive_list_)
+            if (info_[id].mark != gone)
+                for (int t : info_[id].edges) ++info_[t].cnt;
+        std::vector<int> stack;
+        for (int id : alive_list_)
+            if (info_[id].mark != gone && info_[id].cnt == 0) {
+                info_[id].mark = gone;
+                stack.push_back(id);
+            }
+        while (!stack.empty()) {
+            int id = stack.back();
+            stack.pop_back();
+            for (int t : info_[id].edges)
+                if (info_[t].mark != gone && --info_[t].cnt == 0) {
+                    info_[t].mark = gone;
+                    stack.push_back(t);
+                }
+        }
+        std::vector<int> out;
+        for (int id : alive_list_)
+            if (info_[id].mark != gone) out.push_back(id);
+        return out;
+    }
+
     // ----- the checks -------------------------------------------------------------------------------
     // Called at the end of every operation: bookkeeping that must happen even without a full check.
     void after_op() {
@@ -489,18 +529,22 @@ public:
                       std::to_string(expected_unraisable_) + (last_unraisable_.empty() ? "" : "; last: " + last_unraisable_));
             unraisable_ = expected_unraisable_;
         }
-        if (!revive_seeds_.empty()) {
-            // Objects a finalizer revived during a collection (and all they reach) may have been in
-            // its unreachable set: their weak references were then cleared, as CPython does.
-            ++epoch_;
-            std::vector<int> stack;
-            for (int s : revive_seeds_) push_mark(s, stack);
-            drain_marks(stack);
-            revive_seeds_.clear();
-            for (auto& r : recs_) {
-                if (r.target >= 0 && info_[r.target].mark == epoch_) r.may_be_cleared = true;
-                if (r.holder >= 0 && info_[r.holder].mark == epoch_) r.holder_revived = true;
-            }
+        apply_revivals();
+    }
+
+    // Objects a finalizer revived during a collection (and all they reach) may have been in its
+    // unreachable set: their weak references were then cleared, as CPython does. Called when the
+    // collection ends, while the revived objects are still held as roots.
+    void apply_revivals() {
+        if (revive_seeds_.empty()) return;
+        ++epoch_;
+        std::vector<int> stack;
+        for (int s : revive_seeds_) push_mark(s, stack);
+        drain_marks(stack);
+        revive_seeds_.clear();
+        for (auto& r : recs_) {
+            if (r.target >= 0 && info_[r.target].mark == epoch_) r.may_be_cleared = true;
+            if (r.holder >= 0 && info_[r.holder].mark == epoch_) r.holder_revived = true;
         }
     }
 
@@ -899,6 +943,7 @@ public:
             }
         } else if (phase == "stop") {
             --gc_depth_;
+            apply_revivals();
             ++stats_.collections;
             last_found_ = info.collected;
             if (cb_mode_ == 2) {
