@@ -330,10 +330,22 @@ def machine(cmd, mode):
     }
 
 
+# Table order: issue 2's figures first, then the scoreboard's other workloads.
+ORDER = ["collect_chain", "collect_chain_again", "collect_shuffled", "collect_shuffled_again", "collect_cycles",
+         "collect_cycles_churned", "binary_trees", "gcbench", "gc_collect", "gc_traversal", "gc_traversal_unchanged",
+         "btree_gc", "btree_build", "churn", "churn_pause_p50", "churn_pause_p99", "churn_pause_max",
+         "churn_young_pause_p99", "churn_young_pause_max", "weakref_churn", "weakref_bulk", "alloc_lifo",
+         "alloc_random", "alloc_batch"]
+
+
+def order_key(bench):
+    return ORDER.index(bench) if bench in ORDER else len(ORDER)
+
+
 def ratio_rows(results, rats, desc):
     by = {(r["bench"], r["impl"], r["metric"]): r for r in results}
     rows = []
-    for q in rats:
+    for q in sorted(rats, key=lambda q: order_key(q["bench"])):
         if q["metric"] not in ("collect_s", "time_s", "pause_s"):
             continue
         o = by[(q["bench"], "ouro", q["metric"])]
@@ -518,7 +530,8 @@ def svg_ratios(rats, desc):
         label = "%s — vs %s" % (desc.get(q["bench"], (q["bench"],))[0], IMPL_LABEL.get(q["peer"], q["peer"]))
         S.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left - 6, y + 13, esc(label[:72])))
         S.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>' % (x0, y + 3, max(x1 - x0, 1), bar_h - 6, color))
-        S.append('<text x="%d" y="%d">%.3g</text>' % (left + width + 8, y + 13, q["ratio"]))
+        clipped = "◀ " if lr < lo else ("▶ " if lr > hi else "")  # beyond the axis
+        S.append('<text x="%d" y="%d">%s%.3g</text>' % (left + width + 8, y + 13, clipped, q["ratio"]))
     S.append("</svg>")
     return "\n".join(S)
 
