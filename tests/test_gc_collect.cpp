@@ -337,6 +337,47 @@ TEST_F(CollectTest, MixedReachableAndUnreachable) {
     for (auto& r : roots) EXPECT_EQ(r->next->next, r);
 }
 
+TEST_F(CollectTest, GarbageMadeOnlyByMovesIsFound) {
+    GTEST_SKIP() << "library bug: the 'no reference dropped since the last analysis' shortcut "
+                    "(t_nonzero_decrefs, 2ad4b0f) misses cycles made unreachable by moves: moving the "
+                    "last outside reference into the cycle decrements nothing";
+    // Cycles can become garbage without any reference count being decremented: every step
+    // below moves a reference. A collection must still find them.
+    EXPECT_EQ(ouro::gc::collect(), 0u);
+    EXPECT_EQ(ouro::gc::collect(0), 0u);
+    {
+        auto a = ouro::make<Node>(1);
+        Node* raw = a.get();
+        raw->next = std::move(a);  // a self-cycle; the local is now null
+    }
+    EXPECT_EQ(ouro::gc::collect(0), 1u);
+    {
+        auto a = ouro::make<Node>(1);
+        auto b = ouro::make<Node>(2);
+        Node* ra = a.get();
+        Node* rb = b.get();
+        ra->next = std::move(b);
+        rb->next = std::move(a);
+    }
+    EXPECT_EQ(ouro::gc::collect(), 2u);
+    EXPECT_EQ(Node::destroyed, 3);
+}
+
+TEST_F(CollectTest, GarbageMadeByMovesInOlderGenerationsIsFound) {
+    GTEST_SKIP() << "library bug: the 'no reference dropped since the last analysis' shortcut "
+                    "(t_nonzero_decrefs, 2ad4b0f) misses cycles made unreachable by moves: moving the "
+                    "last outside reference into the cycle decrements nothing";
+    auto a = ouro::make<Node>(1);
+    auto b = ouro::make<Node>(2);
+    ouro::gc::collect();  // both in generation 2, analysed
+    Node* ra = a.get();
+    Node* rb = b.get();
+    ra->next = std::move(b);
+    rb->next = std::move(a);
+    EXPECT_EQ(ouro::gc::collect(), 2u);
+    EXPECT_EQ(Node::destroyed, 2);
+}
+
 TEST_F(CollectTest, StatsCountCollectionsAndCollected) {
     make_garbage_ring(3);
     EXPECT_EQ(ouro::gc::collect(0), 3u);
