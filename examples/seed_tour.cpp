@@ -2,6 +2,7 @@
 // (shared/reference/seed-python-memory-model.txt), done with ouroboros. Each step prints what it
 // does, the Python it mirrors, and the numbers it observed.
 #include <ouro/ouro.hpp>
+#include <ouro/weak_value_dictionary.hpp>
 
 #include <cstdio>
 #include <string>
@@ -58,6 +59,11 @@ struct File : ouro::Object {
     std::string name;
     explicit File(std::string n) : name(std::move(n)) { say("open(%s)", name.c_str()); }
     ~File() override { say("close(%s): the count reached zero, the destructor closed it", name.c_str()); }
+};
+
+struct MyClass : ouro::Object {};
+struct CachedObject : ouro::Object {
+    ~CachedObject() override { say("~CachedObject: freed"); }
 };
 
 // A finalizer (__del__) that resurrects its object once (PEP 442).
@@ -176,6 +182,44 @@ int main() {
     {
         auto f = ouro::make<File>("file.txt");
         say("reading %s", f->name.c_str());
+    }
+
+    step("Weak references do not keep objects alive",
+         "obj = MyClass(); weak_obj = weakref.ref(obj); print(weak_obj())");
+    {
+        auto obj = ouro::make<MyClass>();
+        bool called = false;
+        ouro::WeakRef<MyClass> weak_obj(obj, [&](const ouro::WeakRef<MyClass>&) { called = true; });
+        std::size_t strong = ouro::sys::getrefcount(*obj);
+        bool same = weak_obj() == obj;
+        say("weak_obj() is the object: %d; getweakrefcount = %zu; getrefcount = %zu (the weak one adds none)", same,
+            ouro::getweakrefcount(*obj), strong);
+        obj = nullptr;
+        say("del obj: weak_obj() is now null: %d; its callback ran: %d", !weak_obj(), called);
+    }
+
+    step("A cache that lets go of what nobody else uses",
+         "cache = weakref.WeakValueDictionary(); cache['obj'] = obj; del obj; cache.get('obj')");
+    {
+        ouro::WeakValueDictionary<std::string, CachedObject> cache;
+        auto obj = ouro::make<CachedObject>();
+        cache.insert_or_assign("obj", obj);
+        bool cached = cache.get("obj") == obj;
+        say("cache.get(\"obj\") is the object: %d; len(cache) = %zu", cached, cache.size());
+        say("del obj:");
+        obj = nullptr;
+        say("cache.get(\"obj\") is null: %d; len(cache) = %zu", !cache.get("obj"), cache.size());
+    }
+
+    step("weakref.finalize: a callback when an object dies", "weakref.finalize(obj, print, 'gone')");
+    {
+        auto obj = ouro::make<Node>(99);
+        obj->next = obj;  // in a cycle: it dies in a collection
+        auto f = ouro::finalize(obj, [] { say("finalize callback: gone"); });
+        obj = nullptr;
+        say("alive before the collection: %d", f.alive());
+        std::size_t found = ouro::gc::collect();
+        say("collect() = %zu; alive after: %d", found, f.alive());
     }
 
     step("Finalizers may resurrect, once (PEP 442)", "def __del__(self): global lazarus; lazarus = self");
