@@ -163,7 +163,7 @@ struct Stats {
     std::size_t ops = 0, objects = 0, collections = 0, manual_collections = 0, full_checks = 0, exact_checks = 0;
     std::size_t finalizers = 0, resurrections = 0, weak_callbacks = 0, unraisable = 0, nested_collect_zero = 0;
     std::size_t nested_real_collections = 0, freezes = 0, saveall = 0, max_alive = 0, found = 0, avoided = 0,
-                garbage_held_callbacks = 0;
+                garbage_held_callbacks = 0, max_depth = 0;
 };
 
 // --- The model ------------------------------------------------------------------------------------
@@ -189,7 +189,9 @@ public:
         bool has_cb = false;
         Cb cb = Cb::Count;
         int calls = 0;
-        bool detached = false;        // its handle was dropped: a callback now would be a bug
+        bool detached = false;        // its handle was dropped: a callback now would be a bug...
+        bool detached_late = false;   // ...unless its referent was already dying (CPython keeps
+                                      // the weakrefs of a dying object alive until their callbacks ran)
         bool expect_cleared = false;  // its referent went to garbage() under DEBUG_SAVEALL
         bool may_be_cleared = false;  // its referent was (possibly) in a collection's unreachable set and revived
         bool holder_revived = false;  // its holder was (possibly) garbage and revived
@@ -355,17 +357,21 @@ public:
     }
 
     void drop_weak(std::size_t i) {
-        recs_[weaks_[i].rec].detached = true;
+        detach(weaks_[i].rec, weaks_[i].w);
         weaks_[i] = std::move(weaks_.back());
         weaks_.pop_back();
     }
     std::size_t weak_count() const { return weaks_.size(); }
+    void detach(int rec, const ouro::WeakRef<Base>& w) {
+        recs_[rec].detached = true;
+        recs_[rec].detached_late = !w.alive();
+    }
 
     // Sets (target >= 0) or clears (target < 0) the `watch` weak reference of node `holder`.
     void set_watch(int holder, int target, Cb cb) {
         if (!require_alive(holder, "watch holder")) return;
         Info& h = info_[holder];
-        if (h.watch_rec >= 0) recs_[h.watch_rec].detached = true;
+        if (h.watch_rec >= 0) detach(h.watch_rec, node(holder)->watch);
         h.watch_rec = -1;
         if (target < 0) {
             node(holder)->watch.reset();
@@ -404,9 +410,10 @@ public:
         return false;
     }
     // Workarounds for known library bugs (see tests/test_random_model.cpp, RandomModelKnownBugs):
-    // user code must not start a collection while an object whose count reached zero is still
-    // tracked (a weak reference callback at death by count; objects deferred by the trashcan),
-    // nor read a weak reference to such an object. Off with OURO_MODEL_NO_WORKAROUNDS=1.
+    // a Peek finalizer does not read weak references while a release is deep enough for the
+    // trashcan to hold objects whose count is 0 (bug 3), and a weak reference held by garbage
+    // that calls back for an untracked or frozen referent is counted, not failed (bug 4).
+    // Off with OURO_MODEL_NO_WORKAROUNDS=1.
     bool avoid_known_bugs = std::getenv("OURO_MODEL_NO_WORKAROUNDS") == nullptr;
     static constexpr std::size_t kDeep = 40;  // nested deallocations; the trashcan defers past 64
 
@@ -521,6 +528,9 @@ public:
     // Called at the end of every operation: bookkeeping that must happen even without a full check.
     void after_op() {
         deep_ = false;
+        for (int id : must_die_)
+            if (alive(id)) violation("object " + std::to_string(id) + " dropped in a finalizer is still alive");
+        must_die_.clear();
         stats_.max_alive = std::max(stats_.max_alive, alive_list_.size());
         if (gc_depth_ != 0) violation("gc callbacks: start/stop unbalanced (depth " + std::to_string(gc_depth_) + ")");
         if (!finalizing_.empty() || !dying_.empty()) violation("finalizing/dying stacks not empty between operations");
@@ -651,8 +661,8 @@ public:
         if (got != info_[id].edges) violation("get_referents(" + std::to_string(id) + ") differs from the model");
         std::vector<int> referrers, expect;
         for (const auto& o : ouro::gc::get_referrers(*info_[id].obj)) referrers.push_back(static_cast<Base*>(o.get())->id);
-        for (int a : alive_list_)
-            if (info_[a].tracked && std::find(info_[a].edges.begin(), info_[a].edges.end(), id) != info_[a].edges.end())
+        for (int a : alive_list_)  // frozen objects are not searched, as CPython
+            if (info_[a].tracked && !info_[a].frozen && std::find(info_[a].edges.begin(), info_[a].edges.end(), id) != info_[a].edges.end())
                 expect.push_back(a);
         std::sort(referrers.begin(), referrers.end());
         std::sort(expect.begin(), expect.end());
@@ -753,7 +763,7 @@ public:
         }
         if (in.fin_calls != 1)
             violation("object " + std::to_string(b->id) + " destroyed after " + std::to_string(in.fin_calls) + " finalizer runs");
-        if (in.watch_rec >= 0) recs_[in.watch_rec].detached = true;
+        if (in.watch_rec >= 0) detach(in.watch_rec, static_cast<Node*>(b)->watch);
         in.watch_rec = -1;
         in.state = State::Dying;
         int pos = in.alive_pos;
@@ -764,6 +774,7 @@ public:
         in.alive_pos = -1;
         dying_.push_back(b->id);
         if (dying_.size() + finalizing_.size() >= kDeep) deep_ = true;
+        stats_.max_depth = std::max(stats_.max_depth, dying_.size());
     }
 
     // Drops a dying node's edges one at a time, keeping the model exact for user code that runs
@@ -816,8 +827,8 @@ public:
         } guard{this, !in_gc};
         if (!in_gc) finalizing_.push_back(id);
         Fin action = b->fin;
-        if (avoid_known_bugs && deep_ && action != Fin::None && action != Fin::Resurrect && action != Fin::Throw) {
-            action = Fin::None;
+        if (avoid_known_bugs && deep_ && action == Fin::Peek) {
+            action = Fin::None;  // known bug 3
             ++stats_.avoided;
         }
         switch (action) {
@@ -848,7 +859,9 @@ public:
                     ouro::Ref<Base> n = create(id % 2 ? Kind::Node : Kind::BigLeaf, Fin::None);
                     nid = n->id;
                 }
-                if (alive(nid)) violation("an object allocated and dropped in a finalizer did not die");
+                // Deep in a release the trashcan defers its death to the end of the release.
+                if (alive(nid) && deep_) must_die_.push_back(nid);
+                else if (alive(nid)) violation("an object allocated and dropped in a finalizer did not die");
                 break;
             }
             case Fin::Throw:
@@ -890,7 +903,7 @@ public:
             return "weakref " + std::to_string(rec) + " (to " + std::to_string(r.target) +
                    (r.holder >= 0 ? ", held by node " + std::to_string(r.holder) : ", held by the driver") + ")";
         };
-        if (r.detached) violation(who() + ": callback after the weak reference was dropped");
+        if (r.detached && !r.detached_late) violation(who() + ": callback after the weak reference was dropped");
         if (++r.calls > 1) violation(who() + ": callback ran twice");
         if (self.alive()) violation(who() + ": callback sees its referent alive");
         if (info_[r.target].state != State::Alive) violation(who() + ": callback after the referent was destroyed");
@@ -899,7 +912,9 @@ public:
             violation(who() + ": death by count must run the finalizer before the callbacks");
         if (r.holder >= 0) {
             int h = r.holder;
-            if (info_[h].state != State::Alive) violation(who() + ": callback although its holder is not alive");
+            if (info_[h].state != State::Alive) {
+                if (!r.detached_late) violation(who() + ": callback although its holder is not alive");
+            }
             else if (in_gc && gc_gen_ == 2 && !info_[h].frozen && !reachable_now(h)) {
                 // Known bug: the collector leaves weak references held by garbage uncleared, so
                 // one whose referent is outside the unreachable set (untracked, frozen) calls
@@ -910,11 +925,17 @@ public:
                           kind_name(r.target) + ")");
             }
         }
+        // At death by count the referent is untracked but still holds its references: a
+        // collection started from here sees them as external (transient roots).
+        struct Guard {
+            Model* m;
+            bool pushed;
+            ~Guard() {
+                if (pushed) m->finalizing_.pop_back();
+            }
+        } guard{this, !in_gc};
+        if (!in_gc) finalizing_.push_back(r.target);
         Cb cb = r.cb;
-        if (avoid_known_bugs && !in_gc && (cb == Cb::Collect || cb == Cb::Spawn)) {
-            cb = Cb::Count;
-            ++stats_.avoided;
-        }
         switch (cb) {
             case Cb::Count: break;
             case Cb::Collect: {
@@ -1083,9 +1104,10 @@ private:
     std::deque<WeakRec> recs_;
     std::vector<DriverWeak> weaks_;
 
-    std::vector<int> finalizing_;    // finalizers running outside a collection (innermost last)
+    std::vector<int> finalizing_;    // objects dying by count whose finalizer or weakref callbacks run now
     std::vector<int> dying_;         // nodes whose destructor is running
     std::vector<int> path_;          // the last pick's walk
+    std::vector<int> must_die_;      // dropped during a deep release: dead by the end of the op
     std::vector<int> revive_seeds_;  // objects a finalizer revived during a collection, this op
     int gc_depth_ = 0;
     bool deep_ = false;  // this op released a structure deep enough for the trashcan to defer objects
@@ -1183,12 +1205,13 @@ inline Cb draw_cb(Source& s) {
 inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt = {}) {
     enum Op {
         AllocRoot, AllocChild, Link, Unlink, Replace, DropRoot, DropMany, Collect, Threshold, Toggle, Freeze, Unfreeze,
-        WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, kOps
+        WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, AllocChain, kOps
     };
     static const char* const names[] = {"alloc-root", "alloc-child", "link",      "unlink",     "replace",
                                         "drop-root",  "drop-many",   "collect",   "threshold",  "toggle",
                                         "freeze",     "unfreeze",    "weak-add",  "weak-drop",  "watch",
-                                        "saveall",    "clear-garbage", "check",   "cb-mode",    "referents"};
+                                        "saveall",    "clear-garbage", "check",   "cb-mode",    "referents",
+                                        "alloc-chain"};
     unsigned weight[kOps] = {};
     // Waves: grow to max_alive, then shrink to a quarter of it, so big structures die together.
     if (m.alive_count() > opt.max_alive) m.shrinking = true;
@@ -1215,6 +1238,7 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
     weight[Check] = 1;
     weight[CbMode] = 1;
     weight[Referents] = 1;
+    weight[AllocChain] = shrink ? 0 : 1;  // deep structures: their release goes through the trashcan
     unsigned total = 0;
     for (unsigned w : weight) total += w;
     auto x = static_cast<unsigned>(src.below(total));
@@ -1344,6 +1368,22 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
             auto mode = src.below(4);
             m.set_gc_callback_mode(mode == 3 ? 0 : static_cast<int>(mode));
             log.set(static_cast<long long>(mode == 3 ? 0 : mode));
+            break;
+        }
+        case AllocChain: {
+            // A chain of 40..199 objects hung from a reachable node (or a new root), sometimes
+            // closed into a cycle; side objects with finalizers along it.
+            int a = src.percent(30) ? -1 : m.pick(src, true);
+            int start = a >= 0 ? m.new_child(a, Kind::Node, Fin::None) : m.new_root(Kind::Node, Fin::None);
+            int t = start;
+            auto len = 40 + src.below(160);
+            for (std::uint64_t k = 0; k < len && m.alive(t); ++k) {
+                int next = m.new_child(t, src.percent(10) ? Kind::BigNode : Kind::Node, src.percent(80) ? Fin::None : draw_fin(src));
+                if (src.percent(20)) m.new_child(t, draw_kind(src), draw_fin(src));
+                t = next;
+            }
+            if (m.alive(t) && m.alive(start) && src.percent(40)) m.link(t, start);
+            log.set(a, start, static_cast<long long>(len));
             break;
         }
         case Referents: {

@@ -52,11 +52,11 @@ RunResult run_seed(std::uint64_t seed, std::size_t ops) {
 
 void print_stats(const char* label, std::uint64_t seeds, const Stats& s, double seconds) {
     std::printf(
-        "[ model    ] %s: %llu seeds, %zu ops, %zu objects (max %zu alive), %zu collections (%zu manual, %zu "
+        "[ model    ] %s: %llu seeds, %zu ops, %zu objects (max %zu alive, deepest release %zu), %zu collections (%zu manual, %zu "
         "found), %zu checks (%zu exact), %zu finalizers, %zu resurrections, %zu weak callbacks, %zu unraisable, "
         "%zu nested collect()=0, %zu nested real collections, %zu freezes, %zu SAVEALL, %zu hooks defused and %zu garbage-held callbacks (known bugs); "
         "%.2f s\n",
-        label, static_cast<unsigned long long>(seeds), s.ops, s.objects, s.max_alive, s.collections, s.manual_collections,
+        label, static_cast<unsigned long long>(seeds), s.ops, s.objects, s.max_alive, s.max_depth, s.collections, s.manual_collections,
         s.found, s.full_checks, s.exact_checks, s.finalizers, s.resurrections, s.weak_callbacks, s.unraisable,
         s.nested_collect_zero, s.nested_real_collections, s.freezes, s.saveall, s.avoided, s.garbage_held_callbacks, seconds);
 }
@@ -80,6 +80,7 @@ void add(Stats& total, const Stats& s) {
     total.avoided += s.avoided;
     total.garbage_held_callbacks += s.garbage_held_callbacks;
     total.max_alive = std::max(total.max_alive, s.max_alive);
+    total.max_depth = std::max(total.max_depth, s.max_depth);
 }
 
 }  // namespace
@@ -189,9 +190,9 @@ TEST(RandomModel, LongChainsAndCyclesMixingGenerations) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Library bugs found by the model, as minimal reproducers. Skipped so CI stays green; run them
-// with OURO_MODEL_RUN_KNOWN_BUGS=1 (they crash or fail until fixed). The random test avoids
-// triggering 1–3 and tolerates 4 unless OURO_MODEL_NO_WORKAROUNDS=1.
+// Library bugs found by the model, as minimal reproducers. Open ones are skipped so CI stays
+// green; run them with OURO_MODEL_RUN_KNOWN_BUGS=1 (they fail until fixed). The random test
+// avoids triggering 3 and tolerates 4 unless OURO_MODEL_NO_WORKAROUNDS=1.
 namespace {
 
 bool run_known_bugs() { return std::getenv("OURO_MODEL_RUN_KNOWN_BUGS") != nullptr; }
@@ -245,14 +246,12 @@ struct Holder : ouro::Object {
 
 }  // namespace
 
-// Bug 1. destroy() (src/heap.cpp) runs the weak reference callbacks of an object dying by its
-// count while the object is still tracked, with count 0. A collection started by such a callback
-// (gc::collect(), or an allocation crossing threshold 0) finds it unreachable, holds it, and its
-// hold release destroys it — then destroy() carries on and destroys it again (SEGV / double free).
-// CPython untracks in subtype_dealloc before clearing weak references. Fix: untrack (and drop
-// out of the young lists) before clear_weakrefs, or make the collector skip count-0 objects.
-TEST(RandomModelKnownBugs, WeakCallbackAtDeathByCountStartsCollection) {
-    if (!run_known_bugs()) GTEST_SKIP() << "library bug: object destroyed twice when a weakref callback collects";
+// Fixed bugs, kept as regression tests.
+// Bug 1 (fixed in 2ad4b0f). destroy() ran the weak reference callbacks of an object dying by its
+// count while the object was still tracked, with count 0. A collection started by such a
+// callback (gc::collect(), or an allocation crossing threshold 0) found it unreachable, held it,
+// and the release of its hold destroyed it — then destroy() destroyed it again.
+TEST(RandomModelRegressions, WeakCallbackAtDeathByCountStartsCollection) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     g_destroyed = 0;
@@ -260,15 +259,21 @@ TEST(RandomModelKnownBugs, WeakCallbackAtDeathByCountStartsCollection) {
     ouro::WeakRef<Chain> w(a, [](const ouro::WeakRef<Chain>&) { ouro::gc::collect(); });
     a = nullptr;
     EXPECT_EQ(g_destroyed, 1);
+    // The same through an automatic collection: the callback allocates past threshold 0.
+    ouro::gc::set_threshold(1);
+    auto b = ouro::make<Chain>();
+    ouro::WeakRef<Chain> wb(b, [](const ouro::WeakRef<Chain>&) {
+        for (int i = 0; i < 4; ++i) ouro::make<Chain>();
+    });
+    b = nullptr;
+    EXPECT_EQ(g_destroyed, 6);
 }
 
-// Bug 2. The trashcan (dealloc in src/heap.cpp) defers objects whose count reached 0 without
-// untracking them. A finalizer that runs before the deferred list is drained and starts a
-// collection makes the collector treat the deferred object as unreachable garbage: it is
+// Bug 2 (fixed in 2ad4b0f). The trashcan (dealloc in src/heap.cpp) deferred objects whose count
+// reached 0 without untracking them. A finalizer that ran before the deferred list was drained
+// and started a collection made the collector treat a deferred object as garbage: it was
 // finalized and destroyed by the collection, then destroyed again by the trashcan loop.
-// CPython untracks before depositing an object in the trashcan. Fix: untrack on deferral.
-TEST(RandomModelKnownBugs, CollectionWhileTrashcanHoldsDeferredObjects) {
-    if (!run_known_bugs()) GTEST_SKIP() << "library bug: trashcan-deferred objects are still tracked and get collected";
+TEST(RandomModelRegressions, CollectionWhileTrashcanHoldsDeferredObjects) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     g_destroyed = 0;
