@@ -16,6 +16,16 @@ run_suite() {  # name, compiler, extra cmake args...
 }
 
 run_suite gcc-debug g++ -DCMAKE_BUILD_TYPE=Debug -DOURO_BUILD_BENCH=ON
+
+echo "=== packaging: find_package after install, and add_subdirectory ==="
+rm -rf build/install build/consumer-installed build/consumer-subdir
+cmake --install build/gcc-debug --prefix build/install >/dev/null
+cmake -S tests/package -B build/consumer-installed -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
+cmake --build build/consumer-installed >/dev/null
+./build/consumer-installed/consumer
+cmake -S tests/package -B build/consumer-subdir -G Ninja -DOURO_SOURCE_DIR="$PWD" >/dev/null
+cmake --build build/consumer-subdir >/dev/null
+./build/consumer-subdir/consumer
 if [[ ${1:-} != --quick ]]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite clang-asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_SANITIZE=ON -DOURO_CHECKS=ON
