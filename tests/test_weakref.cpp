@@ -344,6 +344,55 @@ TEST(WeakRef, GarbageWeakrefNeverCallsBack) {
     EXPECT_FALSE(outside.alive());
 }
 
+TEST(WeakRef, GarbageWeakrefToAnObjectTheGarbageFreesNeverCallsBack) {
+    // The referent is not in the unreachable set (untracked, or older than the generation being
+    // collected), but dies when clearing the garbage drops its last reference: the weakref held by
+    // the garbage still must not call back (its holder is half torn down by then).
+    GTEST_SKIP() << "library bug: handle_weakrefs only clears weakrefs *to* unreachable objects; a "
+                    "weakref *held by* the garbage to an object outside the unreachable set calls back "
+                    "from delete_garbage when clearing frees that object (also RandomModelKnownBugs."
+                    "WeakRefHeldByGarbageCallsBack). Fix: detach and drop the callbacks of records whose "
+                    "handles are all held by the unreachable set, as CPython 3.13's handle_weakrefs does";
+    ouro::Heap heap;
+    ouro::Heap::Scope scope(heap);
+    g_log.clear();
+    struct Plain : ouro::Object {  // no trace(): never tracked
+        ~Plain() override { g_log.push_back("dtor plain"); }
+    };
+    struct PlainHolder : Node {
+        using Node::Node;
+        ouro::Ref<Plain> strong;
+        ouro::WeakRef<Plain> weak;
+        void trace(ouro::Visitor& visit) override {
+            Node::trace(visit);
+            visit(strong);
+            visit(weak);
+        }
+    };
+    {
+        auto h = ouro::make<PlainHolder>("h");
+        h->next = h;
+        h->strong = ouro::make<Plain>();
+        h->weak = ouro::WeakRef<Plain>(h->strong, [](const ouro::WeakRef<Plain>&) { g_log.push_back("cb plain"); });
+    }
+    EXPECT_EQ(ouro::gc::collect(), 1u);
+    EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "cb plain"), 0) << "untracked referent";
+    EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor plain"), 1);
+
+    g_log.clear();
+    {
+        auto old = ouro::make<Node>("old");
+        ouro::gc::collect(0);  // `old` moves to generation 1
+        auto h = ouro::make<Holder>("h");
+        h->next = h;
+        h->other = old;
+        h->weak = ouro::WeakRef<Node>(old, logger("old"));
+    }
+    EXPECT_EQ(ouro::gc::collect(0), 1u);
+    EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "cb old cleared"), 0) << "older-generation referent";
+    EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor old"), 1);
+}
+
 TEST(WeakRef, GarbageWeakrefToItsOwnHolderNeverCallsBack) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
@@ -427,31 +476,27 @@ TEST(WeakRef, SurvivingCycleKeepsItsWeakrefs) {
 }
 
 TEST(WeakRef, HeapDestructionCollectsAndCallsBack) {
-    GTEST_SKIP() << "library bug: a WeakRef that outlives its heap reads its record from an unmapped "
-                    "arena (Heap::~Heap only orphans pools when objects are left; weak records in raw "
-                    "pools are not objects)";
     g_log.clear();
-    ouro::WeakRef<Node> w;
+    ouro::WeakRef<Node> cyclic;  // handles that outlive their heap
+    ouro::WeakRef<Node> early;
     {
         ouro::Heap heap;
         ouro::Heap::Scope scope(heap);
         auto a = ouro::make<Node>("a");
         a->next = a;
-        w = ouro::WeakRef<Node>(a, logger("a"));
-    }
-    EXPECT_FALSE(w.alive());
-    EXPECT_EQ(g_log, (std::vector<std::string>{"cb a cleared", "dtor a"}));
+        cyclic = ouro::WeakRef<Node>(a, logger("a"));
+        auto b = ouro::make<Node>("b");
+        early = ouro::WeakRef<Node>(b, logger("b"));
+        b = nullptr;  // dies before the heap
+    }  // the heap's final collection frees `a`
+    EXPECT_FALSE(cyclic.alive());
+    EXPECT_FALSE(early.alive());
+    EXPECT_EQ(cyclic(), nullptr);
+    EXPECT_FALSE(cyclic == early);
+    EXPECT_EQ(g_log, (std::vector<std::string>{"cb b cleared", "dtor b", "cb a cleared", "dtor a"}));
 }
 
 // --- rule 4: what a callback may do --------------------------------------------------------------
-
-// Death by count with a callback that makes a collection run (by allocating past the threshold,
-// or by calling gc::collect()) while the dying object is still tracked with a count of 0.
-constexpr const char* kDyingTrackedBug =
-    "library bug: an object dying by count is still tracked (count 0) while its weakref callbacks "
-    "run; a collection started from a callback finds it unreachable and frees it, then the outer "
-    "deallocation destroys it again (heap.cpp destroy(): untrack before clear_weakrefs, as "
-    "CPython's subtype_dealloc untracks first)";
 
 TEST(WeakRef, CallbackMayAllocate) {
     ouro::Heap heap;
@@ -481,8 +526,9 @@ TEST(WeakRef, CallbackMayAllocate) {
     EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor made"), 200);
 }
 
+// Death by count with a callback that makes a collection run (by allocating past the threshold,
+// or by calling gc::collect()) while the dying object, at count 0, is still allocated.
 TEST(WeakRef, CallbackMayAllocateIntoACollectionDuringDeathByCount) {
-    GTEST_SKIP() << kDyingTrackedBug;
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     g_log.clear();
@@ -496,7 +542,6 @@ TEST(WeakRef, CallbackMayAllocateIntoACollectionDuringDeathByCount) {
 }
 
 TEST(WeakRef, CallbackMayCallCollectDuringDeathByCount) {
-    GTEST_SKIP() << kDyingTrackedBug;
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     g_log.clear();
