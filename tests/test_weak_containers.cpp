@@ -453,6 +453,41 @@ TEST(WeakValueDictionary, HeldByAManagedObject) {
     EXPECT_EQ(ouro::getweakrefcount(*live), 0u);
 }
 
+TEST(WeakValueDictionary, HeldByGarbageWhoseClearingFreesAValue) {
+    // The owner is garbage; its cache holds the only weak reference to an older object that only
+    // the owner keeps alive. Clearing the owner frees that object, whose entry's callback may
+    // then reach the cache of a half-cleared owner: the cache must stay consistent either way.
+    ouro::Heap heap;
+    ouro::Heap::Scope scope(heap);
+    g_log.clear();
+    struct Owner : Node {
+        ouro::WeakValueDictionary<int, Node> cache;
+        ouro::WeakSet<Node> set;
+        using Node::Node;
+        void trace(ouro::Visitor& visit) override {
+            Node::trace(visit);
+            cache.trace(visit);
+            set.trace(visit);
+        }
+    };
+    {
+        auto old = ouro::make<Node>("old");
+        ouro::gc::collect(0);  // `old` moves to generation 1
+        auto owner = ouro::make<Owner>("owner");
+        auto young = ouro::make<Node>("young");
+        owner->next = young;
+        young->next = owner;
+        young->on_destroy = [old] {};  // keeps `old` alive until `young` is destroyed
+        owner->cache.insert_or_assign(1, old);
+        owner->cache.insert_or_assign(2, young);
+        owner->set.insert(old);
+        owner->set.insert(young);
+    }
+    EXPECT_EQ(ouro::gc::collect(0), 2u);
+    EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor old"), 1);
+    EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor owner"), 1);
+}
+
 TEST(WeakValueDictionary, LookupsDoNotAllocate) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33) && !defined(__SANITIZE_ADDRESS__) && \
     !OURO_TEST_ASAN
