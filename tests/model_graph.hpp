@@ -1018,6 +1018,19 @@ public:
             for (int id : finalizing_) push_mark(id, stack);
             for (int id : dying_)
                 for (int t : info_[id].edges) push_mark(t, stack);
+            // Objects no one references (count 0) that are not destroyed yet: the trashcan
+            // defers them during a deep release. The collector treats them as roots.
+            for (int id : alive_list_) info_[id].cnt = 0;
+            for (int id : root_ids_) ++info_[id].cnt;
+            for (const auto& g : ouro::gc::garbage()) ++info_[static_cast<Base*>(g.get())->id].cnt;
+            for (int id : alive_list_)
+                for (int t : info_[id].edges)
+                    if (alive(t)) ++info_[t].cnt;
+            for (int id : dying_)
+                for (int t : info_[id].edges)
+                    if (alive(t)) ++info_[t].cnt;
+            for (int id : alive_list_)
+                if (info_[id].cnt == 0) push_mark(id, stack);
         }
         drain_marks(stack);
     }
