@@ -341,6 +341,23 @@ public:
         t.reset();
     }
 
+    // Moves root i into the edges of node a (no reference is dropped). When a is reachable only
+    // through that root, the two become garbage without any count going down.
+    void move_root_into(std::size_t i, int a) {
+        if (!require_alive(a, "move target")) return;
+        int id = root_ids_[i];
+        node(a)->edges.push_back(std::move(roots_[i]));
+        info_[a].edges.push_back(id);
+        roots_[i] = std::move(roots_.back());
+        roots_.pop_back();
+        root_ids_[i] = root_ids_.back();
+        root_ids_.pop_back();
+        if (touch_after_move && !root_ids_.empty()) {
+            ouro::Ref<Base> copy = roots_[0];
+            copy.reset();  // a counted drop (the object stays alive)
+        }
+    }
+
     // ----- weak references --------------------------------------------------------------------------
     ouro::WeakRef<Base>::Callback make_callback(int rec) {
         return [rec](const ouro::WeakRef<Base>& self) {
@@ -413,15 +430,18 @@ public:
     // a Peek finalizer does not read weak references while a release is deep enough for the
     // trashcan to hold objects whose count is 0 (bug 3), and a weak reference held by garbage
     // that calls back for an untracked or frozen referent is counted, not failed (bug 4).
-    // Off with OURO_MODEL_NO_WORKAROUNDS=3 (bug 3), =4 (bug 4), or any other value (both).
+    // After moving a root into the graph (which drops no reference), a reference is copied and
+    // dropped so the collector's "no drop since the last analysis" shortcut cannot skip (bug 5).
+    // OURO_MODEL_NO_WORKAROUNDS lists the bugs not to work around ("3,5"), or "all".
     static bool workaround(char bug) {
         const char* v = std::getenv("OURO_MODEL_NO_WORKAROUNDS");
         if (!v) return true;
         std::string_view s(v);
-        return (s == "3" || s == "4") && s[0] != bug;
+        return s != "all" && s.find(bug) == std::string_view::npos;
     }
     bool avoid_known_bugs = workaround('3');   // bug 3: no Peek during deep releases
     bool tolerate_bug4 = workaround('4');      // bug 4: count garbage-held callbacks, do not fail
+    bool touch_after_move = workaround('5');   // bug 5: a counted drop after each move into the graph
     static constexpr std::size_t kDeep = 40;  // nested deallocations; the trashcan defers past 64
 
     void set_gc_callback_mode(int mode) { cb_mode_ = mode; }  // 0 quiet, 1 collect() at start, 2 throw at stop
@@ -1231,13 +1251,13 @@ inline Cb draw_cb(Source& s) {
 inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt = {}) {
     enum Op {
         AllocRoot, AllocChild, Link, Unlink, Replace, DropRoot, DropMany, Collect, Threshold, Toggle, Freeze, Unfreeze,
-        WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, AllocChain, kOps
+        WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, AllocChain, MoveIn, kOps
     };
     static const char* const names[] = {"alloc-root", "alloc-child", "link",      "unlink",     "replace",
                                         "drop-root",  "drop-many",   "collect",   "threshold",  "toggle",
                                         "freeze",     "unfreeze",    "weak-add",  "weak-drop",  "watch",
                                         "saveall",    "clear-garbage", "check",   "cb-mode",    "referents",
-                                        "alloc-chain"};
+                                        "alloc-chain", "move-in"};
     unsigned weight[kOps] = {};
     // Waves: grow to max_alive, then shrink to a quarter of it, so big structures die together.
     if (m.alive_count() > opt.max_alive) m.shrinking = true;
@@ -1265,6 +1285,7 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
     weight[CbMode] = 1;
     weight[Referents] = 1;
     weight[AllocChain] = shrink ? 0 : 1;  // deep structures: their release goes through the trashcan
+    weight[MoveIn] = 2;
     unsigned total = 0;
     for (unsigned w : weight) total += w;
     auto x = static_cast<unsigned>(src.below(total));
@@ -1416,6 +1437,39 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
             }
             if (m.alive(t) && m.alive(start) && src.percent(40)) m.link(t, start);
             log.set(a, start, static_cast<long long>(len));
+            break;
+        }
+        case MoveIn: {
+            // Move a root into a node reached from it (often making garbage with no drop), or
+            // into any reachable node.
+            if (m.root_count() == 0) break;
+            auto i = src.below(m.root_count());
+            int r = m.root_ids()[i];
+            int a = -1;
+            if (src.percent(60)) {
+                a = m.is_node(r) ? r : -1;
+                for (std::uint64_t k = 0, n = src.below(4); k < n && a >= 0; ++k) {
+                    const auto& e = m.edges(a);
+                    if (e.empty()) break;
+                    int next = e[src.below(e.size())];
+                    if (m.is_node(next)) a = next;
+                }
+            } else {
+                a = m.pick(src, true);
+            }
+            if (a < 0 || !m.alive(a)) break;
+            // Sometimes between two full collections with nothing else in between: the second
+            // must find what the move made unreachable although no count went down.
+            bool sandwich = src.percent(30);
+            if (sandwich) ouro::gc::collect(2);
+            if (i >= m.root_count() || m.root_ids()[i] != r || !m.alive(a)) break;
+            m.move_root_into(i, a);
+            log.set(r, a, sandwich);
+            if (sandwich) {
+                m.log_op(log);
+                m.collect(2);  // checks included
+                return !m.failed();
+            }
             break;
         }
         case Referents: {
