@@ -15,7 +15,7 @@ run_suite() {  # name, compiler, extra cmake args...
   ctest --test-dir "build/$name" -j "$jobs" --output-on-failure
 }
 
-run_suite gcc-debug g++ -DCMAKE_BUILD_TYPE=Debug -DOURO_BUILD_BENCH=ON
+run_suite gcc-debug g++ -DCMAKE_BUILD_TYPE=Debug -DOURO_BUILD_BENCH=ON -DOURO_FAULT_INJECTION=ON
 
 echo "=== packaging: find_package after install, and add_subdirectory ==="
 rm -rf build/install build/consumer-installed build/consumer-subdir
@@ -28,5 +28,5 @@ cmake --build build/consumer-subdir >/dev/null
 ./build/consumer-subdir/consumer
 if [[ ${1:-} != --quick ]]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite clang-asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_SANITIZE=ON -DOURO_CHECKS=ON
+    run_suite clang-asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_SANITIZE=ON -DOURO_CHECKS=ON -DOURO_FAULT_INJECTION=ON
 fi

@@ -208,24 +208,23 @@ void BlockAllocator::release_pool(Pool* p) noexcept {
     ++a->nfree;
     p->next = a->free_pools;
     a->free_pools = p;
-    if (a->nfree == kPoolsPerArena) {
-        if (++empty_arenas_ > 1) {
-            --empty_arenas_;
-            unmap_arena(a);
-            return;
-        }
-        // The one empty arena kept against thrashing keeps its address range and its first
-        // pool (so a loop that allocates and frees one object makes no system call), and gives
-        // the memory of its other pools back.
-        std::size_t touched = kPoolsPerArena - a->untouched;
-        if (touched > 1) {
-            ::madvise(a->base + kPoolSize, (touched - 1) * kPoolSize, MADV_DONTNEED);
-            a->untouched = kPoolsPerArena - 1;
-            a->free_pools = reinterpret_cast<Pool*>(a->base);
-            a->free_pools->next = nullptr;
-        }
-    }
     bucket_insert(a);
+    if (a->nfree != kPoolsPerArena) return;
+    ++empty_arenas_;
+    // The allowance shrinks with the heap: give back every empty arena beyond it.
+    while (empty_arenas_ > empty_arenas_to_keep()) {
+        Arena* empty = by_nfree_[kPoolsPerArena];
+        bucket_remove(empty);
+        --empty_arenas_;
+        unmap_arena(empty);
+    }
+}
+
+// Empty arenas kept mapped against map/unmap thrashing: one, plus one per 16 arenas in use, so a
+// heap that repeatedly builds and drops large structures does not remap (and re-fault) its
+// arenas each time, while a heap that shrinks returns nearly all of its memory.
+std::size_t BlockAllocator::empty_arenas_to_keep() const noexcept {
+    return 1 + (arenas_.size() - empty_arenas_) / 16;
 }
 
 Arena* BlockAllocator::pick_arena() {
@@ -235,6 +234,7 @@ Arena* BlockAllocator::pick_arena() {
 }
 
 void BlockAllocator::new_arena() {
+    fault_point();
     // Map twice the size and trim, so the arena (and so every pool) is naturally aligned and
     // a pool header is found by masking an address.
     void* raw = ::mmap(nullptr, 2 * kArenaSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -291,6 +291,7 @@ void BlockAllocator::bucket_remove(Arena* a) noexcept {
 }
 
 void* BlockAllocator::allocate_large(std::size_t size, std::size_t align) {
+    fault_point();
     void* p = ::operator new(size, std::align_val_t{align});
     ++counters_.large_blocks;
     counters_.large_bytes += size;
@@ -298,7 +299,7 @@ void* BlockAllocator::allocate_large(std::size_t size, std::size_t align) {
 }
 
 void BlockAllocator::deallocate_large(void* p, std::size_t size, std::size_t align) noexcept {
-    ::operator delete(p, size, std::align_val_t{align});
+    ::operator delete(p, std::align_val_t{align});
     --counters_.large_blocks;
     counters_.large_bytes -= size;
 }

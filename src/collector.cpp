@@ -90,18 +90,11 @@ struct RecordVisitor final : Visitor {
     }
 };
 
-// Drops every reference an object holds, CPython's tp_clear. The slot is nulled first and the
-// count dropped after trace() returns, so no destructor runs while the object is being walked.
+// Drops every reference an object holds, CPython's tp_clear: each slot is nulled, then its count
+// dropped (Py_CLEAR's order). What that frees cannot reach the object being cleared: anything
+// that could would have made it reachable.
 struct ClearVisitor final : Visitor {
-    std::vector<Object*> dropped;
-    void visit(Object*& slot) override {
-        dropped.push_back(slot);
-        slot = nullptr;
-    }
-    void release() noexcept {
-        for (Object* o : dropped) decref(o);
-        dropped.clear();
-    }
+    void visit(Object*& slot) override { decref(std::exchange(slot, nullptr)); }
 };
 
 struct TraceFailed {};
@@ -256,7 +249,7 @@ Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint) {
     } catch (const std::bad_alloc&) {
         throw;
     } catch (...) {
-        report_unraisable("trace() of " + describe(*current) + " during a collection (nothing was freed)");
+        report_unraisable("trace() during a collection (nothing was freed), of", *current);
         throw TraceFailed{};
     }
     g.mark(space);
@@ -274,19 +267,10 @@ public:
 
     // Returns the number of unreachable objects found (resurrected ones excluded, as CPython).
     std::size_t run() {
-        // 0. Only a reference dropped with its object left alive can make a cycle unreachable.
-        // None since this generation was last analysed: nothing to find, only promotion to do.
-        const std::uint64_t drops = t_nonzero_decrefs;
-        if (s_.analysed_at[static_cast<std::size_t>(gen_)] == drops) {
-            promote(survivors_without_analysis());
-            return 0;
-        }
         auto& alloc = HeapAccess::allocator(heap_);
-        bool analysed = gen_ == 2 ? find_unreachable(FullSpace(alloc, s_.large, &heap_))
-                                  : find_unreachable(YoungSpace{HeapAccess::young(heap_, 0), HeapAccess::young(heap_, 1),
-                                                                static_cast<std::uint32_t>(gen_)});
-        if (analysed)
-            for (int g = 0; g <= gen_; ++g) s_.analysed_at[static_cast<std::size_t>(g)] = drops;
+        if (gen_ == 2) find_unreachable(FullSpace(alloc, s_.large, &heap_));
+        else find_unreachable(YoungSpace{HeapAccess::young(heap_, 0), HeapAccess::young(heap_, 1),
+                                         static_cast<std::uint32_t>(gen_)});
         if (unreachable_.empty()) return 0;
         if (s_.debug & gc::DEBUG_COLLECTABLE)
             for (Object* u : unreachable_) std::fprintf(stderr, "gc: collectable %s\n", describe(*u).c_str());
@@ -301,10 +285,8 @@ public:
 
 private:
     // --- 1-3. gather, mark, promote --------------------------------------------------------------
-    // Returns false when a trace() threw and nothing could be analysed.
     template <class Space>
-    bool find_unreachable(const Space& space) {
-        bool analysed = true;
+    void find_unreachable(const Space& space) {
         std::size_t candidates = 0;
         try {
             Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0);
@@ -315,18 +297,10 @@ private:
                 if (!(g.state[j] & kReached)) unreachable_.push_back(x);
             });
         } catch (const TraceFailed&) {
-            analysed = false;
             unreachable_.clear();
             space.gather([&](Object*, std::uint32_t) { ++candidates; });
         }
         promote(candidates - unreachable_.size());
-        return analysed;
-    }
-
-    std::size_t survivors_without_analysis() noexcept {
-        if (gen_ == 2) return HeapAccess::tracked(heap_) - s_.freeze_count;
-        auto live = [&](int g) { return HeapAccess::young(heap_, g).size() - s_.young_holes[static_cast<std::size_t>(g)]; };
-        return live(0) + (gen_ == 1 ? live(1) : 0);
     }
 
     // Survivors of generation 0 join generation 1; of older ones, generation 2 (which has no
@@ -380,7 +354,7 @@ private:
             try {
                 u->finalize();
             } catch (...) {
-                report_unraisable("finalizer of " + describe(*u));
+                report_unraisable("finalizer of", *u);
             }
         }
         return ran;
@@ -432,9 +406,8 @@ private:
             try {
                 u->trace(clear);
             } catch (...) {
-                report_unraisable("trace() of " + describe(*u) + " while clearing garbage");
+                report_unraisable("trace() while clearing garbage, of", *u);
             }
-            clear.release();
         }
         // Drop the holds in reverse address order: freed blocks are pushed on LIFO free lists,
         // which then hand them out again in ascending address order.
@@ -460,7 +433,7 @@ void run_callbacks(HeapState& s, std::string_view phase, const gc::Info& info) {
         try {
             cb(phase, info);
         } catch (...) {
-            report_unraisable("gc callback (phase \"" + std::string(phase) + "\")");
+            report_unraisable(phase == "start" ? "gc callback (phase \"start\")" : "gc callback (phase \"stop\")");
         }
     }
 }

@@ -66,6 +66,7 @@ Finalizer finalize(const Ref<Object>& obj, std::function<void()> fn) {
         if (!self || !self->alive) return;
         detail::kill(self)();
     });
+    detail::fault_point();
     s.finalizers.emplace(state->order, state);
     return Finalizer(std::move(state));
 }

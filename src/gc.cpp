@@ -142,6 +142,5 @@ void unfreeze(Heap& h) noexcept {
         if ((w & kTracked) && generation(w) == kPermanent) w = (w & ~kGenMask) | 2u << kGenShift;  // index: kNoIndex
     });
     HeapAccess::state(h).freeze_count = 0;
-    HeapAccess::state(h).mark_dirty();  // frozen garbage may have formed unseen
 }
 }  // namespace ouro::detail

@@ -156,7 +156,6 @@ void untrack(Heap& h, Object* o) noexcept {
     else if ((w >> kIndexShift) == kPendingIndex && s.long_lived_pending > 0) --s.long_lived_pending;
     std::size_t& count0 = HeapAccess::count0(h);
     if (count0 > 0) --count0;
-    --HeapAccess::tracked(h);
     w &= ~kTracked;
 }
 
@@ -180,12 +179,9 @@ void destroy(Object* o) noexcept {
         try {
             o->finalize();
         } catch (...) {
-            report_unraisable("finalizer of " + describe(*o));
+            report_unraisable("finalizer of", *o);
         }
-        if (--refcnt(o) != 0) {  // resurrected
-            ++t_nonzero_decrefs;
-            return;
-        }
+        if (--refcnt(o) != 0) return;  // resurrected
     }
     // Untracked first (CPython's subtype_dealloc order): a collection started from a weakref
     // callback or a destructor must not see an object whose count is already 0.
@@ -280,7 +276,6 @@ Heap::~Heap() {
     s.debug &= ~gc::DEBUG_SAVEALL;
     { auto saved = std::move(s.garbage); }
     detail::unfreeze(*this);
-    s.mark_dirty();
     try {
         for (int round = 0; round < 16 && detail::collect(*this, 2) != 0; ++round) {
         }
@@ -292,14 +287,21 @@ Heap::~Heap() {
 
     // What is left is referenced from outside the heap. It stays where it is, detached: its
     // destructor runs when its count ends, but its memory is never reused.
-    std::vector<Object*> left;
-    detail::for_each_object(*this, [&](Object* o) { left.push_back(o); });
-    if (!left.empty()) {
+    std::size_t left = 0;
+    detail::for_each_object(*this, [&](Object* o) {
+        ++left;
+        detail::orphan_weakrefs(o);
+    });
+    if (left) {
         if (s.debug & gc::DEBUG_UNCOLLECTABLE) {
-            std::fprintf(stderr, "ouro: heap destroyed with %zu objects still referenced from outside it:\n", left.size());
-            for (Object* o : left) std::fprintf(stderr, "  %s\n", detail::describe(*o).c_str());
+            std::fprintf(stderr, "ouro: heap destroyed with %zu objects still referenced from outside it:\n", left);
+            detail::for_each_object(*this, [&](Object* o) {
+                try {
+                    std::fprintf(stderr, "  %s\n", detail::describe(*o).c_str());
+                } catch (...) {
+                }
+            });
         }
-        for (Object* o : left) detail::orphan_weakrefs(o);
         for (Object* o : s.large) detail::large_prefix(o)->heap = nullptr;
     }
     // Pools with blocks in use stay mapped: objects left behind, and weak reference records whose
@@ -365,7 +367,6 @@ Heap::Scope::Scope(Heap& heap) : heap_(heap), previous_(detail::t_current_heap) 
     if (s.scopes.load() > 0 && s.owner.load() != me)
         throw std::logic_error("ouro::Heap::Scope: this heap is current in another thread; "
                                "a heap is used by one thread at a time");
-    if (s.owner.load() != me) s.mark_dirty();  // drops on another thread are counted there
     s.owner = me;
     ++s.scopes;
     detail::t_current_heap = &heap;

@@ -34,10 +34,7 @@ struct HeapState {
     std::size_t freeze_count = 0;
     std::array<std::size_t, 2> young_holes{};  // null entries (dead objects) in the young lists
     std::size_t edges_hint = 0;
-    // t_nonzero_decrefs when each generation was last analysed; kDirty forces an analysis.
-    static constexpr std::uint64_t kDirty = ~std::uint64_t{0};
-    std::array<std::uint64_t, 3> analysed_at{kDirty, kDirty, kDirty};
-    void mark_dirty() noexcept { analysed_at.fill(kDirty); }  // edges recorded by the last collection: sizes the next one's array
+  // edges recorded by the last collection: sizes the next one's array
     std::vector<Ref<Object>> garbage;
     std::vector<gc::Callback> callbacks;
     std::vector<Object*> large;  // every large object, tracked or not, indexed by LargePrefix::index
@@ -55,7 +52,6 @@ struct HeapAccess {
     static BlockAllocator& allocator(Heap& h) noexcept { return h.alloc_; }
     static std::vector<Object*>& young(Heap& h, int gen) noexcept { return h.young_[gen]; }
     static std::size_t& count0(Heap& h) noexcept { return h.count0_; }
-    static std::size_t& tracked(Heap& h) noexcept { return h.tracked_; }
     static void update_trigger(Heap& h) noexcept;
 };
 

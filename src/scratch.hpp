@@ -6,6 +6,8 @@
 // faults, memory that is already zero, and all of it back to the OS when the collection ends.
 #pragma once
 
+#include <ouro/detail/fault_injection.hpp>
+
 #include <sys/mman.h>
 
 #include <cstddef>
@@ -50,6 +52,7 @@ public:
     // Grows the capacity to at least n elements; new elements are zero.
     void reserve(std::size_t n) {
         if (n <= cap_) return;
+        fault_point();
         std::size_t bytes = n * sizeof(T);
         if (bytes < kMapThreshold && !mapped_) {
             void* p = std::realloc(data_, bytes);

@@ -1,4 +1,6 @@
 // The unraisable hook: where errors from finalizers, callbacks and collector-invoked user code go.
+#include "heap_state.hpp"
+
 #include <ouro/unraisable.hpp>
 
 #include <cstdio>
@@ -50,6 +52,17 @@ void report_unraisable(std::string_view where) noexcept {
         print_default(error, where);
         print_default(std::current_exception(), "the unraisable hook");
     }
+}
+
+void report_unraisable(const char* what, const Object& object) noexcept {
+    std::string where;
+    try {
+        where = std::string(what) + " " + detail::describe(object);
+    } catch (...) {
+        report_unraisable(what);
+        return;
+    }
+    report_unraisable(where);
 }
 
 }  // namespace ouro

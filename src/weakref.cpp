@@ -75,7 +75,7 @@ bool run_callback(WeakRecord* r, const Object* referent) noexcept {
     try {
         r->call(r);
     } catch (...) {
-        report_unraisable("callback of a weak reference to the dead " + describe(*referent));
+        report_unraisable("callback of a weak reference to the dead", *referent);
     }
     return true;
 }
@@ -110,6 +110,7 @@ WeakRecord* weak_acquire(Object* referent, bool with_callback) {
     auto* r = ::new (mem) WeakRecord{referent, 1, std::hash<const void*>()(referent), nullptr, nullptr, 0,
                                      h != nullptr, nullptr, nullptr, {}};
     try {
+        fault_point();
         with_table(referent, [&](Table& t) {
             WeakRecord*& head = t[referent];  // may throw: nothing is linked yet
             r->next = head;
@@ -169,7 +170,7 @@ bool handle_weakrefs(Heap&, const std::vector<Object*>& unreachable) {
         } catch (...) {
             // Fewer garbage handles counted means more callbacks run: safe, as every member of
             // the unreachable set is still intact and held.
-            report_unraisable("trace() of " + describe(*u) + " while looking for weak references");
+            report_unraisable("trace() while looking for weak references, of", *u);
         }
     }
     struct Cleared {

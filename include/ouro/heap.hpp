@@ -82,7 +82,6 @@ private:
     void free_unconstructed(void* mem, bool large, bool tracked) noexcept;
 
     OURO_ALWAYS_INLINE void track(Object* o) noexcept {
-        ++tracked_;
         std::uint32_t& w = detail::gcword(o);
         auto& young = young_[0];
         // The list is reserved ahead (see reserve_young), so this push never allocates.
@@ -99,7 +98,6 @@ private:
     detail::BlockAllocator alloc_;
     std::size_t count0_ = 0;
     std::size_t trigger_;
-    std::size_t tracked_ = 0;        // live tracked objects
     std::vector<Object*> young_[2];  // generations 0 and 1; generation 2 is found by walking pools
     std::unique_ptr<detail::HeapState> state_;
 };

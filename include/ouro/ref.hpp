@@ -24,15 +24,9 @@ OURO_ALWAYS_INLINE void incref(Object* o, bool can_throw = true) {
     if constexpr (OURO_CHECKS) check_access(o, can_throw);
     ++refcnt(o);
 }
-// Counts, per thread, references dropped that left their object alive. Only such a drop can
-// make a cycle unreachable (Bacon and Rajan's observation): a collection that sees this counter
-// unchanged since its generation was last analysed knows there is nothing to find.
-inline thread_local std::uint64_t t_nonzero_decrefs = 0;
-
 OURO_ALWAYS_INLINE void decref(Object* o) noexcept {
     if constexpr (OURO_CHECKS) check_access(o, false);
     if (--refcnt(o) == 0) dealloc(o);
-    else ++t_nonzero_decrefs;
 }
 struct Adopt {};
 }  // namespace detail

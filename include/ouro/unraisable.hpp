@@ -18,4 +18,9 @@ UnraisableHook set_unraisable_hook(UnraisableHook hook);
 // Reports the current exception (call from a catch block) through the hook.
 void report_unraisable(std::string_view where) noexcept;
 
+class Object;
+// The same, with `where` = what + " " + a description of the object ("<Node at 0x...>"). Never
+// throws: without memory for the description, `what` alone is reported.
+void report_unraisable(const char* what, const Object& object) noexcept;
+
 }  // namespace ouro

@@ -2,6 +2,7 @@
 // a time, so the fast paths below are a handful of loads and stores with no atomics.
 #pragma once
 
+#include <ouro/detail/fault_injection.hpp>
 #include <ouro/detail/pool.hpp>
 #include <ouro/malloc_stats.hpp>
 
@@ -40,6 +41,7 @@ public:
     // A block of class_size(cls) bytes, 8-byte aligned (16-byte aligned when the size is a
     // multiple of 16). Throws std::bad_alloc when the OS refuses memory.
     OURO_ALWAYS_INLINE void* allocate(unsigned cls, PoolKind kind) {
+        fault_point();
         Pool* p = current_[kind][cls];
         if (void* b = p->free_list) {
             void* next = *static_cast<void**>(b);
@@ -96,6 +98,7 @@ private:
     Pool* new_pool(unsigned cls, PoolKind kind);
     void release_pool(Pool* p) noexcept;
     Arena* pick_arena();
+    std::size_t empty_arenas_to_keep() const noexcept;
     void new_arena();
     void unmap_arena(Arena* a) noexcept;
     void bucket_insert(Arena* a) noexcept;
