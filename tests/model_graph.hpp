@@ -25,6 +25,7 @@
 #include <ouro/ouro.hpp>
 #include <ouro/sys.hpp>
 #include <ouro/unraisable.hpp>
+#include <ouro/weak_value_dictionary.hpp>
 #include <ouro/weakref.hpp>
 
 #include <algorithm>
@@ -36,6 +37,8 @@
 #include <memory>
 #include <deque>
 #include <exception>
+#include <iterator>
+#include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -163,7 +166,7 @@ struct Stats {
     std::size_t ops = 0, objects = 0, collections = 0, manual_collections = 0, full_checks = 0, exact_checks = 0;
     std::size_t finalizers = 0, resurrections = 0, weak_callbacks = 0, unraisable = 0, nested_collect_zero = 0;
     std::size_t nested_real_collections = 0, freezes = 0, saveall = 0, max_alive = 0, found = 0, avoided = 0,
-                garbage_held_callbacks = 0, max_depth = 0;
+                garbage_held_callbacks = 0, max_depth = 0, dict_ops = 0;
 };
 
 // --- The model ------------------------------------------------------------------------------------
@@ -214,6 +217,7 @@ public:
         // Normally finish() has emptied the heap. After a failure, let go of everything quietly.
         ouro::gc::set_debug(0);
         weaks_.clear();
+        dict_.clear();
         while (!roots_.empty()) {
             ouro::Ref<Base> t = std::move(roots_.back());
             roots_.pop_back();
@@ -402,6 +406,76 @@ public:
         node(holder)->watch = ouro::WeakRef<Base>(t, make_callback(rec));
     }
 
+    // ----- a WeakValueDictionary keyed by object id -------------------------------------------------
+    void dict_put(int target) {
+        ++stats_.dict_ops;
+        if (!require_alive(target, "dictionary value")) return;
+        auto it = dict_recs_.find(target);
+        if (it != dict_recs_.end()) recs_[it->second].detached = true;
+        int rec = static_cast<int>(recs_.size());
+        recs_.push_back(WeakRec{target, -1, false, Cb::Count});
+        dict_recs_[target] = rec;
+        dict_.insert_or_assign(target, ouro::Ref<Base>(info_[target].obj));
+    }
+    void dict_erase(int key) {
+        ++stats_.dict_ops;
+        auto it = dict_recs_.find(key);
+        bool live = dict_.contains(key);
+        std::size_t n = dict_.erase(key);
+        if (n != (live ? 1u : 0u)) violation("WeakValueDictionary::erase() returned " + std::to_string(n));
+        if (it != dict_recs_.end()) {
+            recs_[it->second].detached = true;
+            dict_recs_.erase(it);
+        }
+    }
+    std::size_t dict_keys() const { return dict_recs_.size(); }
+    int dict_key(std::size_t i) const {
+        auto it = dict_recs_.begin();
+        std::advance(it, static_cast<std::ptrdiff_t>(i % dict_recs_.size()));
+        return it->first;
+    }
+    // Iterates the dictionary; `body(k)` may kill entries or start collections. No entry may be
+    // yielded twice, and each yielded value must be alive and stored under its own id.
+    template <class Body>
+    void dict_iterate(Body&& body) {
+        std::vector<char> seen(info_.size() + 1024, 0);
+        for (auto [key, value] : dict_) {
+            if (key < 0 || static_cast<std::size_t>(key) >= seen.size() || seen[key]) {
+                violation("WeakValueDictionary iteration yielded key " + std::to_string(key) + " twice");
+                break;
+            }
+            seen[key] = 1;
+            if (!alive(key) || !value->intact() || value->id != key)
+                violation("WeakValueDictionary iteration yielded a dead or wrong value for " + std::to_string(key));
+            finalizing_.push_back(key);  // the iterator holds it: a transient root
+            body(key);
+            finalizing_.pop_back();
+        }
+    }
+    void check_dict() {
+        std::size_t live = 0;
+        for (const auto& [key, rec] : dict_recs_) {
+            const WeakRec& r = recs_[rec];
+            bool c = dict_.contains(key);
+            bool t_alive = alive(key);
+            auto who = [&] { return "WeakValueDictionary entry " + std::to_string(key); };
+            if (c && !t_alive) violation(who() + ": present but the value is dead");
+            if (c && r.expect_cleared) violation(who() + ": present but the value went to garbage()");
+            if (!c && t_alive && !r.expect_cleared && !r.may_be_cleared) violation(who() + ": gone while the value is alive");
+            if (c) {
+                ++live;
+                if (dict_.get(key).get() != info_[key].obj) violation(who() + ": get() returns the wrong object");
+            } else if (dict_.get(key)) {
+                violation(who() + ": get() returns an object although contains() is false");
+            }
+        }
+        if (dict_.size() != live)
+            violation("WeakValueDictionary::size() " + std::to_string(dict_.size()) + ", live entries " + std::to_string(live));
+        std::size_t n = 0;
+        dict_iterate([&](int) { ++n; });
+        if (n != live) violation("WeakValueDictionary iteration yielded " + std::to_string(n) + " entries, live " + std::to_string(live));
+    }
+
     // ----- collector settings -----------------------------------------------------------------------
     void freeze() {
         ouro::gc::freeze();
@@ -584,6 +658,7 @@ public:
             if (r.holder >= 0 && info_[r.holder].mark == epoch_) r.holder_revived = true;
         };
         for (auto& dw : weaks_) apply(recs_[dw.rec]);
+        for (const auto& kv : dict_recs_) apply(recs_[kv.second]);
         for (int id : alive_list_)
             if (info_[id].watch_rec >= 0) apply(recs_[info_[id].watch_rec]);
     }
@@ -671,6 +746,7 @@ public:
             violation("get_freeze_count() " + std::to_string(ouro::gc::get_freeze_count()) + ", model " + std::to_string(frozen));
         if ((stats_.full_checks & 63) == 0) check_get_objects();
         check_weak();
+        check_dict();
     }
 
     void check_get_objects() {
@@ -763,6 +839,10 @@ public:
                 violation("driver weakref " + std::to_string(dw.rec) + ": callback ran " + std::to_string(r.calls) + " times");
         }
         weaks_.clear();
+        if (dict_.size() != 0 || dict_.begin() != dict_.end())
+            violation("WeakValueDictionary has live entries after every object died");
+        dict_.clear();
+        dict_recs_.clear();
         for (std::size_t i = 0; i < recs_.size(); ++i)
             if (recs_[i].calls > 1) violation("weakref callback " + std::to_string(i) + " ran more than once");
     }
@@ -1149,6 +1229,8 @@ private:
     std::vector<int> root_ids_;
     Store<WeakRec> recs_;
     std::vector<DriverWeak> weaks_;
+    ouro::WeakValueDictionary<int, Base> dict_;
+    std::map<int, int> dict_recs_;  // key (= the value's id) -> its record in recs_
 
     std::vector<int> finalizing_;    // objects dying by count whose finalizer or weakref callbacks run now
     std::vector<int> dying_;         // nodes whose destructor is running
@@ -1251,13 +1333,13 @@ inline Cb draw_cb(Source& s) {
 inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt = {}) {
     enum Op {
         AllocRoot, AllocChild, Link, Unlink, Replace, DropRoot, DropMany, Collect, Threshold, Toggle, Freeze, Unfreeze,
-        WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, AllocChain, MoveIn, kOps
+        WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, AllocChain, MoveIn, DictPut, DictErase, DictIterate, kOps
     };
     static const char* const names[] = {"alloc-root", "alloc-child", "link",      "unlink",     "replace",
                                         "drop-root",  "drop-many",   "collect",   "threshold",  "toggle",
                                         "freeze",     "unfreeze",    "weak-add",  "weak-drop",  "watch",
                                         "saveall",    "clear-garbage", "check",   "cb-mode",    "referents",
-                                        "alloc-chain", "move-in"};
+                                        "alloc-chain", "move-in",    "dict-put",  "dict-erase", "dict-iterate"};
     unsigned weight[kOps] = {};
     // Waves: grow to max_alive, then shrink to a quarter of it, so big structures die together.
     if (m.alive_count() > opt.max_alive) m.shrinking = true;
@@ -1286,6 +1368,9 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
     weight[Referents] = 1;
     weight[AllocChain] = shrink ? 0 : 1;  // deep structures: their release goes through the trashcan
     weight[MoveIn] = 2;
+    weight[DictPut] = 4;
+    weight[DictErase] = m.dict_keys() > 0 ? (m.dict_keys() > 80 ? 8 : 1) : 0;
+    weight[DictIterate] = 1;
     unsigned total = 0;
     for (unsigned w : weight) total += w;
     auto x = static_cast<unsigned>(src.below(total));
@@ -1470,6 +1555,29 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
                 m.collect(2);  // checks included
                 return !m.failed();
             }
+            break;
+        }
+        case DictPut: {
+            int t = m.pick(src, false);
+            if (t < 0) break;
+            m.dict_put(t);
+            log.set(t);
+            break;
+        }
+        case DictErase: {
+            int k = m.dict_key(src.below(m.dict_keys()));
+            m.dict_erase(k);
+            log.set(k);
+            break;
+        }
+        case DictIterate: {
+            // Iterate while the loop body drops roots or collects.
+            unsigned what = static_cast<unsigned>(src.below(3));
+            m.dict_iterate([&](int) {
+                if (what == 1 && m.root_count() > 0 && src.percent(30)) m.drop_root(src.below(m.root_count()));
+                if (what == 2 && src.percent(20)) ouro::gc::collect(static_cast<int>(src.below(3)));
+            });
+            log.set(what);
             break;
         }
         case Referents: {

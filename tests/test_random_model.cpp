@@ -56,11 +56,11 @@ void print_stats(const char* label, std::uint64_t seeds, const Stats& s, double 
     std::printf(
         "[ model    ] %s: %llu seeds, %zu ops, %zu objects (max %zu alive, deepest release %zu), %zu collections (%zu manual, %zu "
         "found), %zu checks (%zu exact), %zu finalizers, %zu resurrections, %zu weak callbacks, %zu unraisable, "
-        "%zu nested collect()=0, %zu nested real collections, %zu freezes, %zu SAVEALL, %zu hooks defused and %zu garbage-held callbacks (known bugs); "
+        "%zu nested collect()=0, %zu nested real collections, %zu freezes, %zu SAVEALL, %zu weak-dict puts/erases, %zu hooks defused and %zu garbage-held callbacks (known bugs); "
         "%.2f s\n",
         label, static_cast<unsigned long long>(seeds), s.ops, s.objects, s.max_alive, s.max_depth, s.collections, s.manual_collections,
         s.found, s.full_checks, s.exact_checks, s.finalizers, s.resurrections, s.weak_callbacks, s.unraisable,
-        s.nested_collect_zero, s.nested_real_collections, s.freezes, s.saveall, s.avoided, s.garbage_held_callbacks, seconds);
+        s.nested_collect_zero, s.nested_real_collections, s.freezes, s.saveall, s.dict_ops, s.avoided, s.garbage_held_callbacks, seconds);
 }
 
 void add(Stats& total, const Stats& s) {
@@ -80,6 +80,7 @@ void add(Stats& total, const Stats& s) {
     total.saveall += s.saveall;
     total.found += s.found;
     total.avoided += s.avoided;
+    total.dict_ops += s.dict_ops;
     total.garbage_held_callbacks += s.garbage_held_callbacks;
     total.max_alive = std::max(total.max_alive, s.max_alive);
     total.max_depth = std::max(total.max_depth, s.max_depth);
