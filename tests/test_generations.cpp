@@ -48,9 +48,11 @@ Ref<Node> make_pair_cycle(int v) {
 // Resurrects itself into *saved from its finalizer.
 struct Phoenix : ouro::Object {
     static inline Ref<ouro::Object>* saved = nullptr;
+    static inline std::vector<Ref<Node>>* release = nullptr;  // cleared by the finalizer
     Ref<Phoenix> self;
     void trace(ouro::Visitor& visit) override { visit(self); }
     void finalize() override {
+        if (release) release->clear();
         if (saved) *saved = Ref<Phoenix>(this);
     }
 };
@@ -174,6 +176,77 @@ TEST_F(GenerationsTest, DeathByCountLeavesTheGenerationLists) {
     // The young lists still work after all that.
     make_pair_cycle(0);
     EXPECT_EQ(ouro::gc::collect(0), 2u);
+}
+
+TEST_F(GenerationsTest, ManyDeathsInRandomOrderKeepTheGenerationsExact) {
+    // Enough deaths to make the young lists reorganise themselves, in both young generations.
+    ouro::gc::disable();
+    std::mt19937 rng(777);
+    std::vector<Ref<Node>> nodes;
+    for (int i = 0; i < 6000; ++i) nodes.push_back(ouro::make<Node>(i));
+    std::shuffle(nodes.begin(), nodes.end(), rng);
+    nodes.resize(1600);  // 4400 deaths in random order
+    auto check_generation = [&](int gen) {
+        auto listed = ouro::gc::get_objects(gen);
+        EXPECT_EQ(listed.size(), nodes.size());
+        std::unordered_set<const ouro::Object*> expected;
+        for (auto& n : nodes) expected.insert(n.get());
+        for (auto& o : listed) EXPECT_TRUE(expected.count(o.get()));
+        for (int g = 0; g < 3; ++g) {
+            if (g == gen) continue;
+            EXPECT_TRUE(ouro::gc::get_objects(g).empty()) << g;
+        }
+    };
+    check_generation(0);
+    EXPECT_EQ(ouro::gc::get_count()[0], 1600u);
+    EXPECT_EQ(ouro::gc::collect(0), 0u);
+    check_generation(1);
+    for (int round = 0; round < 3; ++round) {  // more deaths, now in generation 1
+        std::shuffle(nodes.begin(), nodes.end(), rng);
+        nodes.resize(nodes.size() / 2);
+    }
+    check_generation(1);
+    // Turn the survivors into garbage pairs: a young collection still finds exactly them.
+    ASSERT_EQ(nodes.size() % 2, 0u);
+    std::size_t n = nodes.size();
+    for (std::size_t i = 0; i < n; i += 2) {
+        nodes[i]->next = nodes[i + 1];
+        nodes[i + 1]->next = nodes[i];
+    }
+    nodes.clear();
+    EXPECT_EQ(ouro::gc::collect(0), 0u);
+    EXPECT_EQ(ouro::gc::collect(1), n);
+    EXPECT_EQ(Node::destroyed, 6000);
+    EXPECT_TRUE(ouro::gc::get_objects().empty());
+}
+
+TEST_F(GenerationsTest, DeathsDuringACollectionKeepTheYoungListsConsistent) {
+    // A finalizer that runs inside a young collection releases thousands of generation-1
+    // objects by count, and resurrects its own cycle into generation 1.
+    ouro::gc::disable();
+    std::vector<Ref<Node>> keep;
+    for (int i = 0; i < 5000; ++i) keep.push_back(ouro::make<Node>(i));
+    ouro::gc::collect(0);  // all of them in generation 1
+    std::shuffle(keep.begin(), keep.end(), std::mt19937(99));
+    Ref<ouro::Object> saved;
+    Phoenix::saved = &saved;
+    Phoenix::release = &keep;
+    {
+        auto p = ouro::make<Phoenix>();
+        p->self = p;
+    }
+    EXPECT_EQ(ouro::gc::collect(0), 0u);  // found and resurrected
+    Phoenix::release = nullptr;
+    Phoenix::saved = nullptr;
+    EXPECT_EQ(Node::destroyed, 5000);
+    ASSERT_TRUE(saved);
+    auto g1 = ouro::gc::get_objects(1);
+    ASSERT_EQ(g1.size(), 1u);
+    EXPECT_EQ(g1[0].get(), saved.get());
+    g1.clear();
+    saved = nullptr;
+    EXPECT_EQ(ouro::gc::collect(1), 1u);
+    EXPECT_TRUE(ouro::gc::get_objects().empty());
 }
 
 TEST_F(GenerationsTest, AutomaticCollectionsOfGenerationZeroAndOne) {
