@@ -356,9 +356,9 @@ public:
         roots_.pop_back();
         root_ids_[i] = root_ids_.back();
         root_ids_.pop_back();
-        if (touch_after_move && !root_ids_.empty()) {
-            ouro::Ref<Base> copy = roots_[0];
-            copy.reset();  // a counted drop (the object stays alive)
+        if (touch_after_move) {
+            ouro::Ref<Base> copy(info_[a].obj);
+            copy.reset();  // a counted drop (the graph still holds `a`)
         }
     }
 
@@ -454,8 +454,9 @@ public:
     }
     void check_dict() {
         std::size_t live = 0;
-        for (const auto& [key, rec] : dict_recs_) {
-            const WeakRec& r = recs_[rec];
+        for (const auto& kv : dict_recs_) {
+            const int key = kv.first;
+            const WeakRec& r = recs_[kv.second];
             bool c = dict_.contains(key);
             bool t_alive = alive(key);
             auto who = [&] { return "WeakValueDictionary entry " + std::to_string(key); };
