@@ -20,7 +20,9 @@ void check_generation(int generation, const char* function) {
                                     std::to_string(generation));
 }
 
-bool is_tracked_object(Object* o) { return (gcword(o) & detail::kTracked) != 0; }
+// Tracked and not dying: a count of 0 means a deallocation is under way (perhaps queued by the
+// trashcan); handing out a reference to it would bring it back from the dead.
+bool is_tracked_object(Object* o) { return (gcword(o) & detail::kTracked) != 0 && detail::refcnt(o) != 0; }
 
 // Objects visited by one object's trace(), in order, duplicates kept (CPython's get_referents).
 // get_referrers, like CPython's, searches generations 0-2 only: frozen objects are not listed.
@@ -80,7 +82,7 @@ std::vector<Ref<Object>> get_objects(int generation) {
     std::vector<Ref<Object>> out;
     if (generation < 2) {
         for (Object* o : HeapAccess::young(heap(), generation))
-            if (o) out.emplace_back(o);
+            if (o && is_tracked_object(o)) out.emplace_back(o);
         return out;
     }
     detail::for_each_object(heap(), [&](Object* o) {

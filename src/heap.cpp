@@ -189,8 +189,15 @@ void destroy(Object* o) noexcept {
     if (h && (w & kTracked)) untrack(*h, o);
     w &= ~kTracked;
     if (w & kHasWeakrefs) clear_weakrefs(h, o);
+    if (!h) {
+        // Orphan of a destroyed heap: a pool block is never reused (its pool outlived the
+        // heap's allocator); a large object goes back to the system allocator it came from.
+        LargePrefix prefix = (w & kLarge) ? *large_prefix(o) : LargePrefix{};
+        o->~Object();
+        if (w & kLarge) ::operator delete(reinterpret_cast<char*>(o) - prefix.offset, std::align_val_t{prefix.align});
+        return;
+    }
     o->~Object();
-    if (!h) return;  // orphan of a destroyed heap: its memory is never reused
     if (w & kLarge) {
         free_large(*h, o);
     } else {

@@ -53,6 +53,26 @@ void free_record(WeakRecord* r) noexcept {
     // else: the heap is gone and its pools were left in place; the block is never reused
 }
 
+// Takes r out of its referent's list (the referent stays alive).
+void unlink(WeakRecord* r) noexcept {
+    Object* o = r->referent;
+    bool last = with_table(o, [&](Table& t) {
+        if (r->next) r->next->prev = r->prev;
+        if (r->prev) {
+            r->prev->next = r->next;
+            return false;
+        }
+        if (r->next) {
+            t.find(o)->second = r->next;
+            return false;
+        }
+        t.erase(o);
+        return true;
+    });
+    r->prev = r->next = nullptr;
+    if (last) gcword(o) &= ~kHasWeakrefs;
+}
+
 // Pin (one extra handle each, so user code cannot free a record under us) and clear.
 void pin_and_clear(WeakRecord* head) noexcept {
     for (WeakRecord* r = head; r; r = r->next) {
@@ -80,11 +100,29 @@ bool run_callback(WeakRecord* r, const Object* referent) noexcept {
     return true;
 }
 
-// Counts, for each weak reference to an unreachable object, the handles unreachable objects hold.
+// Counts, for each weak reference an unreachable object holds, the handles unreachable objects hold.
 struct GarbageHandleCounter final : Visitor {
     void visit(Object*&) override {}
     void visit_weak(WeakRecord*& r) override {
-        if (r->referent && (gcword(r->referent) & kUnreachable)) ++r->garbage_handles;
+        if (r->referent) ++r->garbage_handles;
+    }
+};
+
+// A weak reference held only by unreachable objects is garbage itself: it is cleared without its
+// callback, whatever its referent (CPython's _PyWeakref_ClearRef of weakrefs in the unreachable
+// set). Otherwise clearing the garbage could free its referent and run the callback on objects
+// half torn down. Weak references to unreachable objects are left to the main pass.
+struct GarbageWeakrefClearer final : Visitor {
+    void visit(Object*&) override {}
+    void visit_weak(WeakRecord*& r) override {
+        Object* referent = r->referent;
+        if (!referent || (gcword(referent) & kUnreachable)) return;
+        if (r->garbage_handles == r->handles) {
+            unlink(r);
+            r->referent = nullptr;
+            r->call = nullptr;  // never runs; `drop` still destroys it with the record
+        }
+        r->garbage_handles = 0;
     }
 };
 
@@ -126,22 +164,7 @@ WeakRecord* weak_acquire(Object* referent, bool with_callback) {
 }
 
 void weak_release(WeakRecord* r) noexcept {
-    if (Object* o = r->referent) {
-        bool last = with_table(o, [&](Table& t) {
-            if (r->next) r->next->prev = r->prev;
-            if (r->prev) {
-                r->prev->next = r->next;
-                return false;
-            }
-            if (r->next) {
-                t.find(o)->second = r->next;
-                return false;
-            }
-            t.erase(o);
-            return true;
-        });
-        if (last) gcword(o) &= ~kHasWeakrefs;
-    }
+    if (r->referent) unlink(r);
     free_record(r);
 }
 
@@ -158,21 +181,25 @@ void clear_weakrefs(Heap*, Object* o) noexcept {
 // finalizer runs; a callback runs only when its weak reference is itself reachable, i.e. some
 // handle to it is held by something other than the garbage. (Callbacks of weak references that
 // are garbage could see objects in the middle of being torn down; CPython skips them too.)
-bool handle_weakrefs(Heap&, const std::vector<Object*>& unreachable) {
-    bool any = false;
-    for (Object* u : unreachable) any |= (gcword(u) & kHasWeakrefs) != 0;
-    if (!any) return false;
+bool handle_weakrefs(Heap& h, const std::vector<Object*>& unreachable) {
+    // No weak reference to a live object in the whole heap: nothing to clear or call.
+    if (HeapAccess::state(h).weakrefs.empty()) return false;
 
-    GarbageHandleCounter counter;
-    for (Object* u : unreachable) {
-        try {
-            u->trace(counter);
-        } catch (...) {
-            // Fewer garbage handles counted means more callbacks run: safe, as every member of
-            // the unreachable set is still intact and held.
-            report_unraisable("trace() while looking for weak references, of", *u);
+    auto trace_all = [&](Visitor& v) {
+        for (Object* u : unreachable) {
+            try {
+                u->trace(v);
+            } catch (...) {
+                // Fewer garbage handles counted means more callbacks run: safe, as every member
+                // of the unreachable set is still intact and held.
+                report_unraisable("trace() while looking for weak references, of", *u);
+            }
         }
-    }
+    };
+    GarbageHandleCounter counter;
+    trace_all(counter);
+    GarbageWeakrefClearer clearer;
+    trace_all(clearer);
     struct Cleared {
         WeakRecord* head;
         Object* referent;

@@ -348,11 +348,6 @@ TEST(WeakRef, GarbageWeakrefToAnObjectTheGarbageFreesNeverCallsBack) {
     // The referent is not in the unreachable set (untracked, or older than the generation being
     // collected), but dies when clearing the garbage drops its last reference: the weakref held by
     // the garbage still must not call back (its holder is half torn down by then).
-    GTEST_SKIP() << "library bug: handle_weakrefs only clears weakrefs *to* unreachable objects; a "
-                    "weakref *held by* the garbage to an object outside the unreachable set calls back "
-                    "from delete_garbage when clearing frees that object (also RandomModelKnownBugs."
-                    "WeakRefHeldByGarbageCallsBack). Fix: detach and drop the callbacks of records whose "
-                    "handles are all held by the unreachable set, as CPython 3.13's handle_weakrefs does";
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     g_log.clear();

@@ -67,6 +67,8 @@ public:
     // Assignment swaps first and drops the old referent last, so a destructor that runs as a
     // result sees this Ref already holding its new value (the Py_SETREF order).
     Ref& operator=(const Ref& other) noexcept(!OURO_CHECKS) {
+        if constexpr (OURO_CHECKS)
+            if (other.obj_) detail::check_store(this, other.obj_);
         Ref(other).swap(*this);
         return *this;
     }
@@ -77,6 +79,8 @@ public:
     template <class U>
         requires std::is_convertible_v<U*, T*>
     Ref& operator=(const Ref<U>& other) noexcept(!OURO_CHECKS) {
+        if constexpr (OURO_CHECKS)
+            if (other.obj_) detail::check_store(this, other.obj_);
         Ref(other).swap(*this);
         return *this;
     }

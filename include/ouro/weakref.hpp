@@ -89,9 +89,12 @@ public:
             if (--r->handles == 0) detail::weak_release(r);
     }
 
-    // The referent, or null once it has died (calling a Python weakref).
-    Ref<T> operator()() const { return rec_ && rec_->referent ? Ref<T>(static_cast<T*>(rec_->referent)) : Ref<T>(); }
-    bool alive() const noexcept { return rec_ && rec_->referent; }
+    // The referent, or null once it has died (calling a Python weakref). A referent whose count
+    // is already 0 is dying (its deallocation may be queued) and counts as dead, as in CPython.
+    Ref<T> operator()() const { return alive() ? Ref<T>(static_cast<T*>(rec_->referent)) : Ref<T>(); }
+    bool alive() const noexcept {
+        return rec_ && rec_->referent && detail::ObjectAccess::refcnt(*rec_->referent) != 0;
+    }
 
     // Python's rule: two live weak references are equal when their referents are; once either
     // referent is dead, only a weak reference is equal to itself (the same record).
