@@ -1,25 +1,36 @@
 // A randomized graph interpreter checked against an independent reachability model.
 //
-// The interpreter mutates a graph of managed objects (allocate, link, unlink, drop roots, weak
-// references, finalizers with side effects, collections of each generation, thresholds, enable /
-// disable, freeze / unfreeze, DEBUG_SAVEALL) while a model kept outside the heap records what
-// the graph should be: the root set, the ordered edge list of every object, which objects are
-// frozen, and every weak reference. The model never reads the heap to decide what is reachable.
+// The interpreter mutates a graph of managed objects — tracked nodes and untracked leaves, small
+// and large (> 512 bytes) — by allocating, linking, unlinking, replacing edges, dropping roots,
+// moving roots into the graph, growing deep chains, weak references with callbacks (held by the
+// driver or by nodes), a WeakValueDictionary, finalizers with side effects (resurrect, allocate,
+// throw, collect, read weak references), collections of each generation, thresholds, enable /
+// disable, freeze / unfreeze, DEBUG_SAVEALL and gc callbacks that collect or throw. A model kept
+// outside the heap records what the graph should be: the roots, the ordered edge list of every
+// object, which objects are frozen, and every weak reference. The model never asks the heap what
+// is reachable.
 //
-// After collections and periodically it checks:
-//   - every object the model can reach from its roots is alive with its canary (and payload)
-//     intact, its edges exactly as the model says, and sys::getrefcount equal to the number of
-//     references the model knows of (so an acyclic dead object can never linger);
-//   - after a full collection, nothing unreachable survives (frozen objects and what they reach
-//     excepted) and collect() returned the number of unreachable objects minus the resurrected;
+// After every collection, after operations that ran one, and periodically, it checks:
+//   - every object reachable from the roots is alive, its canary and payload intact, its edges
+//     exactly as the model says, and sys::getrefcount equals the references the model knows of
+//     (so no acyclic dead object lingers and no reachable one is freed);
+//   - no collection frees an object that garbage does not support (reachable, or frozen and kept
+//     by references from outside the unreachable set);
+//   - after a full collection nothing unreachable survives (except what frozen objects keep),
+//     and collect() returned the unreachable objects found minus the resurrected ones;
 //   - every finalizer runs exactly once, before its object's destructor; is_finalized agrees;
-//   - weak references are alive exactly when their referent is (cleared by a collection that
-//     found the referent unreachable, as CPython), callbacks run exactly once when the weak
-//     reference is reachable, never for a dropped weak reference, and never for one held by
-//     garbage during a full collection;
-//   - a collect() started while a collection runs returns 0; exceptions reach the unraisable hook.
+//   - weak references (and dictionary entries) are alive exactly when their referent is (cleared
+//     by the collection that found the referent unreachable, as CPython), callbacks run exactly
+//     once when the weak reference is reachable, never after it was dropped, never for one held by
+//     garbage during a full collection, and a weak reference never yields an object whose count
+//     already reached 0;
+//   - collect() inside a collection returns 0; exceptions from user code reach the unraisable hook;
+//   - get_objects, get_referents, get_referrers, get_freeze_count, get_threshold, isenabled and
+//     get_stats agree with the model.
 //
-// Deterministic for a given op source (a seeded std::mt19937_64, or fuzzer bytes).
+// Deterministic for a given op source (a seeded std::mt19937_64, or fuzzer bytes: Source(data,
+// size)) and a given binary: finalizers run in address order, so another build or allocator may
+// take a different path from the same seed.
 #pragma once
 
 #include <ouro/ouro.hpp>
