@@ -4,6 +4,7 @@
 #include <ouro/ouro.hpp>
 #include <ouro/weak_value_dictionary.hpp>
 
+#include <cstdarg>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -14,11 +15,13 @@ int g_step = 0;
 void step(const char* title, const char* python) {
     std::printf("\n[%d] %s\n    python: %s\n", ++g_step, title, python);
 }
-template <class... Args>
-void say(const char* fmt, Args... args) {
+__attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
+    std::va_list args;
+    va_start(args, fmt);
     std::printf("    ");
-    std::printf(fmt, args...);
+    std::vprintf(fmt, args);
     std::printf("\n");
+    va_end(args);
 }
 
 // The seed's Node: a value and a reference to the next node. trace() declares the edge.

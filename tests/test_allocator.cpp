@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <list>
@@ -178,7 +179,9 @@ TEST(AllocatorDeathTest, OverflowIntoAFreeBlockIsCaughtAtTheNextAllocation) {
             auto* c = pool.allocate(32, 8);
             pool.deallocate(c, 32, 8);
             pool.deallocate(b, 32, 8);  // b's link points at c
-            a[32] = 0x55;               // one byte past a: the low byte of b's link
+            // One byte past a: the low byte of b's link (through an integer, so the compiler's
+            // object-size checks do not stop the deliberate overflow first).
+            *reinterpret_cast<volatile unsigned char*>(reinterpret_cast<std::uintptr_t>(a) + 32) = 0x55;
             (void)pool.allocate(32, 8);
         },
         "link was overwritten");

@@ -73,12 +73,12 @@ void scenario(std::vector<ouro::Ref<Node>>& roots, int& callbacks) {
 TEST(Faults, EveryAllocationFailingOnceLeavesAConsistentHeap) {
     // How many fault points one clean run passes.
     std::uint64_t points;
+    int callbacks = 0;
     {
         ouro::Heap heap;
         ouro::Heap::Scope scope(heap);
         ouro::gc::set_threshold(50, 3, 3);
         std::vector<ouro::Ref<Node>> roots;
-        int callbacks = 0;
         std::uint64_t before = ouro::detail::t_fault_points;
         scenario(roots, callbacks);
         points = ouro::detail::t_fault_points - before;
@@ -90,12 +90,12 @@ TEST(Faults, EveryAllocationFailingOnceLeavesAConsistentHeap) {
 
     std::size_t failures = 0;
     for (std::uint64_t n = 1; n <= points; ++n) {
+        int callbacks = 0;  // outlives the heap: its finalizers run at the heap's end
         {
             ouro::Heap heap;
             ouro::Heap::Scope scope(heap);
             ouro::gc::set_threshold(50, 3, 3);
             std::vector<ouro::Ref<Node>> roots;
-            int callbacks = 0;
             ouro::detail::t_fault_countdown = n;
             try {
                 scenario(roots, callbacks);
