@@ -176,8 +176,8 @@ private:
 struct Stats {
     std::size_t ops = 0, objects = 0, collections = 0, manual_collections = 0, full_checks = 0, exact_checks = 0;
     std::size_t finalizers = 0, resurrections = 0, weak_callbacks = 0, unraisable = 0, nested_collect_zero = 0;
-    std::size_t nested_real_collections = 0, freezes = 0, saveall = 0, max_alive = 0, found = 0, avoided = 0,
-                garbage_held_callbacks = 0, max_depth = 0, dict_ops = 0;
+    std::size_t nested_real_collections = 0, freezes = 0, saveall = 0, max_alive = 0, found = 0, max_depth = 0,
+                dict_ops = 0;
 };
 
 // --- The model ------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ public:
                                       // the weakrefs of a dying object alive until their callbacks ran)
         bool expect_cleared = false;  // its referent went to garbage() under DEBUG_SAVEALL
         bool may_be_cleared = false;  // its referent was (possibly) in a collection's unreachable set and revived
-        bool holder_revived = false;  // its holder was (possibly) garbage and revived
+        bool holder_revived = false;  // its holder was (possibly) garbage and revived (or saved)
     };
     struct DriverWeak {
         ouro::WeakRef<Base> w;
@@ -367,10 +367,6 @@ public:
         roots_.pop_back();
         root_ids_[i] = root_ids_.back();
         root_ids_.pop_back();
-        if (touch_after_move) {
-            ouro::Ref<Base> copy(info_[a].obj);
-            copy.reset();  // a counted drop (the graph still holds `a`)
-        }
     }
 
     // ----- weak references --------------------------------------------------------------------------
@@ -512,22 +508,6 @@ public:
             if (info_[id].frozen) return true;
         return false;
     }
-    // Workarounds for known library bugs (see tests/test_random_model.cpp, RandomModelKnownBugs):
-    // a Peek finalizer does not read weak references while a release is deep enough for the
-    // trashcan to hold objects whose count is 0 (bug 3), and a weak reference held by garbage
-    // that calls back for an untracked or frozen referent is counted, not failed (bug 4).
-    // After moving a root into the graph (which drops no reference), a reference is copied and
-    // dropped so the collector's "no drop since the last analysis" shortcut cannot skip (bug 5).
-    // OURO_MODEL_NO_WORKAROUNDS lists the bugs not to work around ("3,5"), or "all".
-    static bool workaround(char bug) {
-        const char* v = std::getenv("OURO_MODEL_NO_WORKAROUNDS");
-        if (!v) return true;
-        std::string_view s(v);
-        return s != "all" && s.find(bug) == std::string_view::npos;
-    }
-    bool avoid_known_bugs = workaround('3');   // bug 3: no Peek during deep releases
-    bool tolerate_bug4 = workaround('4');      // bug 4: count garbage-held callbacks, do not fail
-    bool touch_after_move = workaround('5');   // bug 5: a counted drop after each move into the graph
     static constexpr std::size_t kDeep = 40;  // nested deallocations; the trashcan defers past 64
 
     void set_gc_callback_mode(int mode) { cb_mode_ = mode; }  // 0 quiet, 1 collect() at start, 2 throw at stop
@@ -585,8 +565,13 @@ public:
             auto& g = ouro::gc::garbage();
             std::vector<char> saved(info_.size(), 0);
             for (std::size_t k = saved_before; k < g.size(); ++k) saved[static_cast<Base*>(g[k].get())->id] = 1;
-            for (std::size_t r = 0; r < recs_before; ++r)
-                if (!recs_[r].detached && saved[recs_[r].target]) recs_[r].expect_cleared = true;
+            for (std::size_t r = 0; r < recs_before; ++r) {
+                if (recs_[r].detached) continue;
+                if (saved[recs_[r].target]) recs_[r].expect_cleared = true;
+                // A weak reference held by garbage is cleared too (CPython clears the weakrefs
+                // in the unreachable set), so a saved holder's watch may be dead.
+                if (recs_[r].holder >= 0 && saved[recs_[r].holder]) recs_[r].holder_revived = true;
+            }
             if (g.size() - saved_before != found)
                 violation("DEBUG_SAVEALL: " + std::to_string(g.size() - saved_before) + " objects saved, collect() returned " +
                           std::to_string(found));
@@ -818,7 +803,9 @@ public:
             auto who = [&] { return "watch of node " + std::to_string(id) + " on " + std::to_string(r.target); };
             if (w_alive && !t_alive) violation(who() + ": alive() but the referent is dead");
             if (w_alive && r.expect_cleared) violation(who() + ": alive() but the referent went to garbage()");
-            if (!w_alive && t_alive && !r.expect_cleared && !r.may_be_cleared) violation(who() + ": cleared while the referent is alive");
+            // Cleared early only when its referent or its holder was garbage (then revived).
+            if (!w_alive && t_alive && !r.expect_cleared && !r.may_be_cleared && !r.holder_revived)
+                violation(who() + ": cleared while the referent is alive");
             if (r.calls > 1) violation(who() + ": callback ran " + std::to_string(r.calls) + " times");
             if (w_alive && r.calls != 0) violation(who() + ": callback ran while the referent is alive");
             if (!t_alive && r.calls == 0 && !r.expect_cleared && !r.may_be_cleared && !r.holder_revived)
@@ -948,12 +935,7 @@ public:
             }
         } guard{this, !in_gc};
         if (!in_gc) finalizing_.push_back(id);
-        Fin action = b->fin;
-        if (avoid_known_bugs && deep_ && action == Fin::Peek) {
-            action = Fin::None;  // known bug 3
-            ++stats_.avoided;
-        }
-        switch (action) {
+        switch (b->fin) {
             case Fin::None: break;
             case Fin::Resurrect:
                 add_root(ouro::Ref<Base>(b));
@@ -1039,15 +1021,9 @@ public:
             if (info_[h].state != State::Alive) {
                 if (!r.detached_late) violation(who() + ": callback although its holder is not alive");
             }
-            else if (in_gc && gc_gen_ == 2 && !info_[h].frozen && !reachable_now(h)) {
-                // Known bug: the collector leaves weak references held by garbage uncleared, so
-                // one whose referent is outside the unreachable set (untracked, frozen) calls
-                // back when clearing the garbage frees that referent.
-                bool referent_outside = !info_[r.target].tracked || info_[r.target].frozen;
-                if (tolerate_bug4 && referent_outside) ++stats_.garbage_held_callbacks;
-                else violation(who() + ": a weak reference held by garbage called back during a full collection (referent " +
+            else if (in_gc && gc_gen_ == 2 && !info_[h].frozen && !reachable_now(h))
+                violation(who() + ": a weak reference held by garbage called back during a full collection (referent " +
                           kind_name(r.target) + ")");
-            }
         }
         // At death by count the referent is untracked but still holds its references: a
         // collection started from here sees them as external (transient roots).

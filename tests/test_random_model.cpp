@@ -6,7 +6,6 @@
 //   OURO_MODEL_SEED=S          run only seed S (to reproduce a failure; the seed is printed)
 //   OURO_MODEL_SEEDS=K         number of seeds (default 8)
 //   OURO_MODEL_SOAK_SECONDS=T  soak mode: run consecutive seeds for T seconds
-//   OURO_MODEL_NO_WORKAROUNDS=3,4,5|all  stop working around known bugs (see the end of this file)
 //   OURO_MODEL_TRACE=1         print every operation to stderr
 #include "model_graph.hpp"
 
@@ -56,11 +55,11 @@ void print_stats(const char* label, std::uint64_t seeds, const Stats& s, double 
     std::printf(
         "[ model    ] %s: %llu seeds, %zu ops, %zu objects (max %zu alive, deepest release %zu), %zu collections (%zu manual, %zu "
         "found), %zu checks (%zu exact), %zu finalizers, %zu resurrections, %zu weak callbacks, %zu unraisable, "
-        "%zu nested collect()=0, %zu nested real collections, %zu freezes, %zu SAVEALL, %zu weak-dict puts/erases, %zu hooks defused and %zu garbage-held callbacks (known bugs); "
+        "%zu nested collect()=0, %zu nested real collections, %zu freezes, %zu SAVEALL, %zu weak-dict puts/erases; "
         "%.2f s\n",
         label, static_cast<unsigned long long>(seeds), s.ops, s.objects, s.max_alive, s.max_depth, s.collections, s.manual_collections,
         s.found, s.full_checks, s.exact_checks, s.finalizers, s.resurrections, s.weak_callbacks, s.unraisable,
-        s.nested_collect_zero, s.nested_real_collections, s.freezes, s.saveall, s.dict_ops, s.avoided, s.garbage_held_callbacks, seconds);
+        s.nested_collect_zero, s.nested_real_collections, s.freezes, s.saveall, s.dict_ops, seconds);
 }
 
 void add(Stats& total, const Stats& s) {
@@ -79,9 +78,7 @@ void add(Stats& total, const Stats& s) {
     total.freezes += s.freezes;
     total.saveall += s.saveall;
     total.found += s.found;
-    total.avoided += s.avoided;
     total.dict_ops += s.dict_ops;
-    total.garbage_held_callbacks += s.garbage_held_callbacks;
     total.max_alive = std::max(total.max_alive, s.max_alive);
     total.max_depth = std::max(total.max_depth, s.max_depth);
 }
@@ -193,12 +190,12 @@ TEST(RandomModel, LongChainsAndCyclesMixingGenerations) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Library bugs found by the model, as minimal reproducers. Open ones are skipped so CI stays
-// green; run them with OURO_MODEL_RUN_KNOWN_BUGS=1 (they fail until fixed). The random test
-// works around 3–5 unless OURO_MODEL_NO_WORKAROUNDS lists them ("3,4,5") or is "all".
+// Library bugs found by the model, as minimal reproducers, kept as regression tests (all five
+// are fixed: 1–2 in 2ad4b0f, 3–4 in d2f1a1f, 5 in c29697a). A new bug found by the model goes
+// here first, skipped unless OURO_MODEL_RUN_KNOWN_BUGS=1 so CI stays green until it is fixed.
 namespace {
 
-bool run_known_bugs() { return std::getenv("OURO_MODEL_RUN_KNOWN_BUGS") != nullptr; }
+[[maybe_unused]] bool run_known_bugs() { return std::getenv("OURO_MODEL_RUN_KNOWN_BUGS") != nullptr; }
 
 int g_destroyed = 0;
 struct Chain : ouro::Object {
@@ -249,7 +246,6 @@ struct Holder : ouro::Object {
 
 }  // namespace
 
-// Fixed bugs, kept as regression tests.
 // Bug 1 (fixed in 2ad4b0f). destroy() ran the weak reference callbacks of an object dying by its
 // count while the object was still tracked, with count 0. A collection started by such a
 // callback (gc::collect(), or an allocation crossing threshold 0) found it unreachable, held it,
@@ -286,13 +282,11 @@ TEST(RandomModelRegressions, CollectionWhileTrashcanHoldsDeferredObjects) {
     EXPECT_EQ(g_destroyed, 201);
 }
 
-// Bug 3. A weak reference to an object deferred by the trashcan (count 0, not yet cleared) is
-// still alive() and operator() returns the object, raising its count from 0 to 1; dropping that
-// reference destroys it, and the trashcan destroys it again. CPython's weakref returns None when
-// the referent's count is 0 (_PyWeakref_GET_REF). Fix: treat a count-0 referent as dead in
-// alive()/operator() (or clear weak references when deferring).
-TEST(RandomModelKnownBugs, WeakRefYieldsObjectDeferredByTrashcan) {
-    if (!run_known_bugs()) GTEST_SKIP() << "library bug: a weakref yields a trashcan-deferred (count 0) object";
+// Bug 3 (fixed in d2f1a1f). A weak reference to an object deferred by the trashcan (count 0,
+// weak references not yet cleared) was still alive(), and operator() returned the object, raising
+// its count from 0 to 1; dropping that reference destroyed it, and the trashcan destroyed it
+// again. CPython's weakref returns None once the referent's count is 0 (_PyWeakref_GET_REF).
+TEST(RandomModelRegressions, WeakRefYieldsObjectDeferredByTrashcan) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     g_zombies = 0;
@@ -305,15 +299,13 @@ TEST(RandomModelKnownBugs, WeakRefYieldsObjectDeferredByTrashcan) {
     EXPECT_EQ(g_zombies, 0u);
 }
 
-// Bug 4. Weak references *held by* garbage are not cleared by a collection (only weak references
-// *to* garbage are). When clearing the garbage frees an object outside the unreachable set (an
-// untracked one, a frozen one, or an older generation's in a young collection), a garbage-held
-// weak reference to it calls back, in the middle of delete_garbage, with its holder half
-// cleared. CPython (3.13+, handle_weakrefs) clears every weakref that is itself unreachable,
-// without calling it back. Fix: in handle_weakrefs, clear (detach and drop the callbacks of)
-// the records whose handles are all held by the unreachable set.
-TEST(RandomModelKnownBugs, WeakRefHeldByGarbageCallsBack) {
-    if (!run_known_bugs()) GTEST_SKIP() << "library bug: a weakref held by garbage calls back during collection";
+// Bug 4 (fixed in d2f1a1f). Weak references *held by* garbage were not cleared by a collection
+// (only weak references *to* garbage were). When clearing the garbage freed an object outside the
+// unreachable set (an untracked one, a frozen one, or an older generation's in a young
+// collection), a garbage-held weak reference to it called back in the middle of delete_garbage,
+// its holder half cleared. CPython (3.13+, handle_weakrefs) clears every weakref that is itself
+// unreachable, without calling it back.
+TEST(RandomModelRegressions, WeakRefHeldByGarbageCallsBack) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     int calls = 0;
@@ -340,15 +332,13 @@ TEST(RandomModelKnownBugs, WeakRefHeldByGarbageCallsBack) {
     EXPECT_EQ(calls, 0) << "older-generation referent";
 }
 
-// Bug 5. The collector skips the analysis of a generation when no reference was dropped (with
-// its object left alive) since that generation was last analysed (Collection::run, 2ad4b0f).
-// But a cycle also becomes unreachable when the last external reference is *moved* into the
-// graph, which drops nothing: `a->self = std::move(a)`, `node->edges.push_back(std::move(root))`.
-// An explicit gc::collect() then returns 0 and leaves the garbage alive until some unrelated
-// drop happens. Fix: let explicit collections always analyse (keep the shortcut for automatic
-// ones, where a later drop re-arms it), or count moves into objects.
-TEST(RandomModelKnownBugs, GarbageMadeByMovingTheLastReferenceIn) {
-    if (!run_known_bugs()) GTEST_SKIP() << "library bug: collect() skips analysis after a move made garbage";
+// Bug 5 (fixed in c29697a, which removed the shortcut). The collector skipped the analysis of a
+// generation when no reference had been dropped (with its object left alive) since that
+// generation was last analysed (2ad4b0f). But a cycle also becomes unreachable when the last
+// outside reference is *moved* into the graph, which drops nothing: `a->self = std::move(a)`,
+// `node->edges.push_back(std::move(root))`. An explicit gc::collect() returned 0 and left the
+// garbage alive until some unrelated drop happened.
+TEST(RandomModelRegressions, GarbageMadeByMovingTheLastReferenceIn) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     g_destroyed = 0;
