@@ -32,42 +32,62 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <climits>
 #include <memory>
+#include <stdexcept>
 
 namespace ouro::detail {
 namespace {
 
 constexpr std::uint32_t kNone = 0xffffffffu;
-constexpr std::uint8_t kCandidate = 1;
-constexpr std::uint8_t kReached = 2;
+
+// One candidate's scratch: 8 bytes, so a step of the marking chase is one memory access.
+struct Slot {
+    std::int32_t refs;   // gc_refs: count minus references from candidates; kReached once marked
+    std::uint32_t link;  // kCandidate | kInline | the one edge's target (or kNoTarget), or
+                         // kCandidate | index of the candidate's run of edges in Graph::edges
+};
+constexpr std::int32_t kReached = INT32_MIN;
+constexpr std::uint32_t kCandidate = 1u << 31;
+constexpr std::uint32_t kInline = 1u << 30;
+constexpr std::uint32_t kLinkMask = kInline - 1;
+constexpr std::uint32_t kNoTarget = kLinkMask;  // also the limit on slots and on edges
+
+inline bool is_candidate_slot(const Slot* slots, std::uint32_t j) noexcept { return slots[j].link & kCandidate; }
 
 // One reachability analysis over candidates numbered 0..slots-1.
 struct Graph {
-    ScratchArray<std::int32_t> refs;    // gc_refs: count minus references from candidates
-    ScratchArray<std::uint8_t> state;   // kCandidate, kReached
-    ScratchArray<std::uint32_t> first;  // each candidate's first edge in `edges`
-    ScratchArray<std::uint32_t> edges;  // slots each candidate references, each run ended by kNone
+    ScratchArray<Slot> slots;           // all zero: no candidates yet
+    ScratchArray<std::uint32_t> edges;  // runs of two or more targets, each ended by kNone
 
-    explicit Graph(std::size_t slots) : refs(slots), state(slots), first(slots) {}
+    explicit Graph(std::size_t n) : slots(n) {
+        if (n >= kNoTarget) throw std::length_error("ouro::gc: a collection of more than 2^30 objects");
+    }
+    bool reached(std::uint32_t j) const noexcept { return slots[j].refs == kReached; }
 
-    // Marks everything reachable from the candidates with gc_refs > 0 (the roots).
-    template <class Space>
-    void mark(Space& space) {
+    // Marks everything reachable from the candidates with gc_refs > 0 (the roots), depth first
+    // with an explicit stack. Objects with one reference (list links) cost one memory access per
+    // step: the target is inline in the slot.
+    void mark(std::uint32_t n) {
         std::vector<std::uint32_t> stack;
-        space.scan(state.data(), [&](std::uint32_t root, Object*) {
-            if (refs[root] <= 0 || (state[root] & kReached)) return;
-            state[root] |= kReached;
-            stack.push_back(root);
+        auto reach = [&](std::uint32_t t) {
+            if (slots[t].refs == kReached) return;
+            slots[t].refs = kReached;
+            stack.push_back(t);
+        };
+        for (std::uint32_t root = 0; root < n; ++root) {
+            if (!(slots[root].link & kCandidate) || slots[root].refs <= 0) continue;  // kReached < 0
+            reach(root);
             while (!stack.empty()) {
-                std::uint32_t j = stack.back();
+                std::uint32_t link = slots[stack.back()].link;
                 stack.pop_back();
-                for (const std::uint32_t* e = edges.data() + first[j]; *e != kNone; ++e)
-                    if (!(state[*e] & kReached)) {
-                        state[*e] |= kReached;
-                        stack.push_back(*e);
-                    }
+                if (link & kInline) {
+                    if ((link & kLinkMask) != kNoTarget) reach(link & kLinkMask);
+                    continue;
+                }
+                for (const std::uint32_t* e = edges.data() + (link & kLinkMask); *e != kNone; ++e) reach(*e);
             }
-        });
+        }
     }
 };
 
@@ -85,7 +105,7 @@ struct RecordVisitor final : Visitor {
     void visit(Object*& slot) override {
         std::uint32_t j = index(slot);
         if (j == kNone) return;
-        --graph->refs[j];
+        --graph->slots[j].refs;
         graph->edges.push_back(j);
     }
 };
@@ -130,9 +150,9 @@ struct YoungSpace {
             if (Object* x = at(j)) f(x, j);  // null: a hole where an object died
     }
     template <class F>
-    void scan(const std::uint8_t* state, F&& f) const {
+    void scan(const Slot* graph, F&& f) const {
         for (std::uint32_t j = 0, n = slots(); j < n; ++j)
-            if (state[j] & kCandidate) f(j, at(j));
+            if (is_candidate_slot(graph, j)) f(j, at(j));
     }
 };
 
@@ -193,14 +213,14 @@ struct FullSpace {
     }
     // Visits candidates by their scratch slots alone: objects are not read.
     template <class F>
-    void scan(const std::uint8_t* state, F&& f) const {
+    void scan(const Slot* graph, F&& f) const {
         for (Pool* p : pools) {
             std::uint32_t j = p->base_index;
             for (char* b = p->data(); b != p->bump_end(); b += p->block_size, ++j)
-                if (state[j] & kCandidate) f(j, reinterpret_cast<Object*>(b));
+                if (is_candidate_slot(graph, j)) f(j, reinterpret_cast<Object*>(b));
         }
         for (std::uint32_t i = 0; i < large.size(); ++i)
-            if (state[large_base + i] & kCandidate) f(large_base + i, large[i]);
+            if (is_candidate_slot(graph, large_base + i)) f(large_base + i, large[i]);
     }
 };
 
@@ -220,9 +240,9 @@ struct SetSpace {
         for (std::uint32_t j = 0; j < sorted.size(); ++j) f(sorted[j], j);
     }
     template <class F>
-    void scan(const std::uint8_t* state, F&& f) const {
+    void scan(const Slot* graph, F&& f) const {
         for (std::uint32_t j = 0; j < sorted.size(); ++j)
-            if (state[j] & kCandidate) f(j, sorted[j]);
+            if (is_candidate_slot(graph, j)) f(j, sorted[j]);
     }
 };
 
@@ -237,22 +257,31 @@ Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint) {
     try {
         space.gather([&](Object* x, std::uint32_t j) {
             current = x;
-            g.state[j] = kCandidate;
             // A count of 0 means a deallocation is under way (the trashcan may have queued it):
             // that deallocation holds it, so it counts as referenced from outside.
             std::uint32_t count = refcnt(x);
-            g.refs[j] += clamp_count(count ? count : 1) - bias;
-            g.first[j] = static_cast<std::uint32_t>(g.edges.size());
+            g.slots[j].refs += clamp_count(count ? count : 1) - bias;
+            const std::size_t start = g.edges.size();
             x->trace(visitor);
-            g.edges.push_back(kNone);
+            const std::size_t n = g.edges.size() - start;
+            if (n <= 1) {
+                g.slots[j].link = kCandidate | kInline | (n ? g.edges[start] : kNoTarget);
+                g.edges.resize(start);
+            } else {
+                if (start >= kNoTarget) throw std::length_error("ouro::gc: a collection of more than 2^30 references");
+                g.slots[j].link = kCandidate | static_cast<std::uint32_t>(start);
+                g.edges.push_back(kNone);
+            }
         });
     } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const std::length_error&) {
         throw;
     } catch (...) {
         report_unraisable("trace() during a collection (nothing was freed), of", *current);
         throw TraceFailed{};
     }
-    g.mark(space);
+    g.mark(space.slots());
     return g;
 }
 
@@ -292,9 +321,9 @@ private:
             Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0);
             if (gen_ == 2) s_.edges_hint = g.edges.size();
             unreachable_.reserve(space.slots() / 8);
-            space.scan(g.state.data(), [&](std::uint32_t j, Object* x) {
+            space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
                 ++candidates;
-                if (!(g.state[j] & kReached)) unreachable_.push_back(x);
+                if (!g.reached(j)) unreachable_.push_back(x);
             });
         } catch (const TraceFailed&) {
             unreachable_.clear();
@@ -369,7 +398,7 @@ private:
             SetSpace space{unreachable_};
             Graph g = analyse(space, 1, 0);
             std::erase_if(unreachable_, [&, index = space.index()](Object* u) {
-                if (!(g.state[index(u)] & kReached)) return false;
+                if (!g.reached(index(u))) return false;
                 resurrect(u);
                 return true;
             });

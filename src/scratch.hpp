@@ -44,6 +44,11 @@ public:
     const T& operator[](std::size_t i) const noexcept { return data_[i]; }
     std::size_t size() const noexcept { return size_; }
 
+    // Shrinks (capacity stays).
+    void resize(std::size_t n) noexcept {
+        if (n < size_) size_ = n;
+    }
+
     void push_back(T v) {
         if (size_ == cap_) reserve(cap_ ? cap_ * 2 : 1024);
         data_[size_++] = v;

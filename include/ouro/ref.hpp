@@ -39,13 +39,13 @@ public:
     constexpr Ref() noexcept = default;
     constexpr Ref(std::nullptr_t) noexcept {}
     // Adds a reference to an object that is already managed: `Ref<Self>(this)` is fine.
-    explicit Ref(T* p) : obj_(p) {
+    explicit Ref(T* p) : obj_(const_cast<Object*>(static_cast<const Object*>(p))) {
         if (obj_) {
             if constexpr (OURO_CHECKS) detail::check_managed(obj_);
             detail::incref(obj_);
         }
     }
-    Ref(detail::Adopt, T* p) noexcept : obj_(p) {}
+    Ref(detail::Adopt, T* p) noexcept : obj_(const_cast<Object*>(static_cast<const Object*>(p))) {}
 
     Ref(const Ref& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
         if (obj_) acquire();
