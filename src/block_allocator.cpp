@@ -109,11 +109,15 @@ std::vector<Arena*>& orphaned_arenas() {
 
 void BlockAllocator::orphan_live_pools() noexcept {
     std::erase_if(arenas_, [this](Arena* a) {
-        if (a->nfree == kPoolsPerArena) return false;
+        bool live = false;
         for (std::size_t i = 0; i < kPoolsPerArena - a->untouched; ++i) {
             auto* p = reinterpret_cast<Pool*>(a->base + i * kPoolSize);
-            if (p->used != 0) p->owner = nullptr;
+            if (p->used != 0) {
+                p->owner = nullptr;
+                live = true;
+            }
         }
+        if (!live) return false;  // unmapped with the allocator (it may hold kept, empty pools)
         bucket_remove(a);
         try {
             orphaned_arenas().push_back(a);
@@ -162,6 +166,9 @@ void BlockAllocator::deallocate_slow(Pool* p) noexcept {
         head = p;
     }
     if (p->used == 0) {
+        // The only pool of its class stays, empty: a loop that allocates and frees one block
+        // would otherwise carve and release a pool every time. At most one per size class.
+        if (head == p && !p->next) return;
         if (p->prev) p->prev->next = p->next;
         else head = p->next ? p->next : &sentinel_;
         if (p->next) p->next->prev = p->prev;

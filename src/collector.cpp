@@ -24,8 +24,8 @@
 // young-generation lists (generations 0 and 1) or by walking the tracked pools in address order
 // (full collections), so the one pass that reads objects streams through memory; marking then
 // reads only the compact edge array, never the objects. See docs/design.md.
+#include "graph.hpp"
 #include "heap_state.hpp"
-#include "scratch.hpp"
 
 #include <ouro/unraisable.hpp>
 
@@ -38,58 +38,6 @@
 
 namespace ouro::detail {
 namespace {
-
-constexpr std::uint32_t kNone = 0xffffffffu;
-
-// One candidate's scratch: 8 bytes, so a step of the marking chase is one memory access.
-struct Slot {
-    std::int32_t refs;   // gc_refs: count minus references from candidates; kReached once marked
-    std::uint32_t link;  // kCandidate | kInline | the one edge's target (or kNoTarget), or
-                         // kCandidate | index of the candidate's run of edges in Graph::edges
-};
-constexpr std::int32_t kReached = INT32_MIN;
-constexpr std::uint32_t kCandidate = 1u << 31;
-constexpr std::uint32_t kInline = 1u << 30;
-constexpr std::uint32_t kLinkMask = kInline - 1;
-constexpr std::uint32_t kNoTarget = kLinkMask;  // also the limit on slots and on edges
-
-inline bool is_candidate_slot(const Slot* slots, std::uint32_t j) noexcept { return slots[j].link & kCandidate; }
-
-// One reachability analysis over candidates numbered 0..slots-1.
-struct Graph {
-    ScratchArray<Slot> slots;           // all zero: no candidates yet
-    ScratchArray<std::uint32_t> edges;  // runs of two or more targets, each ended by kNone
-
-    explicit Graph(std::size_t n) : slots(n) {
-        if (n >= kNoTarget) throw std::length_error("ouro::gc: a collection of more than 2^30 objects");
-    }
-    bool reached(std::uint32_t j) const noexcept { return slots[j].refs == kReached; }
-
-    // Marks everything reachable from the candidates with gc_refs > 0 (the roots), depth first
-    // with an explicit stack. Objects with one reference (list links) cost one memory access per
-    // step: the target is inline in the slot.
-    void mark(std::uint32_t n) {
-        std::vector<std::uint32_t> stack;
-        auto reach = [&](std::uint32_t t) {
-            if (slots[t].refs == kReached) return;
-            slots[t].refs = kReached;
-            stack.push_back(t);
-        };
-        for (std::uint32_t root = 0; root < n; ++root) {
-            if (!(slots[root].link & kCandidate) || slots[root].refs <= 0) continue;  // kReached < 0
-            reach(root);
-            while (!stack.empty()) {
-                std::uint32_t link = slots[stack.back()].link;
-                stack.pop_back();
-                if (link & kInline) {
-                    if ((link & kLinkMask) != kNoTarget) reach(link & kLinkMask);
-                    continue;
-                }
-                for (const std::uint32_t* e = edges.data() + (link & kLinkMask); *e != kNone; ++e) reach(*e);
-            }
-        }
-    }
-};
 
 // Counts above this are clamped: such an object is a root whatever its internal references.
 constexpr std::int32_t clamp_count(std::uint32_t count) noexcept {
@@ -249,8 +197,8 @@ struct SetSpace {
 // Gathers counts and edges (subtracting `bias` from each count: the collector's own holds) and
 // marks. A trace() that throws leaves the graph incomplete: the caller must then free nothing.
 template <class Space>
-Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint) {
-    Graph g(space.slots());
+Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint, GraphBuffers& buffers) {
+    Graph g(buffers, space.slots());
     g.edges.reserve(edges_hint);
     RecordVisitor visitor(space.index(), &g);
     Object* current = nullptr;
@@ -318,7 +266,8 @@ private:
     void find_unreachable(const Space& space) {
         std::size_t candidates = 0;
         try {
-            Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0);
+            GraphBuffers local;
+            Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0, gen_ == 2 ? local : s_.young_graph);
             if (gen_ == 2) s_.edges_hint = g.edges.size();
             unreachable_.reserve(space.slots() / 8);
             space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
@@ -396,7 +345,8 @@ private:
         try {
             std::sort(unreachable_.begin(), unreachable_.end());
             SetSpace space{unreachable_};
-            Graph g = analyse(space, 1, 0);
+            GraphBuffers local;
+            Graph g = analyse(space, 1, 0, local);
             std::erase_if(unreachable_, [&, index = space.index()](Object* u) {
                 if (!g.reached(index(u))) return false;
                 resurrect(u);

