@@ -2,6 +2,7 @@
 #pragma once
 
 #include "graph.hpp"
+#include "pointer_map.hpp"
 
 #include <ouro/gc.hpp>
 #include <ouro/heap.hpp>
@@ -14,12 +15,12 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace ouro::detail {
 
 struct FinalizerState;
+using WeakTable = PointerMap<WeakRecord*>;
 
 struct HeapState {
     std::array<std::size_t, 3> threshold{700, 10, 10};
@@ -41,7 +42,7 @@ struct HeapState {
     std::vector<Ref<Object>> garbage;
     std::vector<gc::Callback> callbacks;
     std::vector<Object*> large;  // every large object, tracked or not, indexed by LargePrefix::index
-    std::unordered_map<Object*, WeakRecord*> weakrefs;  // referent -> its newest weak reference
+    WeakTable weakrefs;  // referent -> its newest weak reference
     std::map<std::uint64_t, std::shared_ptr<FinalizerState>> finalizers;  // alive ones, by registration
     std::uint64_t next_finalizer = 0;
 

@@ -10,7 +10,7 @@
 namespace ouro::detail {
 namespace {
 
-using Table = std::unordered_map<Object*, WeakRecord*>;
+using Table = WeakTable;
 
 // Weak references to objects that outlived their heap (orphans) live here. Never destroyed:
 // orphans die during process exit, after every static destructor has run.
@@ -35,10 +35,10 @@ decltype(auto) with_table(Object* o, F&& f) {
 WeakRecord* detach_all(Object* o) noexcept {
     gcword(o) &= ~kHasWeakrefs;
     return with_table(o, [o](Table& t) {
-        auto it = t.find(o);
-        if (it == t.end()) return static_cast<WeakRecord*>(nullptr);
-        WeakRecord* head = it->second;
-        t.erase(it);
+        WeakRecord** found = t.find(o);
+        if (!found) return static_cast<WeakRecord*>(nullptr);
+        WeakRecord* head = *found;
+        t.erase(o);
         return head;
     });
 }
@@ -63,7 +63,7 @@ void unlink(WeakRecord* r) noexcept {
             return false;
         }
         if (r->next) {
-            t.find(o)->second = r->next;
+            *t.find(o) = r->next;
             return false;
         }
         t.erase(o);
@@ -132,8 +132,8 @@ WeakRecord* weak_acquire(Object* referent, bool with_callback) {
     if (!(gcword(referent) & kLive)) throw std::invalid_argument("ouro::WeakRef: the referent is not a live managed object");
     if (!with_callback && (gcword(referent) & kHasWeakrefs)) {
         WeakRecord* shared = with_table(referent, [referent](Table& t) {
-            auto it = t.find(referent);
-            for (WeakRecord* r = it == t.end() ? nullptr : it->second; r; r = r->next)
+            WeakRecord** head = t.find(referent);
+            for (WeakRecord* r = head ? *head : nullptr; r; r = r->next)
                 if (!r->call) return r;
             return static_cast<WeakRecord*>(nullptr);
         });
@@ -228,19 +228,18 @@ void orphan_weakrefs(Object* o) noexcept {
     Heap* h = heap_of(o);
     if (!h) return;
     auto& table = HeapAccess::state(*h).weakrefs;
-    auto it = table.find(o);
-    if (it == table.end()) return;
+    WeakRecord** head = table.find(o);
+    if (!head) return;
     OrphanTable& t = orphans();
     std::lock_guard lock(t.mutex);
     try {
-        t.map[o] = it->second;
+        t.map[o] = *head;
     } catch (const std::bad_alloc&) {
         // No memory to move them: clear them now, without callbacks (the heap is going away).
-        WeakRecord* head = it->second;
         gcword(o) &= ~kHasWeakrefs;
-        for (WeakRecord* r = head; r; r = r->next) r->referent = nullptr;
+        for (WeakRecord* r = *head; r; r = r->next) r->referent = nullptr;
     }
-    table.erase(it);
+    table.erase(o);
 }
 
 }  // namespace ouro::detail
@@ -252,8 +251,8 @@ std::size_t getweakrefcount(const Object& obj) {
     if (!(detail::gcword(o) & detail::kHasWeakrefs)) return 0;
     return detail::with_table(o, [o](detail::Table& t) {
         std::size_t n = 0;
-        auto it = t.find(o);
-        for (detail::WeakRecord* r = it == t.end() ? nullptr : it->second; r; r = r->next) ++n;
+        detail::WeakRecord** head = t.find(o);
+        for (detail::WeakRecord* r = head ? *head : nullptr; r; r = r->next) ++n;
         return n;
     });
 }
@@ -264,8 +263,8 @@ std::vector<WeakRef<Object>> getweakrefs(const Object& obj) {
     if (!(detail::gcword(o) & detail::kHasWeakrefs)) return result;
     std::vector<detail::WeakRecord*> records = detail::with_table(o, [o](detail::Table& t) {
         std::vector<detail::WeakRecord*> v;
-        auto it = t.find(o);
-        for (detail::WeakRecord* r = it == t.end() ? nullptr : it->second; r; r = r->next) v.push_back(r);
+        detail::WeakRecord** head = t.find(o);
+        for (detail::WeakRecord* r = head ? *head : nullptr; r; r = r->next) v.push_back(r);
         return v;
     });
     result.reserve(records.size());
