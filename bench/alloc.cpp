@@ -1,6 +1,5 @@
 // Allocator shapes (after mimalloc-bench's single-threaded ones), built once per allocator:
-//   BENCH_IMPL_OURO    ouro::make of untracked objects (the heap's pools; the 16-byte header is
-//                      part of the requested size, so both sides ask for the same bytes)
+//   BENCH_IMPL_OURO    ouro::PoolResource, the heap's allocator used on its own (issue 4)
 //   BENCH_IMPL_MALLOC  malloc/free (glibc, or mimalloc / jemalloc when linked in: BENCH_IMPL_NAME)
 // Shapes:
 //   alloc_lifo     --n times: allocate one 32-byte block and free it
@@ -28,33 +27,23 @@ namespace {
 constexpr std::array<std::size_t, 8> kSizes{16, 24, 32, 48, 64, 96, 128, 256};
 
 #if defined(BENCH_IMPL_OURO)
-// An untracked object of exactly N bytes, header included; its first field holds the checksum.
-template <std::size_t N>
-struct Sized : ouro::Object {
-    std::uint64_t data[(N - sizeof(ouro::Object)) / 8];
+// The heap's allocator on its own: ouro::PoolResource's inline path (what PoolAllocator<T> uses).
+ouro::PoolResource g_pool;
+struct Handle {
+    std::uint64_t* p = nullptr;
+    std::size_t size = 0;
 };
-using Handle = ouro::Ref<ouro::Object>;
-template <std::size_t N>
-Handle make_sized(std::uint64_t v) {
-    auto r = ouro::make<Sized<N>>();
-    r->data[0] = v;
-    return r;
-}
 Handle allocate(unsigned k, std::uint64_t v) {
-    switch (k) {
-        case 0: return make_sized<16 + 8>(v);  // 16 bytes leaves no room for a field: 24 instead
-        case 1: return make_sized<24>(v);
-        case 2: return make_sized<32>(v);
-        case 3: return make_sized<48>(v);
-        case 4: return make_sized<64>(v);
-        case 5: return make_sized<96>(v);
-        case 6: return make_sized<128>(v);
-        default: return make_sized<256>(v);
-    }
+    std::size_t size = k == 0 ? 24 : kSizes[k];
+    auto* p = static_cast<std::uint64_t*>(g_pool.allocate_inline(size, alignof(std::max_align_t)));
+    p[0] = v;
+    return Handle{p, size};
 }
-// Every Sized<N> starts its data right after the Object header.
-std::uint64_t read(const Handle& h) { return static_cast<const Sized<24>*>(h.get())->data[0]; }
-void release(Handle& h) { h = nullptr; }
+std::uint64_t read(const Handle& h) { return h.p[0]; }
+void release(Handle& h) {
+    g_pool.deallocate_inline(h.p, h.size, alignof(std::max_align_t));
+    h.p = nullptr;
+}
 #else
 struct Handle {
     std::uint64_t* p = nullptr;
