@@ -109,7 +109,7 @@ void young_remove(Heap& h, Object* o) noexcept {
     std::uint32_t gen = generation(w);
     if (gen >= 2) return;
     auto& list = HeapAccess::young(h, static_cast<int>(gen));
-    std::size_t& holes = HeapAccess::state(h).young_holes[gen];
+    std::size_t& holes = HeapAccess::young_holes(h, gen);
     list[w >> kIndexShift] = nullptr;
     w |= kNoIndex << kIndexShift;
     ++holes;
@@ -132,7 +132,7 @@ void young_remove(Heap& h, Object* o) noexcept {
 
 void young_clear(Heap& h, int gen) noexcept {
     HeapAccess::young(h, gen).clear();
-    HeapAccess::state(h).young_holes[static_cast<std::size_t>(gen)] = 0;
+    HeapAccess::young_holes(h, static_cast<std::uint32_t>(gen)) = 0;
 }
 
 std::string describe(const Object& o) {
@@ -150,10 +150,13 @@ namespace {
 void untrack(Heap& h, Object* o) noexcept {
     std::uint32_t& w = gcword(o);
     std::uint32_t gen = generation(w);
-    HeapState& s = HeapAccess::state(h);
-    if (gen < 2) young_remove(h, o);
-    else if (gen == kPermanent) --s.freeze_count;
-    else if ((w >> kIndexShift) == kPendingIndex && s.long_lived_pending > 0) --s.long_lived_pending;
+    if (gen < 2) {
+        young_remove(h, o);
+    } else {
+        HeapState& s = HeapAccess::state(h);
+        if (gen == kPermanent) --s.freeze_count;
+        else if ((w >> kIndexShift) == kPendingIndex && s.long_lived_pending > 0) --s.long_lived_pending;
+    }
     std::size_t& count0 = HeapAccess::count0(h);
     if (count0 > 0) --count0;
     w &= ~kTracked;

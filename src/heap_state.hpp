@@ -35,7 +35,6 @@ struct HeapState {
     std::size_t long_lived_total = 0;
     std::size_t long_lived_pending = 0;
     std::size_t freeze_count = 0;
-    std::array<std::size_t, 2> young_holes{};  // null entries (dead objects) in the young lists
     std::size_t edges_hint = 0;
     GraphBuffers young_graph;  // reused by young collections
   // edges recorded by the last collection: sizes the next one's array
@@ -55,6 +54,7 @@ struct HeapAccess {
     static HeapState& state(Heap& h) noexcept { return *h.state_; }
     static BlockAllocator& allocator(Heap& h) noexcept { return h.alloc_; }
     static std::vector<Object*>& young(Heap& h, int gen) noexcept { return h.young_[gen]; }
+    static std::size_t& young_holes(Heap& h, std::uint32_t gen) noexcept { return h.young_holes_[gen]; }
     static std::size_t& count0(Heap& h) noexcept { return h.count0_; }
     static void update_trigger(Heap& h) noexcept;
 };

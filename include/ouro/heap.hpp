@@ -99,6 +99,7 @@ private:
     std::size_t count0_ = 0;
     std::size_t trigger_;
     std::vector<Object*> young_[2];  // generations 0 and 1; generation 2 is found by walking pools
+    std::size_t young_holes_[2] = {0, 0};  // null entries (dead objects) in those lists
     std::unique_ptr<detail::HeapState> state_;
 };
 
