@@ -19,6 +19,7 @@ namespace ouro::detail {
 
 BlockAllocator::BlockAllocator() noexcept {
     for (auto& per_kind : current_) per_kind.fill(&sentinel_);
+    for (auto& per_kind : tails_) per_kind.fill(nullptr);
 }
 
 BlockAllocator::~BlockAllocator() {
@@ -126,6 +127,7 @@ void BlockAllocator::orphan_live_pools() noexcept {
         return true;  // left mapped on purpose: its objects may still be in use
     });
     for (auto& per_kind : current_) per_kind.fill(&sentinel_);
+    for (auto& per_kind : tails_) per_kind.fill(nullptr);
 }
 
 bool BlockAllocator::owns(const void* p) const noexcept {
@@ -137,42 +139,50 @@ bool BlockAllocator::owns(const void* p) const noexcept {
     return c < a->base + kArenaSize;
 }
 
+// Pools with free blocks form one list per (kind, size class). Allocation serves the head until
+// it is exhausted; a pool that gets a block back joins at the tail, so it gathers more free blocks
+// before it is served again (with scattered frees, front insertion made nearly every allocation
+// and every free take the slow path).
+void BlockAllocator::link_back(Pool* p) noexcept {
+    Pool*& head = current_[p->kind][p->size_class];
+    Pool*& tail = tails_[p->kind][p->size_class];
+    p->in_list = true;
+    p->next = nullptr;
+    p->prev = head == &sentinel_ ? nullptr : tail;
+    if (p->prev) p->prev->next = p;
+    else head = p;
+    tail = p;
+}
+
+void BlockAllocator::unlink(Pool* p) noexcept {
+    Pool*& head = current_[p->kind][p->size_class];
+    Pool*& tail = tails_[p->kind][p->size_class];
+    if (p->prev) p->prev->next = p->next;
+    else head = p->next ? p->next : &sentinel_;
+    if (p->next) p->next->prev = p->prev;
+    else tail = p->prev;
+    p->next = p->prev = nullptr;
+    p->in_list = false;
+}
+
 void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
-    Pool*& head = current_[kind][cls];
     // The head is exhausted: unlink it (it rejoins the list when a block comes back) and try
     // the next pool with free blocks before carving a new one.
-    while (head != &sentinel_) {
-        Pool* p = head;
+    for (Pool* p = current_[kind][cls]; p != &sentinel_; p = current_[kind][cls]) {
         if (p->free_list || p->bump != p->limit) return allocate(cls, kind);
-        head = p->next ? p->next : &sentinel_;
-        if (p->next) p->next->prev = nullptr;
-        p->next = p->prev = nullptr;
-        p->in_list = false;
+        unlink(p);
     }
-    Pool* p = new_pool(cls, kind);
-    p->in_list = true;
-    p->next = p->prev = nullptr;
-    head = p;
+    link_back(new_pool(cls, kind));
     return allocate(cls, kind);
 }
 
 void BlockAllocator::deallocate_slow(Pool* p) noexcept {
-    Pool*& head = current_[p->kind][p->size_class];
-    if (!p->in_list) {  // was full: it has a free block again, so it goes to the front
-        p->in_list = true;
-        p->prev = nullptr;
-        p->next = head == &sentinel_ ? nullptr : head;
-        if (p->next) p->next->prev = p;
-        head = p;
-    }
+    if (!p->in_list) link_back(p);  // was full: it has a free block again
     if (p->used == 0) {
         // The only pool of its class stays, empty: a loop that allocates and frees one block
         // would otherwise carve and release a pool every time. At most one per size class.
-        if (head == p && !p->next) return;
-        if (p->prev) p->prev->next = p->next;
-        else head = p->next ? p->next : &sentinel_;
-        if (p->next) p->next->prev = p->prev;
-        p->in_list = false;
+        if (current_[p->kind][p->size_class] == p && !p->next) return;
+        unlink(p);
         release_pool(p);
     }
 }

@@ -96,6 +96,8 @@ private:
     void check_free(Pool* p, void* b) const noexcept;
     static void check_link(Pool* p, void* b, void* next) noexcept;
     Pool* new_pool(unsigned cls, PoolKind kind);
+    void link_back(Pool* p) noexcept;
+    void unlink(Pool* p) noexcept;
     void release_pool(Pool* p) noexcept;
     Arena* pick_arena();
     std::size_t empty_arenas_to_keep() const noexcept;
@@ -105,6 +107,7 @@ private:
     void bucket_remove(Arena* a) noexcept;
 
     std::array<std::array<Pool*, kNumClasses>, kNumKinds> current_;  // list heads; &sentinel_ when empty
+    std::array<std::array<Pool*, kNumClasses>, kNumKinds> tails_;    // list tails; null when empty
     Pool sentinel_{};                     // always full: sends allocation to the slow path
     std::array<Arena*, kPoolsPerArena + 1> by_nfree_{};  // arenas bucketed by free pool count
     std::uint64_t nonempty_buckets_ = 0;  // bit k-1 set when by_nfree_[k] is non-empty, k in 1..64
