@@ -42,7 +42,7 @@ public:
     // n elements, all zero (capacity kept from earlier use).
     void assign_zero(std::size_t n) {
         reserve(n);
-        std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
+        if (n) std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
         size_ = n;
     }
     void clear() noexcept { size_ = 0; }
