@@ -137,6 +137,7 @@ def describe(s):
         "churn_young_pause_max": ("churn: young-generation pause, max", "pause"),
         "weakref_churn": ("%s × (make, WeakRef with callback, drop)" % human_count(s["weak_n"]), "whole loop"),
         "weakref_bulk": ("%s live objects with a WeakRef each, then all dropped" % human_count(s["weak_n"]), "whole run"),
+        "weakdict_churn": ("%s × (make, put in a WeakValueDictionary, read back, drop)" % human_count(s["weak_n"]), "whole loop"),
         "alloc_lifo": ("%s × allocate + free 32 B" % human_count(s["alloc_n"]), "whole loop"),
         "alloc_random": ("%s random replacements in a 100k working set, 16-256 B" % human_count(s["alloc_n"]), "whole loop"),
         "alloc_batch": ("10 × (%s random-size blocks, freed in random order)" % human_count(s["alloc_n"] // 10), "whole run"),
@@ -334,7 +335,7 @@ def machine(cmd, mode):
 ORDER = ["collect_chain", "collect_chain_again", "collect_shuffled", "collect_shuffled_again", "collect_cycles",
          "collect_cycles_churned", "binary_trees", "gcbench", "gc_collect", "gc_traversal", "gc_traversal_unchanged",
          "btree_gc", "btree_build", "churn", "churn_pause_p50", "churn_pause_p99", "churn_pause_max",
-         "churn_young_pause_p99", "churn_young_pause_max", "weakref_churn", "weakref_bulk", "alloc_lifo",
+         "churn_young_pause_p99", "churn_young_pause_max", "weakref_churn", "weakref_bulk", "weakdict_churn", "alloc_lifo",
          "alloc_random", "alloc_batch"]
 
 

@@ -1,13 +1,17 @@
 // Weak reference churn (peer: bench/python/weakref_churn.py): --n times, make an object, take a
 // weak reference to it with a callback, drop the object (the callback runs at once), check that
 // the weak reference is dead, drop it. A second shape keeps --n objects alive with a weak
-// reference each and then frees them all (the table of weak references at full size).
-// Verified: every callback ran exactly once and every weak reference reads as dead.
+// reference each and then frees them all (the table of weak references at full size). A third
+// is the seed's cache: --n times, make an object, put it in a WeakValueDictionary under a new
+// key, read it back, drop it (the entry vanishes).
+// Verified: every callback ran exactly once, every weak reference reads as dead, every cache
+// read found its object and the cache ends empty.
 //
 // Usage: weakref_churn_ouro [--n 1000000] [--reps 3]
 #include "common.hpp"
 
 #include <ouro/ouro.hpp>
+#include <ouro/weak_value_dictionary.hpp>
 #include <ouro/weakref.hpp>
 
 #include <vector>
@@ -55,6 +59,20 @@ void all_at_once(long n, long rep) {
     bench::emit("weakref_bulk", "ouro", "time_s", elapsed, "s", rep, ok, {{"n", bench::jint(n)}});
 }
 
+void dictionary_churn(long n, long rep) {
+    long found = 0;
+    ouro::WeakValueDictionary<long, Target> cache;
+    double t0 = bench::now();
+    for (long i = 0; i < n; ++i) {
+        auto obj = ouro::make<Target>(i);
+        cache.insert_or_assign(i, obj);
+        found += cache.get(i) == obj;
+    }
+    double elapsed = bench::now() - t0;
+    bool ok = bench::check(found == n && cache.empty(), "weak dictionary churn: reads and vanished entries");
+    bench::emit("weakdict_churn", "ouro", "time_s", elapsed, "s", rep, ok, {{"n", bench::jint(n)}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,5 +81,6 @@ int main(int argc, char** argv) {
     long reps = args.num("--reps", 3);
     for (long rep = 0; rep < reps; ++rep) one_at_a_time(n, rep);
     for (long rep = 0; rep < reps; ++rep) all_at_once(n, rep);
+    for (long rep = 0; rep < reps; ++rep) dictionary_churn(n, rep);
     return bench::g_failures ? 1 : 0;
 }

@@ -52,6 +52,20 @@ def all_at_once(n, rep):
     emit("weakref_bulk", IMPL, "time_s", elapsed, "s", rep, ok, n=n)
 
 
+def dictionary_churn(n, rep):
+    found = 0
+    cache = weakref.WeakValueDictionary()
+    t0 = time.perf_counter()
+    for i in range(n):
+        obj = Target(i)
+        cache[i] = obj
+        found += cache.get(i) is obj
+        del obj
+    elapsed = time.perf_counter() - t0
+    ok = check(found == n and len(cache) == 0, "weak dictionary churn: reads and vanished entries")
+    emit("weakdict_churn", IMPL, "time_s", elapsed, "s", rep, ok, n=n)
+
+
 def main():
     n = arg("--n", 1000000)
     reps = arg("--reps", 3)
@@ -59,6 +73,8 @@ def main():
         one_at_a_time(n, rep)
     for rep in range(reps):
         all_at_once(n, rep)
+    for rep in range(reps):
+        dictionary_churn(n, rep)
 
 
 main()
