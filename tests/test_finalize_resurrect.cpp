@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <stdexcept>
@@ -15,6 +17,7 @@
 namespace {
 
 using ouro::Ref;
+using support::HookCapture;
 
 std::vector<std::string> g_log;
 
@@ -68,29 +71,6 @@ struct Plain : ouro::Object {
         g_log.push_back("dtor plain");
     }
     void trace(ouro::Visitor& visit) override { visit(next); }
-};
-
-struct HookCapture {
-    struct Report {
-        std::string where;
-        std::string what;
-    };
-    std::vector<Report> reports;
-    ouro::UnraisableHook previous;
-    HookCapture() {
-        previous = ouro::set_unraisable_hook([this](std::exception_ptr e, std::string_view where) {
-            std::string what;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                what = ex.what();
-            } catch (...) {
-                what = "?";
-            }
-            reports.push_back({std::string(where), what});
-        });
-    }
-    ~HookCapture() { ouro::set_unraisable_hook(std::move(previous)); }
 };
 
 struct Temp : ouro::Object {

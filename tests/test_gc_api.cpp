@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <stdexcept>
@@ -15,15 +17,9 @@
 namespace {
 
 using ouro::Ref;
-
-struct Node : ouro::Object {
-    static inline int destroyed = 0;
-    int value;
-    Ref<Node> next;
-    explicit Node(int v = 0) : value(v) {}
-    ~Node() override { ++destroyed; }
-    void trace(ouro::Visitor& visit) override { visit(next); }
-};
+using support::contains;
+using support::HookCapture;
+using support::Node;
 
 struct Pair : ouro::Object {
     Ref<ouro::Object> a, b;
@@ -44,40 +40,12 @@ struct WithFinalizer : ouro::Object {
     void finalize() override { ++finalized; }
 };
 
-bool contains(const std::vector<Ref<ouro::Object>>& v, const ouro::Object* o) {
-    return std::any_of(v.begin(), v.end(), [&](const Ref<ouro::Object>& r) { return r.get() == o; });
-}
-
 void make_garbage_pair() {
     auto a = ouro::make<Node>(1);
     auto b = ouro::make<Node>(2);
     a->next = b;
     b->next = a;
 }
-
-// Installs an unraisable hook for the test and restores the previous one.
-struct HookCapture {
-    struct Report {
-        std::string where;
-        std::string what;
-    };
-    std::vector<Report> reports;
-    ouro::UnraisableHook previous;
-    HookCapture() {
-        previous = ouro::set_unraisable_hook([this](std::exception_ptr e, std::string_view where) {
-            std::string what;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                what = ex.what();
-            } catch (...) {
-                what = "?";
-            }
-            reports.push_back({std::string(where), what});
-        });
-    }
-    ~HookCapture() { ouro::set_unraisable_hook(std::move(previous)); }
-};
 
 class GcApiTest : public ::testing::Test {
 protected:

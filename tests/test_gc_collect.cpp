@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -27,16 +29,7 @@ struct Node : ouro::Object {
     void trace(ouro::Visitor& visit) override { visit(next); }
 };
 
-// Two traced edges.
-struct Pair : ouro::Object {
-    static inline int destroyed = 0;
-    Ref<ouro::Object> a, b;
-    ~Pair() override { ++destroyed; }
-    void trace(ouro::Visitor& visit) override {
-        visit(a);
-        visit(b);
-    }
-};
+using support::Pair;  // two traced edges
 
 // Untracked: holds no references it declares.
 struct Leaf : ouro::Object {

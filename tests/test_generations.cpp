@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <random>
 #include <string_view>
@@ -13,15 +15,7 @@
 namespace {
 
 using ouro::Ref;
-
-struct Node : ouro::Object {
-    static inline int destroyed = 0;
-    int value;
-    Ref<Node> next;
-    explicit Node(int v = 0) : value(v) {}
-    ~Node() override { ++destroyed; }
-    void trace(ouro::Visitor& visit) override { visit(next); }
-};
+using support::Node;
 
 bool in(const std::vector<Ref<ouro::Object>>& v, const ouro::Object* o) {
     return std::any_of(v.begin(), v.end(), [&](const Ref<ouro::Object>& r) { return r.get() == o; });

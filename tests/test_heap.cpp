@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <atomic>
 #include <stdexcept>
 #include <string>
@@ -13,15 +15,8 @@
 namespace {
 
 using ouro::Ref;
-
-struct Node : ouro::Object {
-    static inline int destroyed = 0;
-    int value;
-    Ref<Node> next;
-    explicit Node(int v = 0) : value(v) {}
-    ~Node() override { ++destroyed; }
-    void trace(ouro::Visitor& visit) override { visit(next); }
-};
+using support::Node;
+using support::Pair;
 
 struct FinNode : ouro::Object {
     static inline int destroyed = 0;
@@ -511,16 +506,6 @@ TEST(HeapThreadTest, GarbageMadeInAnotherThreadIsFound) {
 }
 
 // --- cross-heap references -------------------------------------------------------------------
-
-struct Pair : ouro::Object {
-    static inline int destroyed = 0;
-    Ref<ouro::Object> a, b;
-    ~Pair() override { ++destroyed; }
-    void trace(ouro::Visitor& visit) override {
-        visit(a);
-        visit(b);
-    }
-};
 
 TEST(HeapTest, ReferenceIntoAnotherHeapDoesNotCorruptItsCollections) {
     // Garbage in heap B refers to an object of heap A. Collections of B must not mistake the

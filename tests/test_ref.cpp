@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
@@ -31,15 +33,7 @@ struct Atom : ouro::Object {
     }
 };
 
-// A tracked type.
-struct Node : ouro::Object {
-    static inline int destroyed = 0;
-    int value;
-    Ref<Node> next;
-    explicit Node(int v = 0) : value(v) {}
-    ~Node() override { ++destroyed; }
-    void trace(ouro::Visitor& visit) override { visit(next); }
-};
+using support::Node;  // a tracked type
 
 // A class hierarchy for upcasts and ref_cast.
 struct Base : ouro::Object {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <optional>
 #include <stdexcept>
@@ -64,15 +66,7 @@ struct CaptureUnraisable {
     ouro::UnraisableHook previous;
     CaptureUnraisable() {
         previous = ouro::set_unraisable_hook([this](std::exception_ptr e, std::string_view where) {
-            std::string what;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                what = ex.what();
-            } catch (...) {
-                what = "?";
-            }
-            reports.push_back(std::string(where) + ": " + what);
+            reports.push_back(std::string(where) + ": " + support::what_of(e));
         });
     }
     ~CaptureUnraisable() { ouro::set_unraisable_hook(previous); }

@@ -17,8 +17,6 @@
 #include <ouro/weakref.hpp>
 
 #include <cstddef>
-#include <functional>
-#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -26,7 +24,7 @@
 namespace ouro {
 
 template <class K, class V>
-class WeakKeyDictionary {
+class WeakKeyDictionary : public detail::WeakContainer<WeakKeyDictionary<K, V>> {
     struct Entry {
         WeakRef<K> weak;
         const Object* identity;  // the key's address: hashed and compared while the key lives
@@ -34,46 +32,20 @@ class WeakKeyDictionary {
     };
     using Table = detail::WeakTable<Entry>;
     using Callback = typename Table::template Callback<K>;
-
-    template <bool Const>
-    class basic_iterator {
-        using Value = std::conditional_t<Const, const V, V>;
-
-    public:
-        using iterator_category = std::input_iterator_tag;
+    template <class Value>  // V or const V
+    struct Yield {
         using value_type = std::pair<Ref<K>, V>;
         using reference = std::pair<const Ref<K>&, Value&>;
-        using difference_type = std::ptrdiff_t;
-
-        basic_iterator() noexcept = default;
-        reference operator*() const noexcept { return {key_, cursor_.slot().entry->value}; }
-        basic_iterator& operator++() {
-            advance();
-            return *this;
-        }
-        void operator++(int) { advance(); }
-        bool operator==(const basic_iterator& o) const noexcept { return cursor_ == o.cursor_; }
-
-    private:
-        friend class WeakKeyDictionary;
-        explicit basic_iterator(Table* t) : cursor_(t) { advance(); }
-        void advance() {
-            while (auto* slot = cursor_.next())
-                if (Ref<K> k = slot->entry->weak()) {
-                    key_ = std::move(k);
-                    return;
-                }
-            key_ = nullptr;
-        }
-        detail::WeakCursor<Table> cursor_;  // declared first: destroyed after key_
-        Ref<K> key_;                        // keeps the yielded key alive
+        using pointer = void;
+        static reference get(Entry& e, const Ref<K>& key) noexcept { return {key, e.value}; }
     };
+    friend detail::WeakContainer<WeakKeyDictionary>;
 
 public:
     using key_type = Ref<K>;
     using mapped_type = V;
-    using iterator = basic_iterator<false>;
-    using const_iterator = basic_iterator<true>;
+    using iterator = detail::WeakIterator<WeakKeyDictionary, Entry, Yield<V>>;
+    using const_iterator = detail::WeakIterator<WeakKeyDictionary, Entry, Yield<const V>>;
 
     WeakKeyDictionary() = default;
     WeakKeyDictionary(const WeakKeyDictionary& other) {
@@ -97,8 +69,8 @@ public:
         if (!key) throw std::invalid_argument("ouro::WeakKeyDictionary: the key is null");
         Table& t = table_.make();
         const Object* identity = key.get();
-        std::uint32_t h = hash(identity);
-        std::uint32_t id = t.find(h, [&](const Entry& e) { return e.identity == identity; });
+        std::uint32_t h = detail::identity_hash(identity);
+        std::uint32_t id = t.find(h, detail::identity_is(identity));
         if (id == detail::kNoId) {
             t.insert(h, [&](std::uint32_t new_id) {
                 return Entry{WeakRef<K>(key, Callback(&t, new_id)), identity, std::move(value)};
@@ -116,64 +88,21 @@ public:
 
     // A copy of the value, or nothing when the key is absent or dead.
     std::optional<V> get(const Ref<K>& key) const {
-        const Entry* e = find(key);
-        if (e && e->weak.alive()) return e->value;
+        if (const Entry* e = this->live_entry(this->find_identity(key.get()))) return e->value;
         return std::nullopt;
     }
     bool contains(const Ref<K>& key) const {
-        const Entry* e = find(key);
-        return e && e->weak.alive();
+        return this->live_entry(this->find_identity(key.get())) != nullptr;
     }
     // Removes the entry (its value is destroyed); returns 1 when it was live, else 0.
-    std::size_t erase(const Ref<K>& key) {
-        std::uint32_t id = find_id(key);
-        if (id == detail::kNoId) return 0;
-        Table* t = table_.get();
-        bool was_alive = t->slot(id).entry->weak.alive();
-        t->remove(id);
-        return was_alive ? 1 : 0;
-    }
+    std::size_t erase(const Ref<K>& key) { return this->erase_id(this->find_identity(key.get())); }
 
-    // Live entries. An entry whose key has died counts until its callback has run, which is
-    // before the death completes (unless this dictionary is itself garbage: see trace).
-    std::size_t size() const noexcept { return table_.get() ? table_.get()->live() : 0; }
-    bool empty() const noexcept { return size() == 0; }
-    void clear() {
-        if (Table* t = table_.get()) t->clear();
-    }
-
-    iterator begin() { return iterator(table_.get()); }
-    iterator end() noexcept { return iterator(); }
-    const_iterator begin() const { return const_iterator(table_.get()); }
-    const_iterator end() const noexcept { return const_iterator(); }
-
-    // For a managed object that holds this dictionary: call it from the object's trace(). It
-    // declares the weak keys and the values' strong references (a value that is a Ref, a WeakRef,
-    // a range of those, or has a trace(Visitor&) member), so a cycle through the values can be
-    // collected. When the object is garbage, the keys' callbacks then do not run (CPython's rule).
-    void trace(Visitor& visit) {
-        if (Table* t = table_.get())
-            t->for_each_owned([&](Entry& e) {
-                visit(e.weak);
-                detail::visit_value(visit, e.value);
-            });
-    }
+    // size, empty, clear, begin, end and trace come from detail::WeakContainer. trace, for a
+    // managed object that holds this dictionary, also declares the values' strong references (a
+    // value that is a Ref, a WeakRef, a range of those, or has a trace(Visitor&) member), so a
+    // cycle through the values can be collected.
 
 private:
-    static std::uint32_t hash(const Object* identity) noexcept {
-        return detail::mix_hash(std::hash<const void*>()(identity));
-    }
-    std::uint32_t find_id(const Ref<K>& key) const {
-        Table* t = table_.get();
-        if (!t || !key) return detail::kNoId;
-        const Object* identity = key.get();
-        return t->find(hash(identity), [&](const Entry& e) { return e.identity == identity; });
-    }
-    const Entry* find(const Ref<K>& key) const {
-        std::uint32_t id = find_id(key);
-        return id == detail::kNoId ? nullptr : &*table_.get()->slot(id).entry;
-    }
-
     detail::WeakTableHandle<Table> table_;
 };
 

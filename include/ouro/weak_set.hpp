@@ -15,57 +15,30 @@
 #include <ouro/weakref.hpp>
 
 #include <cstddef>
-#include <functional>
-#include <iterator>
 #include <stdexcept>
 #include <utility>
 
 namespace ouro {
 
 template <class T>
-class WeakSet {
+class WeakSet : public detail::WeakContainer<WeakSet<T>> {
     struct Entry {
         WeakRef<T> weak;
         const Object* identity;  // the member's address: hashed and compared while it lives
     };
     using Table = detail::WeakTable<Entry>;
     using Callback = typename Table::template Callback<T>;
-
-public:
-    using value_type = Ref<T>;
-
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
+    struct Yield {
         using value_type = Ref<T>;
         using reference = const Ref<T>&;
         using pointer = const Ref<T>*;
-        using difference_type = std::ptrdiff_t;
-
-        iterator() noexcept = default;
-        reference operator*() const noexcept { return member_; }
-        pointer operator->() const noexcept { return &member_; }
-        iterator& operator++() {
-            advance();
-            return *this;
-        }
-        void operator++(int) { advance(); }
-        bool operator==(const iterator& o) const noexcept { return cursor_ == o.cursor_; }
-
-    private:
-        friend class WeakSet;
-        explicit iterator(Table* t) : cursor_(t) { advance(); }
-        void advance() {
-            while (auto* slot = cursor_.next())
-                if (Ref<T> m = slot->entry->weak()) {
-                    member_ = std::move(m);
-                    return;
-                }
-            member_ = nullptr;
-        }
-        detail::WeakCursor<Table> cursor_;  // declared first: destroyed after member_
-        Ref<T> member_;                     // keeps the yielded member alive
+        static reference get(Entry&, const Ref<T>& member) noexcept { return member; }
     };
+    friend detail::WeakContainer<WeakSet>;
+
+public:
+    using value_type = Ref<T>;
+    using iterator = detail::WeakIterator<WeakSet, Entry, Yield>;
     using const_iterator = iterator;
 
     WeakSet() = default;
@@ -90,8 +63,8 @@ public:
         if (!member) throw std::invalid_argument("ouro::WeakSet: the member is null");
         Table& t = table_.make();
         const Object* identity = member.get();
-        std::uint32_t h = hash(identity);
-        std::uint32_t id = t.find(h, [&](const Entry& e) { return e.identity == identity; });
+        std::uint32_t h = detail::identity_hash(identity);
+        std::uint32_t id = t.find(h, detail::identity_is(identity));
         if (id == detail::kNoId) {
             t.insert(h, [&](std::uint32_t new_id) { return Entry{WeakRef<T>(member, Callback(&t, new_id)), identity}; });
             return true;
@@ -104,48 +77,15 @@ public:
     }
 
     bool contains(const Ref<T>& member) const {
-        std::uint32_t id = find_id(member);
-        return id != detail::kNoId && table_.get()->slot(id).entry->weak.alive();
+        return this->live_entry(this->find_identity(member.get())) != nullptr;
     }
     // s.discard(member): returns 1 when it was a (live) member, else 0.
-    std::size_t erase(const Ref<T>& member) {
-        std::uint32_t id = find_id(member);
-        if (id == detail::kNoId) return 0;
-        Table* t = table_.get();
-        bool was_alive = t->slot(id).entry->weak.alive();
-        t->remove(id);
-        return was_alive ? 1 : 0;
-    }
+    std::size_t erase(const Ref<T>& member) { return this->erase_id(this->find_identity(member.get())); }
 
-    // Live members. A member that has died counts until its callback has run, which is before
-    // the death completes (unless this set is itself garbage: see trace).
-    std::size_t size() const noexcept { return table_.get() ? table_.get()->live() : 0; }
-    bool empty() const noexcept { return size() == 0; }
-    void clear() {
-        if (Table* t = table_.get()) t->clear();
-    }
-
-    iterator begin() const { return iterator(table_.get()); }
-    iterator end() const noexcept { return iterator(); }
-
-    // For a managed object that holds this set: call it from the object's trace(), so the
-    // collector knows these weak references belong to the object. When the object is garbage,
-    // their callbacks then do not run (CPython's rule); the set dies with it.
-    void trace(Visitor& visit) {
-        if (Table* t = table_.get()) t->for_each_owned([&](Entry& e) { visit(e.weak); });
-    }
+    // size, empty, clear, begin, end and trace (for a managed object that holds this set) come
+    // from detail::WeakContainer.
 
 private:
-    static std::uint32_t hash(const Object* identity) noexcept {
-        return detail::mix_hash(std::hash<const void*>()(identity));
-    }
-    std::uint32_t find_id(const Ref<T>& member) const {
-        Table* t = table_.get();
-        if (!t || !member) return detail::kNoId;
-        const Object* identity = member.get();
-        return t->find(hash(identity), [&](const Entry& e) { return e.identity == identity; });
-    }
-
     detail::WeakTableHandle<Table> table_;
 };
 

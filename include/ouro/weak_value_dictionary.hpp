@@ -18,55 +18,31 @@
 
 #include <cstddef>
 #include <functional>
-#include <iterator>
 #include <stdexcept>
 #include <utility>
 
 namespace ouro {
 
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>>
-class WeakValueDictionary {
+class WeakValueDictionary : public detail::WeakContainer<WeakValueDictionary<K, V, Hash, KeyEqual>> {
     struct Entry {
         K key;
         WeakRef<V> weak;
     };
     using Table = detail::WeakTable<Entry>;
     using Callback = typename Table::template Callback<V>;
+    struct Yield {
+        using value_type = std::pair<K, Ref<V>>;
+        using reference = std::pair<const K&, const Ref<V>&>;
+        using pointer = void;
+        static reference get(Entry& e, const Ref<V>& value) noexcept { return {e.key, value}; }
+    };
+    friend detail::WeakContainer<WeakValueDictionary>;
 
 public:
     using key_type = K;
     using mapped_type = Ref<V>;
-
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = std::pair<K, Ref<V>>;
-        using reference = std::pair<const K&, const Ref<V>&>;
-        using difference_type = std::ptrdiff_t;
-
-        iterator() noexcept = default;
-        reference operator*() const noexcept { return {cursor_.slot().entry->key, value_}; }
-        iterator& operator++() {
-            advance();
-            return *this;
-        }
-        void operator++(int) { advance(); }
-        bool operator==(const iterator& o) const noexcept { return cursor_ == o.cursor_; }
-
-    private:
-        friend class WeakValueDictionary;
-        explicit iterator(Table* t) : cursor_(t) { advance(); }
-        void advance() {
-            while (auto* slot = cursor_.next())
-                if (Ref<V> v = slot->entry->weak()) {
-                    value_ = std::move(v);
-                    return;
-                }
-            value_ = nullptr;  // may end the last loop's grip on an object: do it last
-        }
-        detail::WeakCursor<Table> cursor_;  // declared first: destroyed after value_
-        Ref<V> value_;                      // keeps the yielded value alive
-    };
+    using iterator = detail::WeakIterator<WeakValueDictionary, Entry, Yield>;
     using const_iterator = iterator;
 
     WeakValueDictionary() = default;
@@ -109,48 +85,20 @@ public:
 
     // The value, or a null Ref when the key is absent or its value has died.
     Ref<V> get(const K& key) const {
-        const Entry* e = find(key);
-        return e ? e->weak() : Ref<V>();
+        std::uint32_t id = find_id(key);
+        return id != detail::kNoId ? this->entry(id).weak() : Ref<V>();
     }
-    bool contains(const K& key) const {
-        const Entry* e = find(key);
-        return e && e->weak.alive();
-    }
+    bool contains(const K& key) const { return this->live_entry(find_id(key)) != nullptr; }
     // Removes the entry; returns 1 when it was live, else 0.
-    std::size_t erase(const K& key) {
-        Table* t = table_.get();
-        if (!t) return 0;
-        std::uint32_t id = t->find(detail::mix_hash(hash_(key)), [&](const Entry& e) { return eq_(e.key, key); });
-        if (id == detail::kNoId) return 0;
-        bool was_alive = t->slot(id).entry->weak.alive();
-        t->remove(id);
-        return was_alive ? 1 : 0;
-    }
+    std::size_t erase(const K& key) { return this->erase_id(find_id(key)); }
 
-    // Live entries. An entry whose value has died counts until its callback has run, which is
-    // before the death completes (unless this dictionary is itself garbage: see trace).
-    std::size_t size() const noexcept { return table_.get() ? table_.get()->live() : 0; }
-    bool empty() const noexcept { return size() == 0; }
-    void clear() {
-        if (Table* t = table_.get()) t->clear();
-    }
-
-    iterator begin() const { return iterator(table_.get()); }
-    iterator end() const noexcept { return iterator(); }
-
-    // For a managed object that holds this dictionary: call it from the object's trace(), so the
-    // collector knows these weak references belong to the object. When the object is garbage,
-    // their callbacks then do not run (CPython's rule); the dictionary dies with it.
-    void trace(Visitor& visit) {
-        if (Table* t = table_.get()) t->for_each_owned([&](Entry& e) { visit(e.weak); });
-    }
+    // size, empty, clear, begin, end and trace (for a managed object that holds this dictionary)
+    // come from detail::WeakContainer.
 
 private:
-    const Entry* find(const K& key) const {
-        Table* t = table_.get();
-        if (!t) return nullptr;
-        std::uint32_t id = t->find(detail::mix_hash(hash_(key)), [&](const Entry& e) { return eq_(e.key, key); });
-        return id == detail::kNoId ? nullptr : &*t->slot(id).entry;
+    std::uint32_t find_id(const K& key) const {
+        if (!this->table()) return detail::kNoId;  // an empty dictionary does not call Hash
+        return this->lookup(detail::mix_hash(hash_(key)), [&](const Entry& e) { return eq_(e.key, key); });
     }
 
     detail::WeakTableHandle<Table> table_;

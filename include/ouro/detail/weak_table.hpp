@@ -12,6 +12,8 @@
 //   never invalidate an iterator, and no entry is yielded twice.
 // - User code (K and V destructors, the deaths they cause and the callbacks those run) only runs
 //   once the table is consistent again, and never with a reference into the table held across it.
+// - The three containers differ only in their entries and keys: the iterator (WeakIterator) and
+//   the members that do not depend on the key (WeakContainer) are written once, here.
 #pragma once
 
 #include <ouro/weakref.hpp>
@@ -19,6 +21,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <ranges>
 #include <stdexcept>
@@ -355,5 +360,125 @@ void visit_value(Visitor& visit, V& value) {
     if constexpr (requires { value.trace(visit); }) value.trace(visit);
     else if constexpr (Visitable<V>::value) visit(value);
 }
+
+// A container keyed by identity (WeakKeyDictionary, WeakSet) hashes and compares the address of
+// the object an entry is for; the entry keeps it in `identity`, valid while the object lives.
+inline std::uint32_t identity_hash(const Object* identity) noexcept {
+    return mix_hash(std::hash<const void*>()(identity));
+}
+inline auto identity_is(const Object* identity) noexcept {
+    return [identity](const auto& entry) { return entry.identity == identity; };
+}
+
+template <class Derived>
+class WeakContainer;
+
+// A weak container's iterator. It holds a strong reference to the referent of the entry it is
+// on, so that entry cannot die while the loop body uses it; entries dying elsewhere are skipped.
+// Yield says what it yields: value_type, reference, pointer (void: no operator->) and
+// `static reference get(Entry&, const Ref<X>& held) noexcept`.
+template <class Owner, class Entry, class Yield>
+class WeakIterator {
+    using Table = WeakTable<Entry>;
+    using Held = decltype(std::declval<const Entry&>().weak());  // Ref<X>
+
+public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = typename Yield::value_type;
+    using reference = typename Yield::reference;
+    using pointer = typename Yield::pointer;
+    using difference_type = std::ptrdiff_t;
+
+    WeakIterator() noexcept = default;
+    reference operator*() const noexcept { return Yield::get(*cursor_.slot().entry, held_); }
+    pointer operator->() const noexcept
+        requires(!std::is_void_v<pointer>)
+    {
+        return std::addressof(**this);
+    }
+    WeakIterator& operator++() {
+        advance();
+        return *this;
+    }
+    void operator++(int) { advance(); }
+    bool operator==(const WeakIterator& o) const noexcept { return cursor_ == o.cursor_; }
+
+private:
+    friend WeakContainer<Owner>;  // begin() makes them
+    explicit WeakIterator(Table* t) : cursor_(t) { advance(); }
+    void advance() {
+        while (auto* slot = cursor_.next())
+            if (Held h = slot->entry->weak()) {
+                held_ = std::move(h);
+                return;
+            }
+        held_ = nullptr;  // may end the last loop's grip on an object: do it last
+    }
+    WeakCursor<Table> cursor_;  // declared first: destroyed after held_
+    Held held_;
+};
+
+// The members the weak containers share, over Derived's `table_` (a WeakTableHandle) and its
+// iterator types. CRTP, so each container keeps its Entry private and its layout unchanged.
+template <class Derived>
+class WeakContainer {
+public:
+    // Live entries. One whose referent has died counts until its callback has run, which is
+    // before the death completes (unless the container is itself garbage: see trace).
+    std::size_t size() const noexcept {
+        auto* t = table();
+        return t ? t->live() : 0;
+    }
+    bool empty() const noexcept { return size() == 0; }
+    void clear() {
+        if (auto* t = table()) t->clear();
+    }
+
+    auto begin() { return typename Derived::iterator(table()); }
+    auto end() noexcept { return typename Derived::iterator(); }
+    auto begin() const { return typename Derived::const_iterator(table()); }
+    auto end() const noexcept { return typename Derived::const_iterator(); }
+
+    // For a managed object that holds this container: call it from the object's trace(), so the
+    // collector knows these weak references belong to the object. When the object is garbage,
+    // their callbacks then do not run (CPython's rule); the container dies with it. An entry's
+    // `value` (WeakKeyDictionary's) is visited too, so a cycle through the values can be collected.
+    void trace(Visitor& visit) {
+        if (auto* t = table())
+            t->for_each_owned([&](auto& e) {
+                visit(e.weak);
+                if constexpr (requires { e.value; }) visit_value(visit, e.value);
+            });
+    }
+
+protected:
+    auto* table() const noexcept { return static_cast<const Derived&>(*this).table_.get(); }
+
+    // The id of the entry under hash h that eq accepts, or kNoId.
+    template <class Eq>
+    std::uint32_t lookup(std::uint32_t h, Eq&& eq) const {
+        auto* t = table();
+        return t ? t->find(h, eq) : kNoId;
+    }
+    // For a container keyed by identity: the id of the entry for the object at `identity`.
+    std::uint32_t find_identity(const Object* identity) const {
+        if (!identity) return kNoId;
+        return lookup(identity_hash(identity), identity_is(identity));
+    }
+    auto& entry(std::uint32_t id) const noexcept { return *table()->slot(id).entry; }
+    // The entry when there is one (id is not kNoId) and its referent is alive, else null.
+    auto* live_entry(std::uint32_t id) const noexcept {
+        auto* e = id == kNoId ? nullptr : &entry(id);
+        return e && e->weak.alive() ? e : nullptr;
+    }
+
+    // Removes entry id (none for kNoId); returns 1 when its referent was alive, else 0.
+    std::size_t erase_id(std::uint32_t id) {
+        if (id == kNoId) return 0;
+        bool was_alive = entry(id).weak.alive();
+        table()->remove(id);
+        return was_alive ? 1 : 0;
+    }
+};
 
 }  // namespace ouro::detail

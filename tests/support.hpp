@@ -1,0 +1,72 @@
+// Scaffolding that several test files share. It sits in an unnamed namespace, as it did in each
+// file, so every test file keeps its own copy and its own counters; the inner namespace keeps
+// these names apart from a file's own (test_weakref.cpp has a different Node).
+#pragma once
+
+#include <ouro/ouro.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace {
+namespace support {
+
+// A tracked node that counts its destructions.
+struct Node : ouro::Object {
+    static inline int destroyed = 0;
+    int value;
+    ouro::Ref<Node> next;
+    explicit Node(int v = 0) : value(v) {}
+    ~Node() override { ++destroyed; }
+    void trace(ouro::Visitor& visit) override { visit(next); }
+};
+
+// Two traced edges, counting its destructions.
+struct Pair : ouro::Object {
+    static inline int destroyed = 0;
+    ouro::Ref<ouro::Object> a, b;
+    ~Pair() override { ++destroyed; }
+    void trace(ouro::Visitor& visit) override {
+        visit(a);
+        visit(b);
+    }
+};
+
+// Whether a list of objects (gc::get_objects, get_referrers...) holds o.
+inline bool contains(const std::vector<ouro::Ref<ouro::Object>>& v, const ouro::Object* o) {
+    return std::any_of(v.begin(), v.end(), [&](const ouro::Ref<ouro::Object>& r) { return r.get() == o; });
+}
+
+// The message of an exception an unraisable hook receives; "?" when it is not a std::exception.
+inline std::string what_of(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (...) {
+        return "?";
+    }
+}
+
+// Installs an unraisable hook for the test and restores the previous one.
+struct HookCapture {
+    struct Report {
+        std::string where;
+        std::string what;
+    };
+    std::vector<Report> reports;
+    ouro::UnraisableHook previous;
+    HookCapture() {
+        previous = ouro::set_unraisable_hook([this](std::exception_ptr e, std::string_view where) {
+            reports.push_back({std::string(where), what_of(e)});
+        });
+    }
+    ~HookCapture() { ouro::set_unraisable_hook(std::move(previous)); }
+};
+
+}  // namespace support
+}  // namespace
