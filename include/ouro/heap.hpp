@@ -112,6 +112,7 @@ Ref<T> make(Args&&... args) {
     Heap& heap = Heap::current();
     void* mem = large ? heap.allocate_large(sizeof(T), alignof(T), detail::large_prefix_size<T>, tracked)
                       : heap.allocate_small(detail::size_class(sizeof(T)), tracked);
+    if (!mem) __builtin_unreachable();  // allocation throws instead; lets the check below fold
     // The pool walk reads an object's header at the start of its block.
     if (static_cast<void*>(static_cast<Object*>(static_cast<T*>(mem))) != mem) {
         heap.free_unconstructed(mem, large, tracked);

@@ -122,7 +122,10 @@ public:
     // Counted: the container holds one reference, each armed callback another.
     static WeakTable* create() { return new WeakTable; }
     void acquire() noexcept { ++refs_; }
-    static void release(WeakTable* t) noexcept {
+    // Out of line: inlined next to a second release of the same table (a pin inside clear(),
+    // then the container's own reference), GCC 12 at -O2 and above reports a use after free
+    // that the count rules out.
+    OURO_NOINLINE static void release(WeakTable* t) noexcept {
         if (--t->refs_ == 0) delete t;
     }
     // Holds a table across user code that might destroy its container.
