@@ -267,7 +267,9 @@ void weakrefs_destroyed_in_callbacks(bool in_collection) {
             });
         }
     }
-    if (in_collection) EXPECT_EQ(ouro::gc::collect(), 1u);
+    if (in_collection) {
+        EXPECT_EQ(ouro::gc::collect(), 1u);
+    }
     for (int i = 0; i < kN; ++i) {
         EXPECT_EQ(calls[i], 1) << i;
         EXPECT_FALSE(slots[i]) << i;
