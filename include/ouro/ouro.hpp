@@ -10,4 +10,7 @@
 #include <ouro/ref.hpp>
 #include <ouro/sys.hpp>
 #include <ouro/unraisable.hpp>
+#include <ouro/weak_key_dictionary.hpp>
+#include <ouro/weak_set.hpp>
+#include <ouro/weak_value_dictionary.hpp>
 #include <ouro/weakref.hpp>
