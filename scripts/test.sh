@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite twice: a Debug build with GCC (misuse checks on, warnings
-# are errors) and an ASan+UBSan build with Clang. Also compiles the benchmarks warning-free.
+# are errors) and an ASan+UBSan build with Clang, where the randomized model runs 1,000,000
+# operations. Then a short libFuzzer run (scripts/fuzz.sh) and valgrind memcheck over the seed
+# tour and a stress subset (scripts/valgrind.sh). Also compiles the benchmarks warning-free.
 # Usage: scripts/test.sh [--quick]   (--quick: the GCC Debug pass only)
+# Soak mode (not in CI): see docs/reliability.md, e.g.
+#   OURO_MODEL_SOAK_SECONDS=600 build/clang-asan/tests/ouro_tests --gtest_filter='RandomModel.*'
+#   bash scripts/fuzz.sh 3600
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh libbenchmark-dev
@@ -27,6 +32,8 @@ cmake -S tests/package -B build/consumer-subdir -G Ninja -DOURO_SOURCE_DIR="$PWD
 cmake --build build/consumer-subdir >/dev/null
 ./build/consumer-subdir/consumer
 if [[ ${1:-} != --quick ]]; then
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OURO_MODEL_OPS=1000000 \
     run_suite clang-asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_SANITIZE=ON -DOURO_CHECKS=ON -DOURO_FAULT_INJECTION=ON
+  bash scripts/fuzz.sh 45
+  bash scripts/valgrind.sh
 fi
