@@ -215,10 +215,16 @@ bool handle_weakrefs(Heap& h, const std::vector<Object*>& unreachable) {
                 unpin(head);  // cleared, but no memory to remember it: its callbacks are skipped
             }
         }
+    // Which callbacks run is decided before any runs (CPython collects them first): a callback
+    // that drops the last handle of another weak reference does not cancel that one's callback.
+    constexpr std::size_t kCalls = ~std::size_t{0};
+    for (const Cleared& c : cleared)
+        for (WeakRecord* r = c.head; r; r = r->next)
+            r->garbage_handles = r->handles - 1 > r->garbage_handles ? kCalls : 0;
     bool ran = false;
     for (const Cleared& c : cleared)
         for (WeakRecord* r = c.head; r; r = r->next)
-            if (r->handles - 1 > r->garbage_handles) ran |= run_callback(r, c.referent);
+            if (r->garbage_handles == kCalls) ran |= run_callback(r, c.referent);
     for (const Cleared& c : cleared) unpin(c.head);
     return ran;
 }

@@ -283,10 +283,7 @@ TEST_F(Hostile, WeakRefsDestroyedInsideTheirOwnAndEachOthersCallbacksOnDeathByCo
 }
 
 TEST_F(Hostile, WeakRefsDestroyedInsideTheirOwnAndEachOthersCallbacksInACollection) {
-    if (!std::getenv("OURO_RUN_KNOWN_BUGS"))
-        GTEST_SKIP() << "library bug: in a collection, a weak reference whose last handle an earlier callback of the "
-                        "same collection dropped is not called back (on death by count it is; CPython calls it in "
-                        "both). OURO_RUN_KNOWN_BUGS=1 runs it.";
+    // Bug 6 (fixed): which callbacks run is decided before any of them runs.
     weakrefs_destroyed_in_callbacks(true);
     expect_clean();
 }
