@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <climits>
 #include <memory>
+#include <span>
 #include <stdexcept>
 
 namespace ouro::detail {
@@ -174,7 +175,7 @@ struct FullSpace {
 
 // The resurrection check: the unreachable set, sorted by address, found by binary search.
 struct SetSpace {
-    const std::vector<Object*>& sorted;
+    std::span<Object* const> sorted;
     std::uint32_t slots() const noexcept { return static_cast<std::uint32_t>(sorted.size()); }
     auto index() const noexcept {
         return [&sorted = sorted](Object* y) {
@@ -269,7 +270,6 @@ private:
             GraphBuffers local;
             Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0, gen_ == 2 ? local : s_.young_graph);
             if (gen_ == 2) s_.edges_hint = g.edges.size();
-            unreachable_.reserve(space.slots() / 8);
             space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
                 ++candidates;
                 if (!g.reached(j)) unreachable_.push_back(x);
@@ -290,7 +290,9 @@ private:
         auto& y1 = HeapAccess::young(heap_, 1);
         for (Object* u : unreachable_) {
             set_generation(u, 2);
-            gcword(u) |= kUnreachable;
+            std::uint32_t& w = gcword(u);
+            w |= kUnreachable;
+            finalizers_pending_ |= (w & (kHasFinalizer | kFinalized)) == kHasFinalizer;
             ++refcnt(u);
         }
         auto survives = [](Object* x) { return x && !(gcword(x) & kUnreachable); };
@@ -324,6 +326,7 @@ private:
     // --- 6. finalize ---------------------------------------------------------------------------
     bool finalize() {
         bool ran = false;
+        if (!finalizers_pending_) return ran;  // noted in promote(): no pass over U for nothing
         for (Object* u : unreachable_) {
             std::uint32_t& w = gcword(u);
             if ((w & (kHasFinalizer | kFinalized)) != kHasFinalizer) continue;
@@ -344,14 +347,15 @@ private:
     void drop_resurrected() {
         try {
             std::sort(unreachable_.begin(), unreachable_.end());
-            SetSpace space{unreachable_};
+            SetSpace space{std::span<Object* const>(unreachable_.begin(), unreachable_.size())};
             GraphBuffers local;
             Graph g = analyse(space, 1, 0, local);
-            std::erase_if(unreachable_, [&, index = space.index()](Object* u) {
+            Object** kept = std::remove_if(unreachable_.begin(), unreachable_.end(), [&, index = space.index()](Object* u) {
                 if (!g.reached(index(u))) return false;
                 resurrect(u);
                 return true;
             });
+            unreachable_.resize(static_cast<std::size_t>(kept - unreachable_.begin()));
         } catch (...) {
             // No memory, or a trace() that threw (already reported): keep everything alive
             // rather than risk freeing a live object.
@@ -392,9 +396,9 @@ private:
         // which then hand them out again in ascending address order.
         if (!std::is_sorted(unreachable_.begin(), unreachable_.end()))
             std::sort(unreachable_.begin(), unreachable_.end());
-        for (auto it = unreachable_.rbegin(); it != unreachable_.rend(); ++it) {
-            gcword(*it) &= ~kUnreachable;
-            decref(*it);
+        for (std::size_t i = unreachable_.size(); i-- > 0;) {
+            gcword(unreachable_[i]) &= ~kUnreachable;
+            decref(unreachable_[i]);
         }
         unreachable_.clear();
     }
@@ -402,7 +406,8 @@ private:
     Heap& heap_;
     HeapState& s_;
     int gen_;
-    std::vector<Object*> unreachable_;
+    ScratchArray<Object*> unreachable_;  // can be millions: huge pages, given back at the end
+    bool finalizers_pending_ = false;    // some member of U has a finalizer that has not run
 };
 
 void run_callbacks(HeapState& s, std::string_view phase, const gc::Info& info) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,7 +97,7 @@ void clear_weakrefs(Heap* h, Object* o) noexcept;
 // A collection's weakref phase (weakref.cpp): clears every weak reference to a member of
 // `unreachable` and runs the callbacks of those that are themselves reachable. Returns true when
 // any callback ran (user code: the collector must then look for resurrections).
-bool handle_weakrefs(Heap& h, const std::vector<Object*>& unreachable);
+bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable);
 
 // A heap being destroyed leaves `o` alive: its weak references move to a process-wide table.
 void orphan_weakrefs(Object* o) noexcept;

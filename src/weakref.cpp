@@ -181,7 +181,7 @@ void clear_weakrefs(Heap*, Object* o) noexcept {
 // finalizer runs; a callback runs only when its weak reference is itself reachable, i.e. some
 // handle to it is held by something other than the garbage. (Callbacks of weak references that
 // are garbage could see objects in the middle of being torn down; CPython skips them too.)
-bool handle_weakrefs(Heap& h, const std::vector<Object*>& unreachable) {
+bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable) {
     // No weak reference to a live object in the whole heap: nothing to clear or call.
     if (HeapAccess::state(h).weakrefs.empty()) return false;
 
