@@ -24,6 +24,7 @@ BlockAllocator::BlockAllocator() noexcept {
 
 BlockAllocator::~BlockAllocator() {
     for (Arena* a : arenas_) {
+        unpoison(a->base, kArenaSize);
         ::munmap(a->base, kArenaSize);
         delete a;
     }
@@ -203,6 +204,7 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     bucket_insert(a);
 
     const auto bs = static_cast<std::uint32_t>(class_size(cls));
+    unpoison(p, kPoolSize);  // it may have served another size class
     p->free_list = nullptr;
     p->capacity = static_cast<std::uint16_t>((kPoolSize - sizeof(Pool) - kPoolGuard) / bs);
     p->bump = sizeof(Pool);
@@ -284,6 +286,7 @@ void BlockAllocator::new_arena() {
 }
 
 void BlockAllocator::unmap_arena(Arena* a) noexcept {
+    unpoison(a->base, kArenaSize);  // the range may be mapped again, by anyone
     arenas_.erase(std::find(arenas_.begin(), arenas_.end(), a));
     ::munmap(a->base, kArenaSize);
     delete a;

@@ -202,3 +202,24 @@ TEST(Allocator, OneByteOverflowOfThePoolsLastBlockMissesTheNextPoolsHeader) {
     }
     for (char* b : blocks) pool.deallocate(b, 64, 8);
 }
+
+#ifdef OURO_ASAN
+// Under AddressSanitizer the pools poison free blocks past their header: reading a field of a
+// freed small object is reported, though the pools are one mmap to ASan.
+TEST(AllocatorDeathTest, UseAfterFreeOfASmallObjectIsReportedUnderAsan) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    struct Fields : ouro::Object {
+        long a = 1, b = 2, c = 3;
+    };
+    EXPECT_DEATH(
+        {
+            ouro::Heap heap;
+            ouro::Heap::Scope scope(heap);
+            auto r = ouro::make<Fields>();
+            volatile long* field = &r->c;
+            r = nullptr;
+            std::printf("%ld\n", *field);
+        },
+        "use-after-poison");
+}
+#endif

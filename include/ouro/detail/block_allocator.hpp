@@ -48,6 +48,7 @@ public:
             if constexpr (OURO_CHECKS) check_link(p, b, next);
             p->free_list = next;
             ++p->used;
+            unpoison(b, p->block_size);
             return b;
         }
         if (p->bump != p->limit) {
@@ -64,6 +65,7 @@ public:
         if constexpr (OURO_CHECKS) check_free(p, b);  // writes the free-block mark
         *static_cast<void**>(b) = p->free_list;
         p->free_list = b;
+        poison_free_block(b, p->block_size);
         if (OURO_UNLIKELY(--p->used == 0 || !p->in_list)) deallocate_slow(p);
     }
 

@@ -13,6 +13,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#if defined(__SANITIZE_ADDRESS__)
+#  define OURO_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define OURO_ASAN 1
+#  endif
+#endif
+#ifdef OURO_ASAN
+#  include <sanitizer/asan_interface.h>
+#endif
+
 namespace ouro::detail {
 
 inline constexpr std::size_t kPoolSize = 16 * 1024;
@@ -65,6 +76,24 @@ struct alignas(64) Pool {
     }
 };
 static_assert(sizeof(Pool) == 64);
+
+// AddressSanitizer cannot see inside the pools (they are one mmap to it), so ASan builds poison
+// each free block past its first 16 bytes (the free-list link, the double-free mark and, for an
+// object, the header the pool walk reads): a use of a freed object's fields is then reported.
+inline void poison_free_block(void* b, std::size_t size) noexcept {
+#ifdef OURO_ASAN
+    if (size > 16) ASAN_POISON_MEMORY_REGION(static_cast<char*>(b) + 16, size - 16);
+#else
+    (void)b, (void)size;
+#endif
+}
+inline void unpoison(void* p, std::size_t size) noexcept {
+#ifdef OURO_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, size);
+#else
+    (void)p, (void)size;
+#endif
+}
 
 OURO_ALWAYS_INLINE Pool* pool_of(const void* p) noexcept {
     return reinterpret_cast<Pool*>(reinterpret_cast<std::uintptr_t>(p) & ~(kPoolSize - 1));
