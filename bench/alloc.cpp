@@ -15,12 +15,6 @@
 #include <cstdlib>
 #include <vector>
 
-#if defined(BENCH_IMPL_OURO)
-#  include <ouro/ouro.hpp>
-static const char* const kImpl = "ouro";
-#else
-static const char* const kImpl = BENCH_IMPL_NAME;
-#endif
 
 namespace {
 
@@ -72,7 +66,7 @@ void lifo(long n, long rep) {
     }
     double elapsed = bench::now() - t0;
     bool ok = bench::check(sum == static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(n - 1) / 2, "lifo checksum");
-    bench::emit("alloc_lifo", kImpl, "time_s", elapsed, "s", rep, ok, {{"n", bench::jint(n)}});
+    bench::emit("alloc_lifo", bench::kImpl, "time_s", elapsed, "s", rep, ok, {{"n", bench::jint(n)}});
 }
 
 void random_replace(long n, long rep) {
@@ -100,7 +94,7 @@ void random_replace(long n, long rep) {
         release(live[i]);
     }
     bool ok = bench::check(good, "random checksum");
-    bench::emit("alloc_random", kImpl, "time_s", elapsed, "s", rep, ok,
+    bench::emit("alloc_random", bench::kImpl, "time_s", elapsed, "s", rep, ok,
                 {{"n", bench::jint(n)}, {"peak_rss_MB", bench::jnum(static_cast<double>(bench::peak_rss_bytes()) / 1e6)}});
 }
 
@@ -123,7 +117,7 @@ void batch(long n, long rep) {
     }
     double elapsed = bench::now() - t0;
     bool ok = bench::check(good, "batch checksum");
-    bench::emit("alloc_batch", kImpl, "time_s", elapsed, "s", rep, ok,
+    bench::emit("alloc_batch", bench::kImpl, "time_s", elapsed, "s", rep, ok,
                 {{"n", bench::jint(n)}, {"peak_rss_MB", bench::jnum(static_cast<double>(bench::peak_rss_bytes()) / 1e6)}});
 }
 

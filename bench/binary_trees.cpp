@@ -14,22 +14,6 @@
 #include <memory>
 #include <string>
 
-#if defined(BENCH_IMPL_OURO)
-#  include <ouro/ouro.hpp>
-#elif defined(BENCH_IMPL_BOEHM)
-#  include <gc.h>
-#endif
-
-#if defined(BENCH_IMPL_NAME)
-static const char* const kImpl = BENCH_IMPL_NAME;
-#elif defined(BENCH_IMPL_OURO)
-static const char* const kImpl = "ouro";
-#elif defined(BENCH_IMPL_SHARED)
-static const char* const kImpl = "make_shared";
-#elif defined(BENCH_IMPL_BOEHM)
-static const char* const kImpl = "boehm";
-#endif
-
 namespace {
 
 #if defined(BENCH_IMPL_OURO)
@@ -95,7 +79,7 @@ int main(int argc, char** argv) {
     bool ok = true;
     std::string out;
     char line[128];
-    std::string impl = kImpl;
+    std::string impl = bench::kImpl;
 #if defined(BENCH_IMPL_OURO)
     // Diagnostic only: --no-gc disables automatic collection to show what the collector costs.
     if (args.flag("--no-gc")) {

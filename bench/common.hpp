@@ -21,7 +21,25 @@
 #include <utility>
 #include <vector>
 
+// The implementation this program is built for: bench/CMakeLists.txt defines one BENCH_IMPL_* (and
+// BENCH_IMPL_NAME for a variant, such as make_shared on mimalloc).
+#if defined(BENCH_IMPL_OURO)
+#  include <ouro/ouro.hpp>
+#elif defined(BENCH_IMPL_BOEHM)
+#  include <gc.h>
+#endif
+
 namespace bench {
+
+#if defined(BENCH_IMPL_NAME)
+inline const char* const kImpl = BENCH_IMPL_NAME;
+#elif defined(BENCH_IMPL_OURO)
+inline const char* const kImpl = "ouro";
+#elif defined(BENCH_IMPL_SHARED)
+inline const char* const kImpl = "make_shared";
+#elif defined(BENCH_IMPL_BOEHM)
+inline const char* const kImpl = "boehm";
+#endif
 
 inline double now() {
     using clock = std::chrono::steady_clock;

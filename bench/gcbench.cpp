@@ -16,16 +16,6 @@
 #include <string>
 #include <vector>
 
-#if defined(BENCH_IMPL_OURO)
-#  include <ouro/ouro.hpp>
-static const char* const kImpl = "ouro";
-#elif defined(BENCH_IMPL_SHARED)
-static const char* const kImpl = "make_shared";
-#elif defined(BENCH_IMPL_BOEHM)
-#  include <gc.h>
-static const char* const kImpl = "boehm";
-#endif
-
 namespace {
 
 long g_made = 0;
@@ -154,6 +144,6 @@ int main(int argc, char** argv) {
 #elif defined(BENCH_IMPL_BOEHM)
     extra.push_back({"collections", bench::jint(static_cast<long long>(GC_get_gc_no()))});
 #endif
-    bench::emit(tag, kImpl, "time_s", elapsed, "s", 0, ok, extra);
+    bench::emit(tag, bench::kImpl, "time_s", elapsed, "s", 0, ok, extra);
     return bench::g_failures ? 1 : 0;
 }

@@ -16,18 +16,6 @@
 #include <memory>
 #include <string>
 
-#if defined(BENCH_IMPL_OURO)
-#  include <ouro/ouro.hpp>
-static const char* const kImpl = "ouro";
-#elif defined(BENCH_IMPL_SHARED)
-static const char* const kImpl = "make_shared";
-#elif defined(BENCH_IMPL_BOEHM)
-#  include <gc.h>
-static const char* const kImpl = "boehm";
-#else
-#  error "define BENCH_IMPL_OURO, BENCH_IMPL_SHARED or BENCH_IMPL_BOEHM"
-#endif
-
 namespace {
 
 // The plain structs: what the fields cost with no memory management at all.
@@ -170,16 +158,16 @@ void measure(const std::string& shape, long n) {
                        {"objects", bench::jint(n)}, {"rss_per_object_B", bench::jnum(per_object(after))}};
     if (block) {
         extra.push_back({"block_B", bench::jint(static_cast<long long>(block))});
-        bench::emit("overhead_" + shape, kImpl, "static_B", static_cast<double>(block) - sizeof(Plain), "B", 0, ok,
+        bench::emit("overhead_" + shape, bench::kImpl, "static_B", static_cast<double>(block) - sizeof(Plain), "B", 0, ok,
                     extra);
     }
-    bench::emit("overhead_" + shape, kImpl, "rss_B", per_object(after) - sizeof(Plain), "B", 0, ok, extra);
+    bench::emit("overhead_" + shape, bench::kImpl, "rss_B", per_object(after) - sizeof(Plain), "B", 0, ok, extra);
     // RSS less the memory glibc holds free: what live allocations occupy.
     double live = (static_cast<double>(after) - static_cast<double>(free_after) - static_cast<double>(before) +
                    static_cast<double>(free_before)) / static_cast<double>(n);
-    bench::emit("overhead_" + shape, kImpl, "rss_live_B", live - sizeof(Plain), "B", 0, ok, extra);
+    bench::emit("overhead_" + shape, bench::kImpl, "rss_live_B", live - sizeof(Plain), "B", 0, ok, extra);
 #if defined(BENCH_IMPL_OURO)
-    bench::emit("overhead_" + shape, kImpl, "rss_after_collect_B", per_object(after_collect) - sizeof(Plain), "B", 0,
+    bench::emit("overhead_" + shape, bench::kImpl, "rss_after_collect_B", per_object(after_collect) - sizeof(Plain), "B", 0,
                 ok, extra);
 #endif
     teardown(head);
