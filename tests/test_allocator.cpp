@@ -145,8 +145,15 @@ TEST(Allocator, ResidentMemoryReturnsAfterScatteredFrees) {
         const std::size_t end = resident_bytes();
         std::printf("resident: start %zu MiB, peak %zu MiB, after freeing all %zu MiB\n", start >> 20, peak >> 20,
                     end >> 20);
-        EXPECT_LE(end, start + start / 10) << "start " << start << " end " << end;
-        EXPECT_LE(end, start + (std::size_t{4} << 20)) << "more than 4 MiB kept";
+#ifdef OURO_ASAN
+        // ASan builds poison free blocks: AddressSanitizer's shadow of the poisoned gigabyte (one
+        // byte per eight) stays resident after the arenas are unmapped. That, and no more.
+        const std::size_t shadow = (peak - start) / 8;
+#else
+        const std::size_t shadow = 0;
+#endif
+        EXPECT_LE(end, start + start / 10 + shadow) << "start " << start << " end " << end;
+        EXPECT_LE(end, start + (std::size_t{4} << 20) + shadow) << "more than 4 MiB kept";
     }
 }
 
