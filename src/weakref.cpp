@@ -23,18 +23,23 @@ OrphanTable& orphans() {
     return *table;
 }
 
-// Calls f(table) with the table that holds o's weak references.
+// Calls f(table) with the table that holds the weak references of an object of heap h (null: an
+// orphan). Callers that know the heap pass it; the others use heap_of.
 template <class F>
-decltype(auto) with_table(Object* o, F&& f) {
-    if (Heap* h = heap_of(o)) return f(HeapAccess::state(*h).weakrefs);
+decltype(auto) with_table(Heap* h, F&& f) {
+    if (h) return f(HeapAccess::state(*h).weakrefs);
     OrphanTable& t = orphans();
     std::lock_guard lock(t.mutex);
     return f(t.map);
 }
+template <class F>
+decltype(auto) with_table(Object* o, F&& f) {
+    return with_table(heap_of(o), std::forward<F>(f));
+}
 
-WeakRecord* detach_all(Object* o) noexcept {
+WeakRecord* detach_all(Heap* h, Object* o) noexcept {
     gcword(o) &= ~kHasWeakrefs;
-    return with_table(o, [o](Table& t) {
+    return with_table(h, [o](Table& t) {
         WeakRecord** found = t.find(o);
         if (!found) return static_cast<WeakRecord*>(nullptr);
         WeakRecord* head = *found;
@@ -130,8 +135,9 @@ struct GarbageWeakrefClearer final : Visitor {
 
 WeakRecord* weak_acquire(Object* referent, bool with_callback) {
     if (!(gcword(referent) & kLive)) throw std::invalid_argument("ouro::WeakRef: the referent is not a live managed object");
+    Heap* h = heap_of(referent);
     if (!with_callback && (gcword(referent) & kHasWeakrefs)) {
-        WeakRecord* shared = with_table(referent, [referent](Table& t) {
+        WeakRecord* shared = with_table(h, [referent](Table& t) {
             WeakRecord** head = t.find(referent);
             for (WeakRecord* r = head ? *head : nullptr; r; r = r->next)
                 if (!r->call) return r;
@@ -142,14 +148,20 @@ WeakRecord* weak_acquire(Object* referent, bool with_callback) {
             return shared;
         }
     }
-    Heap* h = heap_of(referent);
     void* mem = h ? HeapAccess::allocator(*h).allocate(size_class(sizeof(WeakRecord)), kRawPool)
                   : ::operator new(sizeof(WeakRecord));
-    auto* r = ::new (mem) WeakRecord{referent, 1, std::hash<const void*>()(referent), nullptr, nullptr, 0,
-                                     h != nullptr, nullptr, nullptr, {}};
+    auto* r = ::new (mem) WeakRecord;  // the callback storage stays uninitialised until installed
+    r->referent = referent;
+    r->handles = 1;
+    r->hash = std::hash<const void*>()(referent);
+    r->prev = r->next = nullptr;
+    r->garbage_handles = 0;
+    r->pooled = h != nullptr;
+    r->call = nullptr;
+    r->drop = nullptr;
     try {
         fault_point();
-        with_table(referent, [&](Table& t) {
+        with_table(h, [&](Table& t) {
             WeakRecord*& head = t[referent];  // may throw: nothing is linked yet
             r->next = head;
             if (head) head->prev = r;
@@ -170,8 +182,8 @@ void weak_release(WeakRecord* r) noexcept {
 
 // Death by count: CPython's PyObject_ClearWeakRefs. Every weak reference is cleared first, then
 // the callbacks run newest first.
-void clear_weakrefs(Heap*, Object* o) noexcept {
-    WeakRecord* head = detach_all(o);
+void clear_weakrefs(Heap* h, Object* o) noexcept {
+    WeakRecord* head = detach_all(h, o);
     pin_and_clear(head);
     for (WeakRecord* r = head; r; r = r->next) run_callback(r, o);
     unpin(head);
@@ -207,7 +219,7 @@ bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable) {
     std::vector<Cleared> cleared;
     for (Object* u : unreachable)
         if (gcword(u) & kHasWeakrefs) {
-            WeakRecord* head = detach_all(u);
+            WeakRecord* head = detach_all(&h, u);
             pin_and_clear(head);
             try {
                 cleared.push_back({head, u});

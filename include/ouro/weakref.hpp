@@ -114,15 +114,20 @@ private:
     detail::WeakRecord* rec_ = nullptr;
 };
 
-// Runs the callback once: it is moved out of the record first, so it can drop the last handle
-// to its own WeakRef, and its captures are destroyed when it returns.
+// Runs the callback once, in place: whoever runs callbacks pins the record (one extra handle), so
+// the callback may drop the last handle to its own WeakRef without destroying itself mid-call.
+// It is marked spent first (a re-entrant clear cannot run it twice) and its captures are
+// destroyed when it returns or throws.
 template <class T>
 void detail::WeakCallbackOps<T>::call(WeakRecord* r) {
-    Fn f = std::move(*fn(r));
-    drop(r);
+    r->call = nullptr;
+    struct Spent {
+        WeakRecord* r;
+        ~Spent() { drop(r); }
+    } spent{r};
     ++r->handles;
     const WeakRef<T> self(r);
-    f(self);
+    (*fn(r))(self);
 }
 
 template <class T>
