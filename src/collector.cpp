@@ -141,22 +141,24 @@ struct FullSpace {
     }
     // Streams through the pools in address order, reading each block's header.
     // A full collection starts the long-lived count afresh: pending marks are cleared here.
+    static void forget_pending(Object* o) noexcept {
+        std::uint32_t w = gcword(o);
+        if ((w >> kIndexShift) == kPendingIndex && generation(w) == 2) set_generation(o, 2);
+    }
     template <class F>
     void gather(F&& f) const {
         for (Pool* p : pools) {
             std::uint32_t j = p->base_index;
             for (char* b = p->data(); b != p->bump_end(); b += p->block_size, ++j) {
                 auto* o = reinterpret_cast<Object*>(b);
-                std::uint32_t& w = gcword(o);
-                if (!is_candidate(w)) continue;
-                if ((w >> kIndexShift) == kPendingIndex && generation(w) == 2) w |= kNoIndex << kIndexShift;
+                if (!is_candidate(gcword(o))) continue;
+                forget_pending(o);
                 f(o, j);
             }
         }
         for (std::uint32_t i = 0; i < large.size(); ++i) {
-            std::uint32_t& w = gcword(large[i]);
-            if (!is_candidate(w)) continue;
-            if ((w >> kIndexShift) == kPendingIndex && generation(w) == 2) w |= kNoIndex << kIndexShift;
+            if (!is_candidate(gcword(large[i]))) continue;
+            forget_pending(large[i]);
             f(large[i], large_base + i);
         }
     }
@@ -232,11 +234,6 @@ Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint, Gra
     }
     g.mark(space.slots());
     return g;
-}
-
-void set_generation(Object* x, std::uint32_t g, std::uint32_t index = kNoIndex) noexcept {
-    std::uint32_t& w = gcword(x);
-    w = (w & ~kGenMask & kFlagBits) | g << kGenShift | index << kIndexShift;
 }
 
 class Collection {

@@ -116,10 +116,9 @@ void freeze() {
     Heap& h = heap();
     auto& s = HeapAccess::state(h);
     detail::for_each_object(h, [&](Object* o) {
-        std::uint32_t& w = gcword(o);
+        std::uint32_t w = gcword(o);
         if (!(w & detail::kTracked) || detail::generation(w) == detail::kPermanent) return;
-        w = (w & ~detail::kGenMask & detail::kFlagBits) | detail::kPermanent << detail::kGenShift |
-            detail::kNoIndex << detail::kIndexShift;
+        detail::set_generation(o, detail::kPermanent);
         ++s.freeze_count;
     });
     detail::young_clear(h, 0);
@@ -140,8 +139,8 @@ std::vector<Callback>& callbacks() { return state().callbacks; }
 namespace ouro::detail {
 void unfreeze(Heap& h) noexcept {
     for_each_object(h, [](Object* o) {
-        std::uint32_t& w = gcword(o);
-        if ((w & kTracked) && generation(w) == kPermanent) w = (w & ~kGenMask) | 2u << kGenShift;  // index: kNoIndex
+        std::uint32_t w = gcword(o);
+        if ((w & kTracked) && generation(w) == kPermanent) set_generation(o, 2);
     });
     HeapAccess::state(h).freeze_count = 0;
 }

@@ -84,21 +84,18 @@ void HeapAccess::update_trigger(Heap& h) noexcept {
 
 // --- Generation lists -------------------------------------------------------------------------
 void young_append(Heap& h, int gen, Object* o) noexcept {
-    std::uint32_t& w = gcword(o);
     auto& list = HeapAccess::young(h, gen);
-    w &= (1u << kIndexShift) - 1;
-    w &= ~kGenMask;
     if (list.size() < kYoungListLimit) {
         try {
             list.push_back(o);
-            w |= static_cast<std::uint32_t>(gen) << kGenShift | static_cast<std::uint32_t>(list.size() - 1) << kIndexShift;
+            set_generation(o, static_cast<std::uint32_t>(gen), static_cast<std::uint32_t>(list.size() - 1));
             return;
         } catch (const std::bad_alloc&) {
         }
     }
     // No room in the list (8 M entries, or no memory): the object joins the oldest generation,
     // which needs no list. Only its young collections are skipped; full ones still see it.
-    w |= 2u << kGenShift | kNoIndex << kIndexShift;
+    set_generation(o, 2);
 }
 
 // A dead object's slot is nulled rather than filled with the last entry: that would write the
@@ -121,8 +118,7 @@ void young_remove(Heap& h, Object* o) noexcept {
         std::size_t n = 0;
         for (Object* x : list)
             if (x) {
-                std::uint32_t& xw = gcword(x);
-                xw = (xw & kFlagBits) | static_cast<std::uint32_t>(n) << kIndexShift;
+                set_generation(x, gen, static_cast<std::uint32_t>(n));
                 list[n++] = x;
             }
         list.resize(n);

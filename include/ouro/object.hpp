@@ -84,6 +84,11 @@ struct ObjectAccess {
 inline std::uint32_t& gcword(Object* o) noexcept { return ObjectAccess::gcword(*o); }
 inline std::uint32_t& refcnt(Object* o) noexcept { return ObjectAccess::refcnt(*o); }
 inline std::uint32_t generation(std::uint32_t w) noexcept { return (w & kGenMask) >> kGenShift; }
+// Rewrites an object's generation and its position in that generation's list, keeping its flags.
+inline void set_generation(Object* o, std::uint32_t gen, std::uint32_t index = kNoIndex) noexcept {
+    std::uint32_t& w = gcword(o);
+    w = (w & kFlagBits & ~kGenMask) | gen << kGenShift | index << kIndexShift;
+}
 
 template <class T>
 inline constexpr bool overrides_trace = !std::is_same_v<decltype(&T::trace), void (Object::*)(Visitor&)>;

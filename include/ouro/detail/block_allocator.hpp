@@ -82,7 +82,6 @@ public:
             }
     }
 
-    const AllocatorCounters& counters() const noexcept { return counters_; }
     MallocStats stats() const;
     void* context = nullptr;  // the Heap this allocator serves, if any
     std::size_t arenas_current() const noexcept { return arenas_.size(); }
