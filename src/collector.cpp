@@ -70,24 +70,21 @@ struct TraceFailed {};
 
 // --- Candidate spaces: how candidates are enumerated and numbered ------------------------------
 
-// Young collections: generation 0's list, then generation 1's; the slot is the list position,
-// which the object's header holds.
+// Young collections: generation 0's part of the young list, or all of it for generation 1; the
+// slot is the list position (which the object's header holds) minus the first one's.
 struct YoungSpace {
-    const std::vector<Object*>& y0;
-    const std::vector<Object*>& y1;
-    std::uint32_t max_gen;
+    const YoungList& list;
+    std::uint32_t base;  // first candidate position
+    std::uint32_t n;
 
-    std::uint32_t slots() const noexcept {
-        return static_cast<std::uint32_t>(y0.size() + (max_gen >= 1 ? y1.size() : 0));
-    }
-    Object* at(std::uint32_t j) const noexcept { return j < y0.size() ? y0[j] : y1[j - y0.size()]; }
+    YoungSpace(const YoungList& l, int gen) : list(l), base(gen == 0 ? l.boundary() : 0), n(l.size() - base) {}
+    std::uint32_t slots() const noexcept { return n; }
+    Object* at(std::uint32_t j) const noexcept { return list[base + j]; }
     auto index() const noexcept {
-        return [this, max_gen = max_gen, n0 = static_cast<std::uint32_t>(y0.size()), n = slots()](Object* y) {
+        return [this](Object* y) {
             std::uint32_t w = gcword(y);
-            if (!(w & kTracked)) return kNone;
-            std::uint32_t g = generation(w);
-            if (g > max_gen) return kNone;
-            std::uint32_t j = (w >> kIndexShift) + (g == 0 ? 0 : n0);
+            if (!(w & kTracked) || generation(w) != 0) return kNone;
+            std::uint32_t j = (w >> kIndexShift) - base;  // wraps for generation 1 in a generation-0 collection
             // The slot must hold this very object: one of another heap (or allocated by a
             // misbehaving trace()) has index bits that mean nothing here.
             return j < n && at(j) == y ? j : kNone;
@@ -95,12 +92,12 @@ struct YoungSpace {
     }
     template <class F>
     void gather(F&& f) const {
-        for (std::uint32_t j = 0, n = slots(); j < n; ++j)
+        for (std::uint32_t j = 0; j < n; ++j)
             if (Object* x = at(j)) f(x, j);  // null: a hole where an object died
     }
     template <class F>
     void scan(const Slot* graph, F&& f) const {
-        for (std::uint32_t j = 0, n = slots(); j < n; ++j)
+        for (std::uint32_t j = 0; j < n; ++j)
             if (is_candidate_slot(graph, j)) f(j, at(j));
     }
 };
@@ -244,8 +241,7 @@ public:
     std::size_t run() {
         auto& alloc = HeapAccess::allocator(heap_);
         if (gen_ == 2) find_unreachable(FullSpace(alloc, s_.large, &heap_));
-        else find_unreachable(YoungSpace{HeapAccess::young(heap_, 0), HeapAccess::young(heap_, 1),
-                                         static_cast<std::uint32_t>(gen_)});
+        else find_unreachable(YoungSpace(HeapAccess::young(heap_), gen_));
         if (unreachable_.empty()) return 0;
         if (s_.debug & gc::DEBUG_COLLECTABLE)
             for (Object* u : unreachable_) std::fprintf(stderr, "gc: collectable %s\n", describe(*u).c_str());
@@ -283,29 +279,24 @@ private:
     // resurrected, and each member is held (4.): one extra count, so no member of U can die
     // while user code runs in the phases that follow.
     void promote(std::size_t survivors) noexcept {
-        auto& y0 = HeapAccess::young(heap_, 0);
-        auto& y1 = HeapAccess::young(heap_, 1);
+        auto& young = HeapAccess::young(heap_);
         for (Object* u : unreachable_) {
-            set_generation(u, 2);
             std::uint32_t& w = gcword(u);
+            if (generation(w) == 0) young.remove(u);
+            set_generation(u, 2);
             w |= kUnreachable;
             finalizers_pending_ |= (w & (kHasFinalizer | kFinalized)) == kHasFinalizer;
             ++refcnt(u);
         }
-        auto survives = [](Object* x) { return x && !(gcword(x) & kUnreachable); };
         if (gen_ == 0) {
-            for (Object* x : y0)
-                if (survives(x)) young_append(heap_, 1, x);
+            young.promote_all();
         } else {
             // Promoted by a young collection: pending long-lived objects (§6 of docs/design.md).
             std::uint32_t index = gen_ == 1 ? kPendingIndex : kNoIndex;
-            for (Object* x : y0)
-                if (survives(x)) set_generation(x, 2, index);
-            for (Object* x : y1)
-                if (survives(x)) set_generation(x, 2, index);
-            young_clear(heap_, 1);
+            for (std::uint32_t i = 0; i < young.size(); ++i)
+                if (Object* x = young[i]) set_generation(x, 2, index);
+            young.clear();
         }
-        young_clear(heap_, 0);
         HeapAccess::count0(heap_) = 0;
         if (gen_ == 0) {
             ++s_.count1;
@@ -363,7 +354,7 @@ private:
 
     void resurrect(Object* u) noexcept {
         gcword(u) &= ~kUnreachable;
-        if (gen_ == 0) young_append(heap_, 1, u);
+        if (gen_ == 0) young_append(heap_, u, true);
         --refcnt(u);  // our hold; something else holds it too, so this never reaches zero
     }
 

@@ -81,8 +81,9 @@ std::vector<Ref<Object>> get_objects(int generation) {
     check_generation(generation, "get_objects");
     std::vector<Ref<Object>> out;
     if (generation < 2) {
-        for (Object* o : HeapAccess::young(heap(), generation))
-            if (o && is_tracked_object(o)) out.emplace_back(o);
+        auto& young = HeapAccess::young(heap());
+        for (auto* it = young.begin(generation); it != young.end(generation); ++it)
+            if (*it && is_tracked_object(*it)) out.emplace_back(*it);
         return out;
     }
     detail::for_each_object(heap(), [&](Object* o) {
@@ -121,8 +122,7 @@ void freeze() {
         detail::set_generation(o, detail::kPermanent);
         ++s.freeze_count;
     });
-    detail::young_clear(h, 0);
-    detail::young_clear(h, 1);
+    HeapAccess::young(h).clear();
     HeapAccess::count0(h) = 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include <ouro/unraisable.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -83,52 +84,56 @@ void HeapAccess::update_trigger(Heap& h) noexcept {
 }
 
 // --- Generation lists -------------------------------------------------------------------------
-void young_append(Heap& h, int gen, Object* o) noexcept {
-    auto& list = HeapAccess::young(h, gen);
-    if (list.size() < kYoungListLimit) {
-        try {
-            list.push_back(o);
-            set_generation(o, static_cast<std::uint32_t>(gen), static_cast<std::uint32_t>(list.size() - 1));
-            return;
-        } catch (const std::bad_alloc&) {
+YoungList::~YoungList() { std::free(items_); }
+
+// Drops the holes, keeping both generations in order; rewrites the moved members' positions.
+void YoungList::squeeze() noexcept {
+    std::uint32_t n = 0, boundary = 0;
+    for (std::uint32_t i = 0; i < size_; ++i) {
+        if (i == boundary_) boundary = n;
+        if (Object* x = items_[i]) {
+            set_generation(x, 0, n);
+            items_[n++] = x;
         }
     }
-    // No room in the list (8 M entries, or no memory): the object joins the oldest generation,
-    // which needs no list. Only its young collections are skipped; full ones still see it.
-    set_generation(o, 2);
+    boundary_ = boundary_ == size_ ? n : boundary;
+    size_ = n;
 }
 
-// A dead object's slot is nulled rather than filled with the last entry: that would write the
-// header of another, unrelated object. Trailing holes are popped (objects tend to die in reverse
-// order of birth), and the list is compacted once most of it is holes.
-void young_remove(Heap& h, Object* o) noexcept {
-    std::uint32_t& w = gcword(o);
-    std::uint32_t gen = generation(w);
-    if (gen >= 2) return;
-    auto& list = HeapAccess::young(h, static_cast<int>(gen));
-    std::size_t& holes = HeapAccess::young_holes(h, gen);
-    list[w >> kIndexShift] = nullptr;
-    w |= kNoIndex << kIndexShift;
-    ++holes;
-    while (!list.empty() && !list.back()) {
-        list.pop_back();
-        --holes;
-    }
-    if (holes > 1024 && holes > list.size() / 2) {
-        std::size_t n = 0;
-        for (Object* x : list)
-            if (x) {
-                set_generation(x, gen, static_cast<std::uint32_t>(n));
-                list[n++] = x;
+bool YoungList::push(Object* o, bool old) noexcept {
+    if (size_ == capacity_) {
+        // Holes are squeezed out when the array fills; it grows unless that frees more than
+        // half, so the work stays proportional to the appends. At the size limit, a squeeze that
+        // freed little is tried again only after as many refusals as it cost.
+        if (capacity_ == kYoungListLimit && ++refused_ < capacity_ / 2) return false;
+        refused_ = 0;
+        squeeze();
+        if (size_ >= capacity_ / 2 && capacity_ < kYoungListLimit) {
+            std::uint32_t cap = capacity_ ? std::min(capacity_ * 2, kYoungListLimit) : 1024;
+            if (auto* grown = static_cast<Object**>(std::realloc(items_, cap * sizeof(Object*)))) {
+                items_ = grown;
+                capacity_ = cap;
             }
-        list.resize(n);
-        holes = 0;
+        }
+        if (size_ == capacity_) return false;
     }
+    if (!old) return try_push(o);
+    // Generation 1 ends at the boundary: the first member of generation 0 moves to the end.
+    if (boundary_ != size_) {
+        Object* x = items_[boundary_];
+        items_[size_] = x;
+        if (x) set_generation(x, 0, size_);
+    }
+    items_[boundary_] = o;
+    set_generation(o, 0, boundary_++);
+    ++size_;
+    return true;
 }
 
-void young_clear(Heap& h, int gen) noexcept {
-    HeapAccess::young(h, gen).clear();
-    HeapAccess::young_holes(h, static_cast<std::uint32_t>(gen)) = 0;
+void young_append(Heap& h, Object* o, bool old) noexcept {
+    // No room (4 M young objects, or no memory): the object joins the oldest generation, which
+    // needs no list. Only its young collections are skipped; full ones still see it.
+    if (!HeapAccess::young(h).push(o, old)) set_generation(o, 2);
 }
 
 std::string describe(const Object& o) {
@@ -146,8 +151,8 @@ namespace {
 void untrack(Heap& h, Object* o) noexcept {
     std::uint32_t& w = gcword(o);
     std::uint32_t gen = generation(w);
-    if (gen < 2) {
-        young_remove(h, o);
+    if (gen == 0) {
+        HeapAccess::young(h).remove(o);
     } else {
         HeapState& s = HeapAccess::state(h);
         if (gen == kPermanent) --s.freeze_count;
@@ -264,7 +269,6 @@ void check_access(const Object* o, bool can_throw) {
 Heap::Heap() : state_(std::make_unique<detail::HeapState>()) {
     alloc_.context = this;
     state_->owner = std::this_thread::get_id();
-    young_[0].reserve(1024);
     detail::HeapAccess::update_trigger(*this);
 }
 
@@ -316,17 +320,7 @@ Heap::~Heap() {
     detail::t_current_heap = previous == this ? nullptr : previous;
 }
 
-void Heap::track_slow(Object* o) noexcept {
-    auto& young = young_[0];
-    if (young.size() < detail::kYoungListLimit) {
-        try {
-            young.reserve(young.capacity() * 2);
-        } catch (const std::bad_alloc&) {
-        }
-    }
-    detail::gcword(o) |= detail::kTracked;
-    detail::young_append(*this, 0, o);
-}
+void Heap::track_slow(Object* o) noexcept { detail::young_append(*this, o, false); }
 
 void* Heap::allocate_large(std::size_t size, std::size_t align, std::size_t prefix, bool tracked) {
     if (tracked && count0_ >= trigger_) collect_generations();

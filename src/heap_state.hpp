@@ -54,8 +54,7 @@ struct HeapState {
 struct HeapAccess {
     static HeapState& state(Heap& h) noexcept { return *h.state_; }
     static BlockAllocator& allocator(Heap& h) noexcept { return h.alloc_; }
-    static std::vector<Object*>& young(Heap& h, int gen) noexcept { return h.young_[gen]; }
-    static std::size_t& young_holes(Heap& h, std::uint32_t gen) noexcept { return h.young_holes_[gen]; }
+    static YoungList& young(Heap& h) noexcept { return h.young_; }
     static std::size_t& count0(Heap& h) noexcept { return h.count0_; }
     static void update_trigger(Heap& h) noexcept;
 };
@@ -84,11 +83,9 @@ void for_each_object(Heap& h, F&& f) {
     for (Object* o : HeapAccess::state(h).large) f(o);
 }
 
-// Generation lists: each member's header holds its position, so removal is O(1). Lists may
-// hold null entries (holes) where objects died.
-void young_append(Heap& h, int gen, Object* o) noexcept;
-void young_remove(Heap& h, Object* o) noexcept;
-void young_clear(Heap& h, int gen) noexcept;
+// Puts a tracked object in generation 0 or 1 (old), or in generation 2 when the young list has
+// no room for it.
+void young_append(Heap& h, Object* o, bool old) noexcept;
 
 // Death of an object with weak references (weakref.cpp): clears them and runs their callbacks.
 // `h` is null for an orphan.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ouro/detail/block_allocator.hpp>
+#include <ouro/detail/young_list.hpp>
 #include <ouro/ref.hpp>
 
 #include <cstddef>
@@ -82,15 +83,8 @@ private:
     void free_unconstructed(void* mem, bool large, bool tracked) noexcept;
 
     OURO_ALWAYS_INLINE void track(Object* o) noexcept {
-        std::uint32_t& w = detail::gcword(o);
-        auto& young = young_[0];
-        // The list is reserved ahead (see reserve_young), so this push never allocates.
-        if (OURO_LIKELY(young.size() < young.capacity())) {
-            w |= detail::kTracked | static_cast<std::uint32_t>(young.size() << detail::kIndexShift);
-            young.push_back(o);
-        } else {
-            track_slow(o);
-        }
+        detail::gcword(o) |= detail::kTracked;
+        if (OURO_UNLIKELY(!young_.try_push(o))) track_slow(o);
     }
     void track_slow(Object* o) noexcept;
     void collect_generations();
@@ -98,8 +92,7 @@ private:
     detail::BlockAllocator alloc_;
     std::size_t count0_ = 0;
     std::size_t trigger_;
-    std::vector<Object*> young_[2];  // generations 0 and 1; generation 2 is found by walking pools
-    std::size_t young_holes_[2] = {0, 0};  // null entries (dead objects) in those lists
+    detail::YoungList young_;  // generations 0 and 1; generation 2 is found by walking pools
     std::unique_ptr<detail::HeapState> state_;
 };
 
