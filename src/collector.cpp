@@ -45,17 +45,19 @@ constexpr std::int32_t clamp_count(std::uint32_t count) noexcept {
     return count > (1u << 30) ? std::int32_t{1} << 30 : static_cast<std::int32_t>(count);
 }
 
-// Subtracts one from each visited candidate's gc_refs and records the edge.
-template <class Index>
+// Subtracts one from each visited candidate's gc_refs and records the edge; a space that
+// discovers candidates along edges (FullSpace) is told of each target.
+template <class Space>
 struct RecordVisitor final : Visitor {
-    Index index;
+    Space* space;
     Graph* graph;
-    RecordVisitor(Index i, Graph* g) : index(i), graph(g) {}
+    RecordVisitor(Space* s, Graph* g) : space(s), graph(g) {}
     void visit(Object*& slot) override {
-        std::uint32_t j = index(slot);
+        std::uint32_t j = space->index(slot);
         if (j == kNone) return;
         --graph->slots[j].refs;
         graph->edges.push_back(j);
+        space->reached_by_edge(slot, j, *graph);
     }
 };
 
@@ -80,20 +82,24 @@ struct YoungSpace {
     YoungSpace(const YoungList& l, int gen) : list(l), base(gen == 0 ? l.boundary() : 0), n(l.size() - base) {}
     std::uint32_t slots() const noexcept { return n; }
     Object* at(std::uint32_t j) const noexcept { return list[base + j]; }
-    auto index() const noexcept {
-        return [this](Object* y) {
-            std::uint32_t w = gcword(y);
-            if (!(w & kTracked) || generation(w) != 0) return kNone;
-            std::uint32_t j = (w >> kIndexShift) - base;  // wraps for generation 1 in a generation-0 collection
-            // The slot must hold this very object: one of another heap (or allocated by a
-            // misbehaving trace()) has index bits that mean nothing here.
-            return j < n && at(j) == y ? j : kNone;
-        };
+    std::uint32_t index(Object* y) const noexcept {
+        std::uint32_t w = gcword(y);
+        if (!(w & kTracked) || generation(w) != 0) return kNone;
+        std::uint32_t j = (w >> kIndexShift) - base;  // wraps for generation 1 in a generation-0 collection
+        // The slot must hold this very object: one of another heap (or allocated by a
+        // misbehaving trace()) has index bits that mean nothing here.
+        return j < n && at(j) == y ? j : kNone;
     }
+    void reached_by_edge(Object*, std::uint32_t, Graph&) noexcept {}
     template <class F>
-    void gather(F&& f) const {
+    void gather(Graph&, F&& f) {
         for (std::uint32_t j = 0; j < n; ++j)
             if (Object* x = at(j)) f(x, j);  // null: a hole where an object died
+    }
+    std::size_t population() const noexcept {
+        std::size_t live = 0;
+        for (std::uint32_t j = 0; j < n; ++j) live += at(j) != nullptr;
+        return live;
     }
     template <class F>
     void scan(const Slot* graph, F&& f) const {
@@ -104,15 +110,27 @@ struct YoungSpace {
 
 // Full collections: the slot is the block's number across the tracked pools (pool base + block
 // index, found by masking the address), large objects after them.
+//
+// Candidates are not all objects. A full collection starts from the "seeds" — young objects and
+// dirty old ones (kDirty) — and adds every old object they reach. The rest, clean old objects
+// out of reach of any seed, cannot be garbage: a garbage set always has a member whose last
+// outside reference was dropped or moved, which made it dirty, and only a full collection that
+// finds it reachable cleans it (docs/design.md §5, "Clean objects"). So a full collection traces
+// what changed and what that reaches, and reads only the headers of the rest. `all` (a heap's
+// final collections) makes every object a seed.
 struct FullSpace {
     std::vector<Pool*> pools;  // tracked pools in address order
     const std::vector<Object*>& large;
     const BlockAllocator* alloc;
     const Heap* heap;
+    bool all;
     std::uint32_t large_base = 0;
+    std::size_t eligible = 0;  // old and young objects seen by gather(): generation 2 after it
+    bool gathered = false;
+    std::vector<std::pair<Object*, std::uint32_t>> found;  // reached clean objects not yet gathered
 
-    FullSpace(BlockAllocator& a, const std::vector<Object*>& large_objects, const Heap* h)
-        : large(large_objects), alloc(&a), heap(h) {
+    FullSpace(BlockAllocator& a, const std::vector<Object*>& large_objects, const Heap* h, bool every)
+        : large(large_objects), alloc(&a), heap(h), all(every) {
         std::size_t slots = 0;
         a.for_each_pool([&](Pool& p) {
             if (p.kind != kTrackedPool) return;
@@ -123,52 +141,73 @@ struct FullSpace {
         large_base = static_cast<std::uint32_t>(slots);
     }
     std::uint32_t slots() const noexcept { return large_base + static_cast<std::uint32_t>(large.size()); }
-    static bool is_candidate(std::uint32_t w) noexcept {
+    static bool is_eligible(std::uint32_t w) noexcept {
         return (w & (kLive | kTracked)) == (kLive | kTracked) && generation(w) != kPermanent;
     }
-    auto index() const noexcept {
-        return [this](Object* y) {
-            std::uint32_t w = gcword(y);
-            if (!is_candidate(w)) return kNone;
-            // Objects of other heaps are never candidates: references to them are external.
-            if (w & kLarge) return large_prefix(y)->heap == heap ? large_base + large_prefix(y)->index : kNone;
-            Pool* p = pool_of(y);
-            return p->owner == alloc ? p->base_index + p->block_index(y) : kNone;
-        };
+    bool is_seed(std::uint32_t w) const noexcept { return all || (w & kDirty) || generation(w) == 0; }
+    std::uint32_t index(Object* y) const noexcept {
+        std::uint32_t w = gcword(y);
+        if (!is_eligible(w)) return kNone;
+        // Objects of other heaps are never candidates: references to them are external.
+        if (w & kLarge) return large_prefix(y)->heap == heap ? large_base + large_prefix(y)->index : kNone;
+        Pool* p = pool_of(y);
+        return p->owner == alloc ? p->base_index + p->block_index(y) : kNone;
     }
-    // Streams through the pools in address order, reading each block's header.
+    // A clean object reached from a candidate becomes one. Seeds need no queueing: the address-
+    // order pass gathers them, so an all-dirty heap is still read in one streaming pass.
+    void reached_by_edge(Object* y, std::uint32_t j, Graph& g) {
+        if (g.slots[j].link & kCandidate || is_seed(gcword(y))) return;
+        g.slots[j].link = kCandidate;  // queued; gather() fills in the rest
+        found.emplace_back(y, j);
+    }
     // A full collection starts the long-lived count afresh: pending marks are cleared here.
     static void forget_pending(Object* o) noexcept {
         std::uint32_t w = gcword(o);
         if ((w >> kIndexShift) == kPendingIndex && generation(w) == 2) set_generation(o, 2);
     }
+    // Calls f(object, slot) for every block of the tracked pools in address order, then for
+    // every large object.
     template <class F>
-    void gather(F&& f) const {
+    void for_each_block(F&& f) const {
         for (Pool* p : pools) {
             std::uint32_t j = p->base_index;
-            for (char* b = p->data(); b != p->bump_end(); b += p->block_size, ++j) {
-                auto* o = reinterpret_cast<Object*>(b);
-                if (!is_candidate(gcword(o))) continue;
-                forget_pending(o);
-                f(o, j);
+            for (char* b = p->data(); b != p->bump_end(); b += p->block_size, ++j) f(reinterpret_cast<Object*>(b), j);
+        }
+        for (std::uint32_t i = 0; i < large.size(); ++i) f(large[i], large_base + i);
+    }
+    // Streams through the headers in address order; each seed is gathered, then whatever clean
+    // objects it reached (depth first).
+    template <class F>
+    void gather(Graph& g, F&& f) {
+        eligible = 0;
+        for_each_block([&](Object* o, std::uint32_t j) {
+            std::uint32_t w = gcword(o);
+            if (!is_eligible(w)) return;
+            ++eligible;
+            forget_pending(o);
+            if (!is_seed(w) || g.slots[j].link & kCandidate) return;
+            f(o, j);
+            while (!found.empty()) {
+                auto [x, k] = found.back();
+                found.pop_back();
+                f(x, k);
             }
-        }
-        for (std::uint32_t i = 0; i < large.size(); ++i) {
-            if (!is_candidate(gcword(large[i]))) continue;
-            forget_pending(large[i]);
-            f(large[i], large_base + i);
-        }
+        });
+        gathered = true;
+    }
+    // Generation 2 once the collection is over, its garbage included.
+    std::size_t population() const noexcept {
+        if (gathered) return eligible;
+        std::size_t n = 0;  // gather() was cut short by a trace() that threw
+        for_each_block([&](Object* o, std::uint32_t) { n += is_eligible(gcword(o)); });
+        return n;
     }
     // Visits candidates by their scratch slots alone: objects are not read.
     template <class F>
     void scan(const Slot* graph, F&& f) const {
-        for (Pool* p : pools) {
-            std::uint32_t j = p->base_index;
-            for (char* b = p->data(); b != p->bump_end(); b += p->block_size, ++j)
-                if (is_candidate_slot(graph, j)) f(j, reinterpret_cast<Object*>(b));
-        }
-        for (std::uint32_t i = 0; i < large.size(); ++i)
-            if (is_candidate_slot(graph, large_base + i)) f(large_base + i, large[i]);
+        for_each_block([&](Object* o, std::uint32_t j) {
+            if (is_candidate_slot(graph, j)) f(j, o);
+        });
     }
 };
 
@@ -176,15 +215,14 @@ struct FullSpace {
 struct SetSpace {
     std::span<Object* const> sorted;
     std::uint32_t slots() const noexcept { return static_cast<std::uint32_t>(sorted.size()); }
-    auto index() const noexcept {
-        return [&sorted = sorted](Object* y) {
-            if (!(gcword(y) & kUnreachable)) return kNone;
-            auto it = std::lower_bound(sorted.begin(), sorted.end(), y);
-            return it != sorted.end() && *it == y ? static_cast<std::uint32_t>(it - sorted.begin()) : kNone;
-        };
+    std::uint32_t index(Object* y) const noexcept {
+        if (!(gcword(y) & kUnreachable)) return kNone;
+        auto it = std::lower_bound(sorted.begin(), sorted.end(), y);
+        return it != sorted.end() && *it == y ? static_cast<std::uint32_t>(it - sorted.begin()) : kNone;
     }
+    void reached_by_edge(Object*, std::uint32_t, Graph&) noexcept {}
     template <class F>
-    void gather(F&& f) const {
+    void gather(Graph&, F&& f) {
         for (std::uint32_t j = 0; j < sorted.size(); ++j) f(sorted[j], j);
     }
     template <class F>
@@ -197,13 +235,13 @@ struct SetSpace {
 // Gathers counts and edges (subtracting `bias` from each count: the collector's own holds) and
 // marks. A trace() that throws leaves the graph incomplete: the caller must then free nothing.
 template <class Space>
-Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint, GraphBuffers& buffers) {
+Graph analyse(Space& space, std::int32_t bias, std::size_t edges_hint, GraphBuffers& buffers) {
     Graph g(buffers, space.slots());
     g.edges.reserve(edges_hint);
-    RecordVisitor visitor(space.index(), &g);
+    RecordVisitor visitor(&space, &g);
     Object* current = nullptr;
     try {
-        space.gather([&](Object* x, std::uint32_t j) {
+        space.gather(g, [&](Object* x, std::uint32_t j) {
             current = x;
             // A count of 0 means a deallocation is under way (the trashcan may have queued it):
             // that deallocation holds it, so it counts as referenced from outside.
@@ -235,12 +273,12 @@ Graph analyse(const Space& space, std::int32_t bias, std::size_t edges_hint, Gra
 
 class Collection {
 public:
-    Collection(Heap& h, int gen) : heap_(h), s_(HeapAccess::state(h)), gen_(gen) {}
+    Collection(Heap& h, int gen, bool every) : heap_(h), s_(HeapAccess::state(h)), gen_(gen), every_(every) {}
 
     // Returns the number of unreachable objects found (resurrected ones excluded, as CPython).
     std::size_t run() {
         auto& alloc = HeapAccess::allocator(heap_);
-        if (gen_ == 2) find_unreachable(FullSpace(alloc, s_.large, &heap_));
+        if (gen_ == 2) find_unreachable(FullSpace(alloc, s_.large, &heap_, every_));
         else find_unreachable(YoungSpace(HeapAccess::young(heap_), gen_));
         if (unreachable_.empty()) return 0;
         if (s_.debug & gc::DEBUG_COLLECTABLE)
@@ -257,21 +295,19 @@ public:
 private:
     // --- 1-3. gather, mark, promote --------------------------------------------------------------
     template <class Space>
-    void find_unreachable(const Space& space) {
-        std::size_t candidates = 0;
+    void find_unreachable(Space&& space) {
         try {
             GraphBuffers local;
             Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0, gen_ == 2 ? local : s_.young_graph);
             if (gen_ == 2) s_.edges_hint = g.edges.size();
             space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
-                ++candidates;
                 if (!g.reached(j)) unreachable_.push_back(x);
+                else if (gen_ == 2) gcword(x) &= ~kDirty;  // found reachable by a full collection
             });
         } catch (const TraceFailed&) {
             unreachable_.clear();
-            space.gather([&](Object*, std::uint32_t) { ++candidates; });
         }
-        promote(candidates - unreachable_.size());
+        promote(space.population() - unreachable_.size());
     }
 
     // Survivors of generation 0 join generation 1; of older ones, generation 2 (which has no
@@ -338,8 +374,8 @@ private:
             SetSpace space{std::span<Object* const>(unreachable_.begin(), unreachable_.size())};
             GraphBuffers local;
             Graph g = analyse(space, 1, 0, local);
-            Object** kept = std::remove_if(unreachable_.begin(), unreachable_.end(), [&, index = space.index()](Object* u) {
-                if (!g.reached(index(u))) return false;
+            Object** kept = std::remove_if(unreachable_.begin(), unreachable_.end(), [&](Object* u) {
+                if (!g.reached(space.index(u))) return false;
                 resurrect(u);
                 return true;
             });
@@ -354,6 +390,7 @@ private:
 
     void resurrect(Object* u) noexcept {
         gcword(u) &= ~kUnreachable;
+        mark_dirty(u);
         if (gen_ == 0) young_append(heap_, u, true);
         --refcnt(u);  // our hold; something else holds it too, so this never reaches zero
     }
@@ -394,6 +431,7 @@ private:
     Heap& heap_;
     HeapState& s_;
     int gen_;
+    bool every_;  // a full collection that traces every object, clean or not
     ScratchArray<Object*> unreachable_;  // can be millions: huge pages, given back at the end
     bool finalizers_pending_ = false;    // some member of U has a finalizer that has not run
 };
@@ -412,7 +450,7 @@ void run_callbacks(HeapState& s, std::string_view phase, const gc::Info& info) {
 
 }  // namespace
 
-std::size_t collect(Heap& h, int generation) {
+std::size_t collect(Heap& h, int generation, bool every) {
     HeapState& s = HeapAccess::state(h);
     if (s.collecting) return 0;
     s.collecting = true;
@@ -428,7 +466,7 @@ std::size_t collect(Heap& h, int generation) {
 
     run_callbacks(s, "start", gc::Info{generation, 0, 0, 0});
     auto t0 = std::chrono::steady_clock::now();
-    std::size_t found = Collection(h, generation).run();
+    std::size_t found = Collection(h, generation, every).run();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     auto& st = s.stats[static_cast<std::size_t>(generation)];

@@ -140,7 +140,10 @@ namespace ouro::detail {
 void unfreeze(Heap& h) noexcept {
     for_each_object(h, [](Object* o) {
         std::uint32_t w = gcword(o);
-        if ((w & kTracked) && generation(w) == kPermanent) set_generation(o, 2);
+        if ((w & kTracked) && generation(w) == kPermanent) {
+            set_generation(o, 2);
+            mark_dirty(o);  // it may have become garbage while frozen
+        }
     });
     HeapAccess::state(h).freeze_count = 0;
 }

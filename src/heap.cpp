@@ -185,7 +185,10 @@ void destroy(Object* o) noexcept {
         } catch (...) {
             report_unraisable("finalizer of", *o);
         }
-        if (--refcnt(o) != 0) return;  // resurrected
+        if (--refcnt(o) != 0) {  // resurrected
+            mark_dirty(o);
+            return;
+        }
     }
     // Untracked first (CPython's subtype_dealloc order): a collection started from a weakref
     // callback or a destructor must not see an object whose count is already 0.
@@ -287,7 +290,7 @@ Heap::~Heap() {
     { auto saved = std::move(s.garbage); }
     detail::unfreeze(*this);
     try {
-        for (int round = 0; round < 16 && detail::collect(*this, 2) != 0; ++round) {
+        for (int round = 0; round < 16 && detail::collect(*this, 2, true) != 0; ++round) {
         }
     } catch (const std::bad_alloc&) {
         // Out of memory for the collector's scratch: what it could not free is left as orphans.

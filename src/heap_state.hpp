@@ -108,7 +108,8 @@ void unfreeze(Heap& h) noexcept;
 // "<Node at 0x...>", for messages.
 std::string describe(const Object& o);
 
-// The collector (collector.cpp).
-std::size_t collect(Heap& h, int generation);
+// The collector (collector.cpp). `every`: a full collection that traces every object, even
+// those it could skip as clean (a heap's final collections).
+std::size_t collect(Heap& h, int generation, bool every = false);
 
 }  // namespace ouro::detail

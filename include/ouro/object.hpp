@@ -21,8 +21,8 @@ namespace detail {
 struct ObjectAccess;
 struct WeakRecord;
 
-// The header word of a managed object. The low byte holds flags and the generation; the upper
-// 24 bits hold the object's position in its young-generation list (generations 0 and 1).
+// The header word of a managed object. The low 10 bits hold flags and the generation; the upper
+// 22 bits hold the object's position in the young list (generations 0 and 1, heap.hpp).
 inline constexpr std::uint32_t kLive = 1u << 0;          // constructed by make<T>, not yet destroyed
 inline constexpr std::uint32_t kTracked = 1u << 1;       // type has references: the collector sees it
 inline constexpr std::uint32_t kHasFinalizer = 1u << 2;  // type overrides finalize()
@@ -30,15 +30,19 @@ inline constexpr std::uint32_t kFinalized = 1u << 3;     // finalize() has run (
 inline constexpr std::uint32_t kHasWeakrefs = 1u << 4;   // weak references to it exist (weakref.hpp)
 inline constexpr std::uint32_t kLarge = 1u << 5;         // lives outside the pools, behind a LargePrefix
 inline constexpr std::uint32_t kUnreachable = 1u << 6;   // found unreachable by the running collection
-inline constexpr std::uint32_t kGenShift = 7;            // two bits: 0, 1, 2 or 3 (= permanent, after gc::freeze)
-inline constexpr std::uint32_t kGenMask = 3u << kGenShift;
-inline constexpr std::uint32_t kIndexShift = 9;
+// A reference to the object was dropped (its count fell, not to zero) or moved since a full
+// collection last found it reachable: only such objects, the young ones, and what they reach can
+// be garbage, so full collections trace nothing else (docs/design.md §5, "Clean objects").
+inline constexpr std::uint32_t kDirty = 1u << 7;
+inline constexpr std::uint32_t kGenShift = 8;            // two bits: 0 (young: 0 or 1 by list position),
+inline constexpr std::uint32_t kGenMask = 3u << kGenShift;  // 2, or 3 (= permanent, after gc::freeze)
+inline constexpr std::uint32_t kIndexShift = 10;
 inline constexpr std::uint32_t kPermanent = 3;
-inline constexpr std::uint32_t kYoungListLimit = (1u << (32 - kIndexShift)) - 2;  // list positions below it
-inline constexpr std::uint32_t kNoIndex = (1u << (32 - kIndexShift)) - 1;  // 8,388,607
+inline constexpr std::uint32_t kNoIndex = (1u << (32 - kIndexShift)) - 1;  // 4,194,303
 // In generation 2 the index bits are free: this value marks an object promoted there by a young
 // collection since the last full one (it counts in long_lived_pending while it lives).
 inline constexpr std::uint32_t kPendingIndex = kNoIndex - 1;
+inline constexpr std::uint32_t kYoungListLimit = kPendingIndex;  // list positions are below it
 inline constexpr std::uint32_t kFlagBits = (1u << kIndexShift) - 1;
 
 // Set by make<T> just before construction and consumed by Object's constructor, so an object
@@ -83,6 +87,9 @@ struct ObjectAccess {
 };
 inline std::uint32_t& gcword(Object* o) noexcept { return ObjectAccess::gcword(*o); }
 inline std::uint32_t& refcnt(Object* o) noexcept { return ObjectAccess::refcnt(*o); }
+// A reference to `o` left its holder without a decrement (a move or a swap), or `o` came back
+// from the dead: it may be garbage now even though its count did not fall (see kDirty).
+OURO_ALWAYS_INLINE void mark_dirty(Object* o) noexcept { gcword(o) |= kDirty; }
 inline std::uint32_t generation(std::uint32_t w) noexcept { return (w & kGenMask) >> kGenShift; }
 // Rewrites an object's generation and its position in that generation's list, keeping its flags.
 inline void set_generation(Object* o, std::uint32_t gen, std::uint32_t index = kNoIndex) noexcept {

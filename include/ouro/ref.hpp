@@ -27,6 +27,7 @@ OURO_ALWAYS_INLINE void incref(Object* o, bool can_throw = true) {
 OURO_ALWAYS_INLINE void decref(Object* o) noexcept {
     if constexpr (OURO_CHECKS) check_access(o, false);
     if (--refcnt(o) == 0) dealloc(o);
+    else mark_dirty(o);  // it lost a holder: it may be garbage now (kDirty)
 }
 struct Adopt {};
 }  // namespace detail
@@ -50,7 +51,11 @@ public:
     Ref(const Ref& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
         if (obj_) acquire();
     }
-    Ref(Ref&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {}
+    // A move keeps the count but changes the holder: the referent is marked (kDirty), since a
+    // move can make garbage without any decrement (`node->self = std::move(node)`).
+    Ref(Ref&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {
+        if (obj_) detail::mark_dirty(obj_);
+    }
     template <class U>
         requires std::is_convertible_v<U*, T*>
     Ref(const Ref<U>& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
@@ -58,7 +63,9 @@ public:
     }
     template <class U>
         requires std::is_convertible_v<U*, T*>
-    Ref(Ref<U>&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {}
+    Ref(Ref<U>&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {
+        if (obj_) detail::mark_dirty(obj_);
+    }
 
     ~Ref() {
         if (obj_) detail::decref(obj_);
@@ -69,11 +76,11 @@ public:
     Ref& operator=(const Ref& other) noexcept(!OURO_CHECKS) {
         if constexpr (OURO_CHECKS)
             if (other.obj_) detail::check_store(this, other.obj_);
-        Ref(other).swap(*this);
+        Ref(other).swap_holders(*this);
         return *this;
     }
     Ref& operator=(Ref&& other) noexcept {
-        Ref(std::move(other)).swap(*this);
+        Ref(std::move(other)).swap_holders(*this);
         return *this;
     }
     template <class U>
@@ -81,13 +88,13 @@ public:
     Ref& operator=(const Ref<U>& other) noexcept(!OURO_CHECKS) {
         if constexpr (OURO_CHECKS)
             if (other.obj_) detail::check_store(this, other.obj_);
-        Ref(other).swap(*this);
+        Ref(other).swap_holders(*this);
         return *this;
     }
     template <class U>
         requires std::is_convertible_v<U*, T*>
     Ref& operator=(Ref<U>&& other) noexcept {
-        Ref(std::move(other)).swap(*this);
+        Ref(std::move(other)).swap_holders(*this);
         return *this;
     }
     Ref& operator=(std::nullptr_t) noexcept {
@@ -98,7 +105,12 @@ public:
     void reset() noexcept {
         if (Object* o = std::exchange(obj_, nullptr)) detail::decref(o);
     }
-    void swap(Ref& other) noexcept { std::swap(obj_, other.obj_); }
+    // Both referents change holders (kDirty).
+    void swap(Ref& other) noexcept {
+        swap_holders(other);
+        if (obj_) detail::mark_dirty(obj_);
+        if (other.obj_) detail::mark_dirty(other.obj_);
+    }
 
     T* get() const noexcept { return static_cast<T*>(obj_); }
     T* operator->() const noexcept { return get(); }
@@ -112,6 +124,10 @@ public:
     bool operator==(std::nullptr_t) const noexcept { return obj_ == nullptr; }
 
 private:
+    // For assignments, whose temporary is copied (the old referent is then decremented) or moved
+    // (already marked): no referent needs marking here.
+    void swap_holders(Ref& other) noexcept { std::swap(obj_, other.obj_); }
+
     // Checked builds refuse a copy into an object of another heap (moves stay noexcept and are
     // not checked; the collector treats any foreign reference as external either way).
     void acquire() {
