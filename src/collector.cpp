@@ -71,13 +71,46 @@ struct ClearVisitor final : Visitor {
 struct TraceFailed {};
 
 // --- Candidate spaces: how candidates are enumerated and numbered ------------------------------
+//
+// A collection does not look at every object of its generations. Its candidates are the seeds —
+// dirty objects (kDirty) — and every object of its
+// generations they reach. The rest, clean objects out of reach of every seed, cannot be garbage
+// that this collection could free: a garbage set always has a member whose last outside
+// reference was dropped or moved, which marked it, and only a full collection that finds an
+// object reachable clears the mark (docs/design.md §5, "Clean objects"). Results are the same
+// as with every object a candidate; the work is proportional to what changed.
+//
+// Discovery: seeds are gathered in the space's own order (which streams through memory); a
+// clean object first reached along an edge is queued and gathered right after the seed's
+// other finds (depth first).
+struct Discovery {
+    std::vector<std::pair<Object*, std::uint32_t>> found;
+
+    // An edge reached eligible object y (slot j).
+    void reached(Object* y, std::uint32_t j, Graph& g, bool seed) {
+        if (g.slots[j].link & kCandidate || seed) return;
+        g.slots[j].link = kCandidate;  // queued; gathering fills in the rest
+        found.emplace_back(y, j);
+    }
+    template <class F>
+    void gather_seed(Object* o, std::uint32_t j, Graph& g, F& f) {
+        if (g.slots[j].link & kCandidate) return;  // already reached from an earlier seed
+        f(o, j);
+        while (!found.empty()) {
+            auto [x, k] = found.back();
+            found.pop_back();
+            f(x, k);
+        }
+    }
+};
 
 // Young collections: generation 0's part of the young list, or all of it for generation 1; the
 // slot is the list position (which the object's header holds) minus the first one's.
 struct YoungSpace {
     const YoungList& list;
-    std::uint32_t base;  // first candidate position
+    std::uint32_t base;  // first position of the generations collected
     std::uint32_t n;
+    Discovery discovery;
 
     YoungSpace(const YoungList& l, int gen) : list(l), base(gen == 0 ? l.boundary() : 0), n(l.size() - base) {}
     std::uint32_t slots() const noexcept { return n; }
@@ -90,11 +123,14 @@ struct YoungSpace {
         // misbehaving trace()) has index bits that mean nothing here.
         return j < n && at(j) == y ? j : kNone;
     }
-    void reached_by_edge(Object*, std::uint32_t, Graph&) noexcept {}
+    static bool is_seed(std::uint32_t w) noexcept { return (w & kDirty) != 0; }
+    void reached_by_edge(Object* y, std::uint32_t j, Graph& g) { discovery.reached(y, j, g, is_seed(gcword(y))); }
     template <class F>
-    void gather(Graph&, F&& f) {
-        for (std::uint32_t j = 0; j < n; ++j)
-            if (Object* x = at(j)) f(x, j);  // null: a hole where an object died
+    void gather(Graph& g, F&& f) {
+        for (std::uint32_t j = 0; j < n; ++j) {
+            Object* x = at(j);  // null: a hole where an object died
+            if (x && is_seed(gcword(x))) discovery.gather_seed(x, j, g, f);
+        }
     }
     std::size_t population() const noexcept {
         std::size_t live = 0;
@@ -109,15 +145,9 @@ struct YoungSpace {
 };
 
 // Full collections: the slot is the block's number across the tracked pools (pool base + block
-// index, found by masking the address), large objects after them.
-//
-// Candidates are not all objects. A full collection starts from the "seeds" — young objects and
-// dirty old ones (kDirty) — and adds every old object they reach. The rest, clean old objects
-// out of reach of any seed, cannot be garbage: a garbage set always has a member whose last
-// outside reference was dropped or moved, which made it dirty, and only a full collection that
-// finds it reachable cleans it (docs/design.md §5, "Clean objects"). So a full collection traces
-// what changed and what that reaches, and reads only the headers of the rest. `all` (a heap's
-// final collections) makes every object a seed.
+// index, found by masking the address), large objects after them. Seeds are found by streaming
+// through every header in address order; `all` (a heap's final collections) makes every object
+// a seed.
 struct FullSpace {
     std::vector<Pool*> pools;  // tracked pools in address order
     const std::vector<Object*>& large;
@@ -127,7 +157,7 @@ struct FullSpace {
     std::uint32_t large_base = 0;
     std::size_t eligible = 0;  // old and young objects seen by gather(): generation 2 after it
     bool gathered = false;
-    std::vector<std::pair<Object*, std::uint32_t>> found;  // reached clean objects not yet gathered
+    Discovery discovery;
 
     FullSpace(BlockAllocator& a, const std::vector<Object*>& large_objects, const Heap* h, bool every)
         : large(large_objects), alloc(&a), heap(h), all(every) {
@@ -144,7 +174,7 @@ struct FullSpace {
     static bool is_eligible(std::uint32_t w) noexcept {
         return (w & (kLive | kTracked)) == (kLive | kTracked) && generation(w) != kPermanent;
     }
-    bool is_seed(std::uint32_t w) const noexcept { return all || (w & kDirty) || generation(w) == 0; }
+    bool is_seed(std::uint32_t w) const noexcept { return all || (w & kDirty); }
     std::uint32_t index(Object* y) const noexcept {
         std::uint32_t w = gcword(y);
         if (!is_eligible(w)) return kNone;
@@ -153,13 +183,7 @@ struct FullSpace {
         Pool* p = pool_of(y);
         return p->owner == alloc ? p->base_index + p->block_index(y) : kNone;
     }
-    // A clean object reached from a candidate becomes one. Seeds need no queueing: the address-
-    // order pass gathers them, so an all-dirty heap is still read in one streaming pass.
-    void reached_by_edge(Object* y, std::uint32_t j, Graph& g) {
-        if (g.slots[j].link & kCandidate || is_seed(gcword(y))) return;
-        g.slots[j].link = kCandidate;  // queued; gather() fills in the rest
-        found.emplace_back(y, j);
-    }
+    void reached_by_edge(Object* y, std::uint32_t j, Graph& g) { discovery.reached(y, j, g, is_seed(gcword(y))); }
     // A full collection starts the long-lived count afresh: pending marks are cleared here.
     static void forget_pending(Object* o) noexcept {
         std::uint32_t w = gcword(o);
@@ -175,8 +199,6 @@ struct FullSpace {
         }
         for (std::uint32_t i = 0; i < large.size(); ++i) f(large[i], large_base + i);
     }
-    // Streams through the headers in address order; each seed is gathered, then whatever clean
-    // objects it reached (depth first).
     template <class F>
     void gather(Graph& g, F&& f) {
         eligible = 0;
@@ -185,13 +207,7 @@ struct FullSpace {
             if (!is_eligible(w)) return;
             ++eligible;
             forget_pending(o);
-            if (!is_seed(w) || g.slots[j].link & kCandidate) return;
-            f(o, j);
-            while (!found.empty()) {
-                auto [x, k] = found.back();
-                found.pop_back();
-                f(x, k);
-            }
+            if (is_seed(w)) discovery.gather_seed(o, j, g, f);
         });
         gathered = true;
     }

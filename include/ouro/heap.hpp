@@ -113,14 +113,18 @@ Ref<T> make(Args&&... args) {
     }
     detail::t_pending_gcword = detail::kLive | (detail::overrides_finalize<T> ? detail::kHasFinalizer : 0) |
                                (large ? detail::kLarge : 0);
+    const detail::Constructing outer = detail::t_constructing;  // make<T> may nest
+    detail::t_constructing = {reinterpret_cast<std::uintptr_t>(mem), sizeof(T)};
     T* obj;
     try {
         obj = ::new (mem) T(std::forward<Args>(args)...);
     } catch (...) {
+        detail::t_constructing = outer;
         detail::t_pending_gcword = 0;
         heap.free_unconstructed(mem, large, tracked);
         throw;
     }
+    detail::t_constructing = outer;
     if constexpr (tracked) heap.track(obj);
     return Ref<T>(detail::Adopt{}, obj);
 }

@@ -90,6 +90,22 @@ inline std::uint32_t& refcnt(Object* o) noexcept { return ObjectAccess::refcnt(*
 // A reference to `o` left its holder without a decrement (a move or a swap), or `o` came back
 // from the dead: it may be garbage now even though its count did not fall (see kDirty).
 OURO_ALWAYS_INLINE void mark_dirty(Object* o) noexcept { gcword(o) |= kDirty; }
+
+// The block of the object make<T> is constructing on this thread, if any.
+struct Constructing {
+    std::uintptr_t begin = 0;
+    std::size_t size = 0;
+};
+inline thread_local Constructing t_constructing;
+
+// A Ref moved to `to`: a move keeps the count but changes the holder, which can make garbage
+// without any decrement (`node->self = std::move(node)`), so the referent is marked. Except for
+// a move into a member of the object make<T> is constructing: that object is new and held by
+// make's result, so nothing it holds can be garbage before that reference goes, which marks it.
+OURO_ALWAYS_INLINE void moved(const void* to, Object* o) noexcept {
+    const Constructing& c = t_constructing;
+    if (reinterpret_cast<std::uintptr_t>(to) - c.begin >= c.size) mark_dirty(o);
+}
 inline std::uint32_t generation(std::uint32_t w) noexcept { return (w & kGenMask) >> kGenShift; }
 // Rewrites an object's generation and its position in that generation's list, keeping its flags.
 inline void set_generation(Object* o, std::uint32_t gen, std::uint32_t index = kNoIndex) noexcept {

@@ -51,10 +51,10 @@ public:
     Ref(const Ref& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
         if (obj_) acquire();
     }
-    // A move keeps the count but changes the holder: the referent is marked (kDirty), since a
-    // move can make garbage without any decrement (`node->self = std::move(node)`).
+    // A move keeps the count but changes the holder: the referent is marked (kDirty), unless
+    // this Ref is a member of the object make<T> is constructing (detail::moved).
     Ref(Ref&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {
-        if (obj_) detail::mark_dirty(obj_);
+        if (obj_) detail::moved(this, obj_);
     }
     template <class U>
         requires std::is_convertible_v<U*, T*>
@@ -64,7 +64,7 @@ public:
     template <class U>
         requires std::is_convertible_v<U*, T*>
     Ref(Ref<U>&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {
-        if (obj_) detail::mark_dirty(obj_);
+        if (obj_) detail::moved(this, obj_);
     }
 
     ~Ref() {
