@@ -94,6 +94,7 @@ struct Discovery {
     }
     template <class F>
     void gather_seed(Object* o, std::uint32_t j, Graph& g, F& f) {
+        g.start();
         if (g.slots[j].link & kCandidate) return;  // already reached from an earlier seed
         f(o, j);
         while (!found.empty()) {
@@ -238,7 +239,8 @@ struct SetSpace {
     }
     void reached_by_edge(Object*, std::uint32_t, Graph&) noexcept {}
     template <class F>
-    void gather(Graph&, F&& f) {
+    void gather(Graph& g, F&& f) {
+        g.start();
         for (std::uint32_t j = 0; j < sorted.size(); ++j) f(sorted[j], j);
     }
     template <class F>
@@ -316,10 +318,11 @@ private:
             GraphBuffers local;
             Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0, gen_ == 2 ? local : s_.young_graph);
             if (gen_ == 2) s_.edges_hint = g.edges.size();
-            space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
-                if (!g.reached(j)) unreachable_.push_back(x);
-                else if (gen_ == 2) gcword(x) &= ~kDirty;  // found reachable by a full collection
-            });
+            if (g.started)
+                space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
+                    if (!g.reached(j)) unreachable_.push_back(x);
+                    else if (gen_ == 2) gcword(x) &= ~kDirty;  // found reachable by a full collection
+                });
         } catch (const TraceFailed&) {
             unreachable_.clear();
         }

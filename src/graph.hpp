@@ -40,12 +40,20 @@ struct Graph {
     ScratchArray<Slot>& slots;           // all zero: no candidates yet
     ScratchArray<std::uint32_t>& edges;  // runs of two or more targets, each ended by kNone
     std::vector<std::uint32_t>& stack;
+    std::size_t size;
+    bool started = false;
 
-    Graph(GraphBuffers& b, std::size_t n) : slots(b.slots), edges(b.edges), stack(b.stack) {
+    Graph(GraphBuffers& b, std::size_t n) : slots(b.slots), edges(b.edges), stack(b.stack), size(n) {
         if (n >= kNoTarget) throw std::length_error("ouro::gc: a collection of more than 2^30 objects");
-        slots.assign_zero(n);
         edges.clear();
         stack.clear();
+    }
+    // The slots are zeroed when the first candidate is gathered: a collection that finds no
+    // candidate (nothing changed) never touches them.
+    void start() {
+        if (started) return;
+        slots.assign_zero(size);
+        started = true;
     }
     bool reached(std::uint32_t j) const noexcept { return slots[j].refs == kReached; }
 
@@ -53,6 +61,7 @@ struct Graph {
     // with an explicit stack. Objects with one reference (list links) cost one memory access per
     // step: the target is inline in the slot.
     void mark(std::uint32_t n) {
+        if (!started) return;
         auto reach = [&](std::uint32_t t) {
             if (slots[t].refs == kReached) return;
             slots[t].refs = kReached;
