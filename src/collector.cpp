@@ -85,10 +85,20 @@ struct TraceFailed {};
 // other finds (depth first).
 struct Discovery {
     std::vector<std::pair<Object*, std::uint32_t>> found;
+    std::size_t chased = 0;  // clean objects queued
+    // Past this many, clean objects are no longer chased: the space must then gather every
+    // object it has (`over`), in its own order.
+    std::size_t budget = SIZE_MAX;
+    bool over = false;
 
     // An edge reached eligible object y (slot j).
     void reached(Object* y, std::uint32_t j, Graph& g, bool seed) {
         if (g.slots[j].link & kCandidate || seed) return;
+        if (chased == budget) {
+            over = true;
+            return;
+        }
+        ++chased;
         g.slots[j].link = kCandidate;  // queued; gathering fills in the rest
         found.emplace_back(y, j);
     }
@@ -125,6 +135,7 @@ struct YoungSpace {
         return j < n && at(j) == y ? j : kNone;
     }
     static bool is_seed(std::uint32_t w) noexcept { return (w & kDirty) != 0; }
+    static void abandon(Graph&) noexcept {}  // young collections clear no marks
     void reached_by_edge(Object* y, std::uint32_t j, Graph& g) { discovery.reached(y, j, g, is_seed(gcword(y))); }
     template <class F>
     void gather(Graph& g, F&& f) {
@@ -200,17 +211,33 @@ struct FullSpace {
         }
         for (std::uint32_t i = 0; i < large.size(); ++i) f(large[i], large_base + i);
     }
+    // A seed's mark is cleared as it is gathered, in the pass that reads its header anyway: the
+    // collection either finds it reachable (clean) or frees it; resurrection marks it again, and
+    // an aborted collection marks every candidate again (abandon).
     template <class F>
     void gather(Graph& g, F&& f) {
         eligible = 0;
+        // Chasing edges from a few seeds through a large clean graph is random access: past a
+        // sixteenth of the heap, the collection takes every object, in a second streaming pass.
+        discovery.budget = slots() / 16 + 4096;
         for_each_block([&](Object* o, std::uint32_t j) {
             std::uint32_t w = gcword(o);
             if (!is_eligible(w)) return;
             ++eligible;
             forget_pending(o);
-            if (is_seed(w)) discovery.gather_seed(o, j, g, f);
+            if (!is_seed(w)) return;
+            g.start();  // first: it may throw, and the seed must be a candidate before its mark goes
+            gcword(o) &= ~kDirty;
+            discovery.gather_seed(o, j, g, f);
         });
+        if (discovery.over)
+            for_each_block([&](Object* o, std::uint32_t j) {
+                if (is_eligible(gcword(o)) && !(g.slots[j].link & kCandidate)) f(o, j);
+            });
         gathered = true;
+    }
+    void abandon(Graph& g) const noexcept {
+        if (g.started) scan(g.slots.data(), [](std::uint32_t, Object* x) { mark_dirty(x); });
     }
     // Generation 2 once the collection is over, its garbage included.
     std::size_t population() const noexcept {
@@ -238,6 +265,7 @@ struct SetSpace {
         return it != sorted.end() && *it == y ? static_cast<std::uint32_t>(it - sorted.begin()) : kNone;
     }
     void reached_by_edge(Object*, std::uint32_t, Graph&) noexcept {}
+    static void abandon(Graph&) noexcept {}
     template <class F>
     void gather(Graph& g, F&& f) {
         g.start();
@@ -250,11 +278,11 @@ struct SetSpace {
     }
 };
 
-// Gathers counts and edges (subtracting `bias` from each count: the collector's own holds) and
-// marks. A trace() that throws leaves the graph incomplete: the caller must then free nothing.
+// Gathers counts and edges into g (subtracting `bias` from each count: the collector's own
+// holds) and marks. A trace() that throws (TraceFailed) or a lack of memory leaves the graph
+// incomplete: the caller must then free nothing and give the space's marks back (abandon).
 template <class Space>
-Graph analyse(Space& space, std::int32_t bias, std::size_t edges_hint, GraphBuffers& buffers) {
-    Graph g(buffers, space.slots());
+void analyse(Space& space, Graph& g, std::int32_t bias, std::size_t edges_hint) {
     g.edges.reserve(edges_hint);
     RecordVisitor visitor(&space, &g);
     Object* current = nullptr;
@@ -266,6 +294,7 @@ Graph analyse(Space& space, std::int32_t bias, std::size_t edges_hint, GraphBuff
             std::uint32_t count = refcnt(x);
             g.slots[j].refs += clamp_count(count ? count : 1) - bias;
             const std::size_t start = g.edges.size();
+            g.slots[j].link = kCandidate;  // its own edges (a self-reference) must not queue it
             x->trace(visitor);
             const std::size_t n = g.edges.size() - start;
             if (n <= 1) {
@@ -286,7 +315,6 @@ Graph analyse(Space& space, std::int32_t bias, std::size_t edges_hint, GraphBuff
         throw TraceFailed{};
     }
     g.mark(space.slots());
-    return g;
 }
 
 class Collection {
@@ -314,17 +342,22 @@ private:
     // --- 1-3. gather, mark, promote --------------------------------------------------------------
     template <class Space>
     void find_unreachable(Space&& space) {
+        GraphBuffers local;
+        Graph g(gen_ == 2 ? local : s_.young_graph, space.slots());
         try {
-            GraphBuffers local;
-            Graph g = analyse(space, 0, gen_ == 2 ? s_.edges_hint : 0, gen_ == 2 ? local : s_.young_graph);
+            analyse(space, g, 0, gen_ == 2 ? s_.edges_hint : 0);
             if (gen_ == 2) s_.edges_hint = g.edges.size();
             if (g.started)
                 space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
                     if (!g.reached(j)) unreachable_.push_back(x);
-                    else if (gen_ == 2) gcword(x) &= ~kDirty;  // found reachable by a full collection
                 });
         } catch (const TraceFailed&) {
             unreachable_.clear();
+            space.abandon(g);
+        } catch (...) {
+            unreachable_.clear();
+            space.abandon(g);
+            throw;
         }
         promote(space.population() - unreachable_.size());
     }
@@ -392,7 +425,8 @@ private:
             std::sort(unreachable_.begin(), unreachable_.end());
             SetSpace space{std::span<Object* const>(unreachable_.begin(), unreachable_.size())};
             GraphBuffers local;
-            Graph g = analyse(space, 1, 0, local);
+            Graph g(local, space.slots());
+            analyse(space, g, 1, 0);
             Object** kept = std::remove_if(unreachable_.begin(), unreachable_.end(), [&](Object* u) {
                 if (!g.reached(space.index(u))) return false;
                 resurrect(u);
