@@ -20,7 +20,7 @@ namespace {
 struct TreeNode : ouro::Object {
     ouro::Ref<TreeNode> left, right;
     TreeNode() = default;
-    TreeNode(ouro::Ref<TreeNode>&& l, ouro::Ref<TreeNode>&& r) : left(std::move(l)), right(std::move(r)) {}
+    TreeNode(ouro::Ref<TreeNode> l, ouro::Ref<TreeNode> r) : left(std::move(l)), right(std::move(r)) {}
     void trace(ouro::Visitor& visit) override {
         visit(left);
         visit(right);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <cxxabi.h>
 #include <mutex>
+#include <pthread.h>
 #include <sstream>
 #include <typeinfo>
 
@@ -61,6 +62,23 @@ bool defer(Object* o) noexcept {
     return true;
 }
 }  // namespace
+
+// Records this thread's stack in t_safe_ranges (see detail::moved): until then every move marks.
+void note_stack() noexcept {
+#if defined(__linux__) && defined(__GLIBC__)
+    SafeRanges& r = t_safe_ranges;
+    if (r.stack_size) return;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+    void* base = nullptr;
+    std::size_t size = 0;
+    if (pthread_attr_getstack(&attr, &base, &size) == 0) {
+        r.stack = reinterpret_cast<std::uintptr_t>(base);
+        r.stack_size = size;
+    }
+    pthread_attr_destroy(&attr);
+#endif
+}
 
 Heap& default_heap() {
     if (!t_default_heap) {
@@ -270,6 +288,7 @@ void check_access(const Object* o, bool can_throw) {
 
 // --- Heap ---------------------------------------------------------------------------------------
 Heap::Heap() : state_(std::make_unique<detail::HeapState>()) {
+    detail::note_stack();
     alloc_.context = this;
     state_->owner = std::this_thread::get_id();
     detail::HeapAccess::update_trigger(*this);
@@ -373,6 +392,7 @@ Heap::Scope::Scope(Heap& heap) : heap_(heap), previous_(detail::t_current_heap) 
     s.owner = me;
     ++s.scopes;
     detail::t_current_heap = &heap;
+    detail::note_stack();
 }
 
 Heap::Scope::~Scope() {

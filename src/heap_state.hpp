@@ -105,6 +105,9 @@ void run_atexit_finalizers(Heap& h) noexcept;
 // Moves every frozen object back into generation 2 (gc.cpp).
 void unfreeze(Heap& h) noexcept;
 
+// Records the calling thread's stack as a place where moved references need no mark.
+void note_stack() noexcept;
+
 // "<Node at 0x...>", for messages.
 std::string describe(const Object& o);
 

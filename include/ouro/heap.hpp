@@ -113,18 +113,23 @@ Ref<T> make(Args&&... args) {
     }
     detail::t_pending_gcword = detail::kLive | (detail::overrides_finalize<T> ? detail::kHasFinalizer : 0) |
                                (large ? detail::kLarge : 0);
-    const detail::Constructing outer = detail::t_constructing;  // make<T> may nest
-    detail::t_constructing = {reinterpret_cast<std::uintptr_t>(mem), sizeof(T)};
+    detail::SafeRanges& safe = detail::t_safe_ranges;
+    const std::uintptr_t outer = safe.constructing;  // make<T> may nest
+    const std::size_t outer_size = safe.constructing_size;
+    safe.constructing = reinterpret_cast<std::uintptr_t>(mem);
+    safe.constructing_size = sizeof(T);
     T* obj;
     try {
         obj = ::new (mem) T(std::forward<Args>(args)...);
     } catch (...) {
-        detail::t_constructing = outer;
+        safe.constructing = outer;
+        safe.constructing_size = outer_size;
         detail::t_pending_gcword = 0;
         heap.free_unconstructed(mem, large, tracked);
         throw;
     }
-    detail::t_constructing = outer;
+    safe.constructing = outer;
+    safe.constructing_size = outer_size;
     if constexpr (tracked) heap.track(obj);
     return Ref<T>(detail::Adopt{}, obj);
 }

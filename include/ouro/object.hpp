@@ -91,21 +91,28 @@ inline std::uint32_t& refcnt(Object* o) noexcept { return ObjectAccess::refcnt(*
 // from the dead: it may be garbage now even though its count did not fall (see kDirty).
 OURO_ALWAYS_INLINE void mark_dirty(Object* o) noexcept { gcword(o) |= kDirty; }
 
-// The block of the object make<T> is constructing on this thread, if any.
-struct Constructing {
-    std::uintptr_t begin = 0;
-    std::size_t size = 0;
+// Where a moved reference can land without making garbage (see moved()): this thread's stack
+// (set when the thread first uses a heap) and the block of the object make<T> is constructing.
+struct SafeRanges {
+    std::uintptr_t stack = 0;
+    std::size_t stack_size = 0;
+    std::uintptr_t constructing = 0;
+    std::size_t constructing_size = 0;
 };
-inline thread_local Constructing t_constructing;
+inline thread_local SafeRanges t_safe_ranges;
 
-// A Ref moved to `to`: a move keeps the count but changes the holder, which can make garbage
-// without any decrement (`node->self = std::move(node)`), so the referent is marked. Except for
-// a move into a member of the object make<T> is constructing: that object is new and held by
-// make's result, so nothing it holds can be garbage before that reference goes, which marks it.
+// A Ref moved to `to`. A move keeps the count but changes the holder, which can make garbage
+// without any decrement (`node->self = std::move(node)`), so the referent is marked — unless the
+// new holder is a root or as good as one: a Ref on this thread's stack (a root: nothing held
+// from the stack is garbage), or a member of the object make<T> is constructing (new, held by
+// make's result: nothing it holds can be garbage before that reference goes, which marks it).
+// Anywhere else (an object's member, a container's buffer, a global) the referent is marked.
 OURO_ALWAYS_INLINE void moved(const void* to, Object* o) noexcept {
-    const Constructing& c = t_constructing;
-    if (reinterpret_cast<std::uintptr_t>(to) - c.begin >= c.size) mark_dirty(o);
+    const auto a = reinterpret_cast<std::uintptr_t>(to);
+    const SafeRanges& r = t_safe_ranges;
+    if (a - r.stack >= r.stack_size && a - r.constructing >= r.constructing_size) mark_dirty(o);
 }
+
 inline std::uint32_t generation(std::uint32_t w) noexcept { return (w & kGenMask) >> kGenShift; }
 // Rewrites an object's generation and its position in that generation's list, keeping its flags.
 inline void set_generation(Object* o, std::uint32_t gen, std::uint32_t index = kNoIndex) noexcept {

@@ -80,7 +80,7 @@ public:
         return *this;
     }
     Ref& operator=(Ref&& other) noexcept {
-        Ref(std::move(other)).swap_holders(*this);
+        take(other.obj_);
         return *this;
     }
     template <class U>
@@ -94,7 +94,7 @@ public:
     template <class U>
         requires std::is_convertible_v<U*, T*>
     Ref& operator=(Ref<U>&& other) noexcept {
-        Ref(std::move(other)).swap_holders(*this);
+        take(other.obj_);
         return *this;
     }
     Ref& operator=(std::nullptr_t) noexcept {
@@ -105,11 +105,11 @@ public:
     void reset() noexcept {
         if (Object* o = std::exchange(obj_, nullptr)) detail::decref(o);
     }
-    // Both referents change holders (kDirty).
+    // Both referents change holders (detail::moved).
     void swap(Ref& other) noexcept {
         swap_holders(other);
-        if (obj_) detail::mark_dirty(obj_);
-        if (other.obj_) detail::mark_dirty(other.obj_);
+        if (obj_) detail::moved(this, obj_);
+        if (other.obj_) detail::moved(&other, other.obj_);
     }
 
     T* get() const noexcept { return static_cast<T*>(obj_); }
@@ -124,9 +124,16 @@ public:
     bool operator==(std::nullptr_t) const noexcept { return obj_ == nullptr; }
 
 private:
-    // For assignments, whose temporary is copied (the old referent is then decremented) or moved
-    // (already marked): no referent needs marking here.
+    // Copy assignment: the temporary holds the new value's extra count and takes the old value,
+    // whose drop is a decrement (marked when not the last): nothing to mark here.
     void swap_holders(Ref& other) noexcept { std::swap(obj_, other.obj_); }
+    // Move assignment: the reference `from` holds moves here (marked unless here is safe), then
+    // the old referent is dropped (the Py_SETREF order). Safe for `r = std::move(r)`.
+    void take(Object*& from) noexcept {
+        Object* incoming = std::exchange(from, nullptr);
+        if (incoming) detail::moved(this, incoming);
+        if (Object* old = std::exchange(obj_, incoming)) detail::decref(old);
+    }
 
     // Checked builds refuse a copy into an object of another heap (moves stay noexcept and are
     // not checked; the collector treats any foreign reference as external either way).
