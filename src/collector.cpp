@@ -1,8 +1,10 @@
 // The cycle collector: CPython's algorithm (reference doc §2) over a 16-byte header.
 //
-// A collection of generation g looks at the "candidates": every tracked object of generation
-// <= g. It never scans stacks and never asks for roots: an object is a root when its count is
-// higher than the number of references candidates hold to it. The phases, in order:
+// A collection of generation g looks at "candidates" among the tracked objects of generation
+// <= g: the ones marked dirty since a full collection last found them reachable, and all they
+// reach (see "Candidate spaces" below; the others cannot be garbage). It never scans stacks and
+// never asks for roots: a candidate is a root when its count is higher than the number of
+// references candidates hold to it. The phases, in order:
 //
 //   1. gather      each candidate's count into a scratch slot (update_refs) and, in the same
 //                  pass, subtract one per reference it holds to a candidate (subtract_refs),
@@ -20,10 +22,10 @@
 //
 // Where CPython keeps gc_refs in the object's header and candidates on a doubly linked list,
 // we number the candidates ("slots") and keep gc_refs, marks and the candidates' edges in
-// scratch arrays that live for one collection. Candidates are enumerated from the
-// young-generation lists (generations 0 and 1) or by walking the tracked pools in address order
-// (full collections), so the one pass that reads objects streams through memory; marking then
-// reads only the compact edge array, never the objects. See docs/design.md.
+// scratch arrays that live for one collection. Seeds are found in the young list (generations 0
+// and 1) or by walking the tracked pools in address order (full collections), so the one pass
+// that reads objects streams through memory; marking then reads only the compact edge array,
+// never the objects. See docs/design.md.
 #include "graph.hpp"
 #include "heap_state.hpp"
 

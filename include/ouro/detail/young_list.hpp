@@ -32,10 +32,6 @@ public:
     // A dead or departing member leaves a hole; the collector skips holes.
     OURO_ALWAYS_INLINE void remove(Object* o) noexcept { items_[gcword(o) >> kIndexShift] = nullptr; }
 
-    // Generation of a member, from its position.
-    std::uint32_t generation_of(const Object& o) const noexcept {
-        return (ObjectAccess::gcword(o) >> kIndexShift) < boundary_ ? 1 : 0;
-    }
     // Generation 0 joins generation 1.
     void promote_all() noexcept { boundary_ = size_; }
     void clear() noexcept { size_ = boundary_ = 0; }
