@@ -39,15 +39,18 @@ void release(Handle& h) {
     h.p = nullptr;
 }
 #else
+// The same handle as ouroboros' (which needs the size back for sized deallocation), so both
+// sides' working sets are the same size.
 struct Handle {
     std::uint64_t* p = nullptr;
+    std::size_t size = 0;
 };
 Handle allocate(unsigned k, std::uint64_t v) {
     std::size_t size = k == 0 ? 24 : kSizes[k];
     auto* p = static_cast<std::uint64_t*>(std::malloc(size));
     if (!p) std::abort();
     p[0] = v;
-    return Handle{p};
+    return Handle{p, size};
 }
 std::uint64_t read(const Handle& h) { return h.p[0]; }
 void release(Handle& h) {
