@@ -55,11 +55,13 @@ struct RecordVisitor final : Visitor {
     Graph* graph;
     RecordVisitor(Space* s, Graph* g) : space(s), graph(g) {}
     void visit(Object*& slot) override {
-        std::uint32_t j = space->index(slot);
+        Object* y = slot;
+        const std::uint32_t w = gcword(y);  // read once: the stores below may alias it
+        std::uint32_t j = space->index(y, w);
         if (j == kNone) return;
         --graph->slots[j].refs;
         graph->edges.push_back(j);
-        space->reached_by_edge(slot, j, *graph);
+        space->reached_by_edge(y, w, j, *graph);
     }
 };
 
@@ -95,7 +97,7 @@ struct Discovery {
 
     // An edge reached eligible object y (slot j).
     void reached(Object* y, std::uint32_t j, Graph& g, bool seed) {
-        if (g.slots[j].link & kCandidate || seed) return;
+        if (seed || g.slots[j].link & kCandidate) return;
         if (chased == budget) {
             over = true;
             return;
@@ -128,8 +130,7 @@ struct YoungSpace {
     YoungSpace(const YoungList& l, int gen) : list(l), base(gen == 0 ? l.boundary() : 0), n(l.size() - base) {}
     std::uint32_t slots() const noexcept { return n; }
     Object* at(std::uint32_t j) const noexcept { return list[base + j]; }
-    std::uint32_t index(Object* y) const noexcept {
-        std::uint32_t w = gcword(y);
+    std::uint32_t index(Object* y, std::uint32_t w) const noexcept {
         if (!(w & kTracked) || generation(w) != 0) return kNone;
         std::uint32_t j = (w >> kIndexShift) - base;  // wraps for generation 1 in a generation-0 collection
         // The slot must hold this very object: one of another heap (or allocated by a
@@ -138,7 +139,7 @@ struct YoungSpace {
     }
     static bool is_seed(std::uint32_t w) noexcept { return (w & kDirty) != 0; }
     static void abandon(Graph&) noexcept {}  // young collections clear no marks
-    void reached_by_edge(Object* y, std::uint32_t j, Graph& g) { discovery.reached(y, j, g, is_seed(gcword(y))); }
+    void reached_by_edge(Object* y, std::uint32_t w, std::uint32_t j, Graph& g) { discovery.reached(y, j, g, is_seed(w)); }
     template <class F>
     void gather(Graph& g, F&& f) {
         for (std::uint32_t j = 0; j < n; ++j) {
@@ -189,15 +190,14 @@ struct FullSpace {
         return (w & (kLive | kTracked)) == (kLive | kTracked) && generation(w) != kPermanent;
     }
     bool is_seed(std::uint32_t w) const noexcept { return all || (w & kDirty); }
-    std::uint32_t index(Object* y) const noexcept {
-        std::uint32_t w = gcword(y);
+    std::uint32_t index(Object* y, std::uint32_t w) const noexcept {
         if (!is_eligible(w)) return kNone;
         // Objects of other heaps are never candidates: references to them are external.
         if (w & kLarge) return large_prefix(y)->heap == heap ? large_base + large_prefix(y)->index : kNone;
         Pool* p = pool_of(y);
         return p->owner == alloc ? p->base_index + p->block_index(y) : kNone;
     }
-    void reached_by_edge(Object* y, std::uint32_t j, Graph& g) { discovery.reached(y, j, g, is_seed(gcword(y))); }
+    void reached_by_edge(Object* y, std::uint32_t w, std::uint32_t j, Graph& g) { discovery.reached(y, j, g, is_seed(w)); }
     // A full collection starts the long-lived count afresh: pending marks are cleared here.
     static void forget_pending(Object* o) noexcept {
         std::uint32_t w = gcword(o);
@@ -261,12 +261,13 @@ struct FullSpace {
 struct SetSpace {
     std::span<Object* const> sorted;
     std::uint32_t slots() const noexcept { return static_cast<std::uint32_t>(sorted.size()); }
-    std::uint32_t index(Object* y) const noexcept {
-        if (!(gcword(y) & kUnreachable)) return kNone;
+    std::uint32_t index(Object* y) const noexcept { return index(y, gcword(y)); }
+    std::uint32_t index(Object* y, std::uint32_t w) const noexcept {
+        if (!(w & kUnreachable)) return kNone;
         auto it = std::lower_bound(sorted.begin(), sorted.end(), y);
         return it != sorted.end() && *it == y ? static_cast<std::uint32_t>(it - sorted.begin()) : kNone;
     }
-    void reached_by_edge(Object*, std::uint32_t, Graph&) noexcept {}
+    void reached_by_edge(Object*, std::uint32_t, std::uint32_t, Graph&) noexcept {}
     static void abandon(Graph&) noexcept {}
     template <class F>
     void gather(Graph& g, F&& f) {
