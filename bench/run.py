@@ -141,6 +141,11 @@ def describe(s):
         "alloc_lifo": ("%s × allocate + free 32 B" % human_count(s["alloc_n"]), "whole loop"),
         "alloc_random": ("%s random replacements in a 100k working set, 16-256 B" % human_count(s["alloc_n"]), "whole loop"),
         "alloc_batch": ("10 × (%s random-size blocks, freed in random order)" % human_count(s["alloc_n"] // 10), "whole run"),
+        "alloc_test": ("alloc-test: %s replacements in 50k live blocks, Pareto sizes 16-512 B" % human_count(s["alloc_n"]), "whole loop"),
+        "alloc_sh6": ("sh6bench-like: %s blocks of 16-512 B in rounds of 10k, FIFO/LIFO halves, 10%% kept 10 rounds" % human_count(s["alloc_n"]), "whole run"),
+        "alloc_simple": ("glibc-simple: %s × (100 blocks of 16..256 B allocated, then freed)" % human_count(s["alloc_n"] // 100), "whole run"),
+        "alloc_mixed": ("%s blocks of 16-512 B, 90%% die within 64 allocations, 10%% long-lived (100k)" % human_count(s["alloc_n"]), "whole loop"),
+        "alloc_prodcons": ("producer/consumer: %s steps through a 100k-block FIFO, 16-512 B" % human_count(s["alloc_n"]), "whole loop"),
     }
 
 
@@ -336,7 +341,7 @@ ORDER = ["collect_chain", "collect_chain_again", "collect_shuffled", "collect_sh
          "collect_cycles_churned", "binary_trees", "gcbench", "gc_collect", "gc_traversal", "gc_traversal_unchanged",
          "btree_gc", "btree_build", "churn", "churn_pause_p50", "churn_pause_p99", "churn_pause_max",
          "churn_young_pause_p99", "churn_young_pause_max", "weakref_churn", "weakref_bulk", "weakdict_churn", "alloc_lifo",
-         "alloc_random", "alloc_batch"]
+         "alloc_random", "alloc_batch", "alloc_test", "alloc_sh6", "alloc_simple", "alloc_mixed", "alloc_prodcons"]
 
 
 def order_key(bench):
