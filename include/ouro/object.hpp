@@ -92,25 +92,41 @@ inline std::uint32_t& refcnt(Object* o) noexcept { return ObjectAccess::refcnt(*
 OURO_ALWAYS_INLINE void mark_dirty(Object* o) noexcept { gcword(o) |= kDirty; }
 
 // Where a moved reference can land without making garbage (see moved()): this thread's stack
-// (set when the thread first uses a heap) and the block of the object make<T> is constructing.
+// (recorded when the thread first uses a heap) and the block of the object make<T> is constructing.
 struct SafeRanges {
-    std::uintptr_t stack = 0;
+    std::uintptr_t stack = 0;  // lowest address of this thread's stack
     std::size_t stack_size = 0;
     std::uintptr_t constructing = 0;
     std::size_t constructing_size = 0;
 };
 inline thread_local SafeRanges t_safe_ranges;
 
+// The stack pointer, or 0 where we cannot read it (every move then marks).
+OURO_ALWAYS_INLINE std::uintptr_t stack_pointer() noexcept {
+    std::uintptr_t sp = 0;
+#if defined(__x86_64__)
+    asm("mov %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+    asm("mov %0, sp" : "=r"(sp));
+#endif
+    return sp;
+}
+
 // A Ref moved to `to`. A move keeps the count but changes the holder, which can make garbage
 // without any decrement (`node->self = std::move(node)`), so the referent is marked — unless the
-// new holder is a root or as good as one: a Ref on this thread's stack (a root: nothing held
+// new holder is a root or as good as one: a Ref on this thread's live stack (a root: nothing held
 // from the stack is garbage), or a member of the object make<T> is constructing (new, held by
 // make's result: nothing it holds can be garbage before that reference goes, which marks it).
 // Anywhere else (an object's member, a container's buffer, a global) the referent is marked.
+// "Live stack" is [stack pointer, top of the thread's stack): all of it lies in the stack's
+// mapping, whereas the thread's recorded range may have unmapped room below the stack that a later
+// mmap (an arena) can take; and on any other stack (signal stack, fiber) nothing is exempt.
 OURO_ALWAYS_INLINE void moved(const void* to, Object* o) noexcept {
     const auto a = reinterpret_cast<std::uintptr_t>(to);
     const SafeRanges& r = t_safe_ranges;
-    if (a - r.stack >= r.stack_size && a - r.constructing >= r.constructing_size) mark_dirty(o);
+    const std::uintptr_t sp = stack_pointer();
+    const bool on_stack = sp - r.stack < r.stack_size && a - sp < r.stack + r.stack_size - sp;
+    if (!on_stack && a - r.constructing >= r.constructing_size) mark_dirty(o);
 }
 
 inline std::uint32_t generation(std::uint32_t w) noexcept { return (w & kGenMask) >> kGenShift; }
