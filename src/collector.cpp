@@ -362,7 +362,8 @@ private:
             space.abandon(g);
             throw;
         }
-        promote(space.population() - unreachable_.size());
+        // Generation 0's survivors count for nothing (the scheduling counts only promotions to 2).
+        promote(gen_ == 0 ? 0 : space.population() - unreachable_.size());
     }
 
     // Survivors of generation 0 join generation 1; of older ones, generation 2 (which has no

@@ -124,9 +124,11 @@ OURO_ALWAYS_INLINE std::uintptr_t stack_pointer() noexcept {
 OURO_ALWAYS_INLINE void moved(const void* to, Object* o) noexcept {
     const auto a = reinterpret_cast<std::uintptr_t>(to);
     const SafeRanges& r = t_safe_ranges;
+    if (a - r.constructing < r.constructing_size) return;
     const std::uintptr_t sp = stack_pointer();
-    const bool on_stack = sp - r.stack < r.stack_size && a - sp < r.stack + r.stack_size - sp;
-    if (!on_stack && a - r.constructing >= r.constructing_size) mark_dirty(o);
+    const std::uintptr_t top = r.stack + r.stack_size;
+    if (OURO_LIKELY(sp - r.stack < r.stack_size && a - sp < top - sp)) return;
+    mark_dirty(o);
 }
 
 inline std::uint32_t generation(std::uint32_t w) noexcept { return (w & kGenMask) >> kGenShift; }
