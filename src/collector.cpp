@@ -348,8 +348,16 @@ private:
         GraphBuffers local;
         Graph g(gen_ == 2 ? local : s_.young_graph, space.slots());
         try {
+            // Nothing marked since a full collection cleared every mark: no seeds, nothing to
+            // look at (young collections only; a full one also resets the long-lived counts).
+            if (gen_ < 2 && s_.known_clean()) return promote(gen_ == 0 ? 0 : space.population());
             analyse(space, g, 0, gen_ == 2 ? s_.edges_hint : 0);
-            if (gen_ == 2) s_.edges_hint = g.edges.size();
+            if (gen_ == 2) {
+                s_.edges_hint = g.edges.size();
+                // Every mark of this heap was a seed and has been cleared; user code has not run.
+                s_.clean_thread = &t_marks;
+                s_.clean_marks = t_marks;
+            }
             if (g.started)
                 space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
                     if (!g.reached(j)) unreachable_.push_back(x);

@@ -391,6 +391,7 @@ Heap::Scope::Scope(Heap& heap) : heap_(heap), previous_(detail::t_current_heap) 
                                "a heap is used by one thread at a time");
     s.owner = me;
     ++s.scopes;
+    s.clean_thread = nullptr;  // marks are counted per thread: start afresh on this one
     detail::t_current_heap = &heap;
     detail::note_stack();
 }

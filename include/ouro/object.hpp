@@ -89,7 +89,13 @@ inline std::uint32_t& gcword(Object* o) noexcept { return ObjectAccess::gcword(*
 inline std::uint32_t& refcnt(Object* o) noexcept { return ObjectAccess::refcnt(*o); }
 // A reference to `o` left its holder without a decrement (a move or a swap), or `o` came back
 // from the dead: it may be garbage now even though its count did not fall (see kDirty).
-OURO_ALWAYS_INLINE void mark_dirty(Object* o) noexcept { gcword(o) |= kDirty; }
+// Every mark also counts in t_marks, so a heap can tell that nothing was marked on this thread
+// since a full collection left none of its objects marked (collections then look at nothing).
+inline thread_local std::uint64_t t_marks = 0;
+OURO_ALWAYS_INLINE void mark_dirty(Object* o) noexcept {
+    gcword(o) |= kDirty;
+    ++t_marks;
+}
 
 // Where a moved reference can land without making garbage (see moved()): this thread's stack
 // (recorded when the thread first uses a heap) and the block of the object make<T> is constructing.
