@@ -198,11 +198,6 @@ struct FullSpace {
         return p->owner == alloc ? p->base_index + p->block_index(y) : kNone;
     }
     void reached_by_edge(Object* y, std::uint32_t w, std::uint32_t j, Graph& g) { discovery.reached(y, j, g, is_seed(w)); }
-    // A full collection starts the long-lived count afresh: pending marks are cleared here.
-    static void forget_pending(Object* o) noexcept {
-        std::uint32_t w = gcword(o);
-        if ((w >> kIndexShift) == kPendingIndex && generation(w) == 2) set_generation(o, 2);
-    }
     // Calls f(object, slot) for every block of the tracked pools in address order, then for
     // every large object.
     template <class F>
@@ -226,7 +221,6 @@ struct FullSpace {
             std::uint32_t w = gcword(o);
             if (!is_eligible(w)) return;
             ++eligible;
-            forget_pending(o);
             if (!is_seed(w)) return;
             g.start();  // first: it may throw, and the seed must be a candidate before its mark goes
             gcword(o) &= ~kDirty;
@@ -349,8 +343,15 @@ private:
         Graph g(gen_ == 2 ? local : s_.young_graph, space.slots());
         try {
             // Nothing marked since a full collection cleared every mark: no seeds, nothing to
-            // look at (young collections only; a full one also resets the long-lived counts).
-            if (gen_ < 2 && s_.known_clean()) return promote(gen_ == 0 ? 0 : space.population());
+            // look at, nothing unreachable. A full collection's survivors are then known without
+            // counting: the last one's, minus the old objects that died since, plus what young
+            // collections promoted since and the young objects it promotes now.
+            if (s_.known_clean()) {
+                if (gen_ == 0) return promote(0);
+                if (gen_ == 1) return promote(space.population());
+                std::size_t old = s_.long_lived_total - std::min(s_.old_deaths, s_.long_lived_total);
+                return promote(old + s_.long_lived_pending + young_population());
+            }
             analyse(space, g, 0, gen_ == 2 ? s_.edges_hint : 0);
             if (gen_ == 2) {
                 s_.edges_hint = g.edges.size();
@@ -392,7 +393,7 @@ private:
             young.promote_all();
         } else {
             // Promoted by a young collection: pending long-lived objects (§6 of docs/design.md).
-            std::uint32_t index = gen_ == 1 ? kPendingIndex : kNoIndex;
+            std::uint32_t index = gen_ == 1 ? s_.pending_index : kNoIndex;
             for (std::uint32_t i = 0; i < young.size(); ++i)
                 if (Object* x = young[i]) set_generation(x, 2, index);
             young.clear();
@@ -408,7 +409,17 @@ private:
             s_.count1 = s_.count2 = 0;
             s_.long_lived_total = survivors;
             s_.long_lived_pending = 0;
+            s_.old_deaths = 0;
+            // A new epoch: the pending marks of the last one no longer count.
+            s_.pending_index = s_.pending_index + 1 < kNoIndex ? s_.pending_index + 1 : kPendingBase;
         }
+    }
+
+    std::size_t young_population() const noexcept {
+        const auto& young = HeapAccess::young(heap_);
+        std::size_t n = 0;
+        for (std::uint32_t i = 0; i < young.size(); ++i) n += young[i] != nullptr;
+        return n;
     }
 
     // --- 6. finalize ---------------------------------------------------------------------------

@@ -124,6 +124,7 @@ void freeze() {
     });
     HeapAccess::young(h).clear();
     HeapAccess::count0(h) = 0;
+    s.clean_thread = nullptr;  // generation 2 changed without a collection: count it afresh
 }
 
 void unfreeze() { detail::unfreeze(heap()); }

@@ -149,9 +149,13 @@ bool YoungList::push(Object* o, bool old) noexcept {
 }
 
 void young_append(Heap& h, Object* o, bool old) noexcept {
-    // No room (4 M young objects, or no memory): the object joins the oldest generation, which
-    // needs no list. Only its young collections are skipped; full ones still see it.
-    if (!HeapAccess::young(h).push(o, old)) set_generation(o, 2);
+    // No room (2 M young objects, or no memory): the object joins the oldest generation, which
+    // needs no list. Only its young collections are skipped; full ones still see it. The next
+    // full collection counts generation 2 afresh.
+    if (!HeapAccess::young(h).push(o, old)) {
+        set_generation(o, 2);
+        HeapAccess::state(h).clean_thread = nullptr;
+    }
 }
 
 std::string describe(const Object& o) {
@@ -174,7 +178,8 @@ void untrack(Heap& h, Object* o) noexcept {
     } else {
         HeapState& s = HeapAccess::state(h);
         if (gen == kPermanent) --s.freeze_count;
-        else if ((w >> kIndexShift) == kPendingIndex && s.long_lived_pending > 0) --s.long_lived_pending;
+        else if ((w >> kIndexShift) == s.pending_index && s.long_lived_pending > 0) --s.long_lived_pending;
+        else ++s.old_deaths;
     }
     std::size_t& count0 = HeapAccess::count0(h);
     if (count0 > 0) --count0;

@@ -35,6 +35,10 @@ struct HeapState {
     // CPython's guard against quadratic full collections (reference doc §3).
     std::size_t long_lived_total = 0;
     std::size_t long_lived_pending = 0;
+    // The index that marks this epoch's pending objects (kPendingBase up, a new one per full
+    // collection: older marks simply stop matching, so no pass over generation 2 forgets them).
+    std::uint32_t pending_index = kPendingBase;
+    std::size_t old_deaths = 0;  // generation-2 objects that died, not pending, since the last full collection
     std::size_t freeze_count = 0;
     std::size_t edges_hint = 0;
     // No object of this heap is marked (kDirty) while this thread's t_marks still equals

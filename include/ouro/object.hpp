@@ -39,10 +39,11 @@ inline constexpr std::uint32_t kGenMask = 3u << kGenShift;  // 2, or 3 (= perman
 inline constexpr std::uint32_t kIndexShift = 10;
 inline constexpr std::uint32_t kPermanent = 3;
 inline constexpr std::uint32_t kNoIndex = (1u << (32 - kIndexShift)) - 1;  // 4,194,303
-// In generation 2 the index bits are free: this value marks an object promoted there by a young
-// collection since the last full one (it counts in long_lived_pending while it lives).
-inline constexpr std::uint32_t kPendingIndex = kNoIndex - 1;
-inline constexpr std::uint32_t kYoungListLimit = kPendingIndex;  // list positions are below it
+inline constexpr std::uint32_t kYoungListLimit = 1u << 21;  // young list positions are below it
+// In generation 2 the index bits are free: an object promoted there by a young collection holds
+// the number of the full collections' epoch it was promoted in, from kPendingBase up (it counts
+// in long_lived_pending while it lives and the epoch is current; see HeapState::pending_index).
+inline constexpr std::uint32_t kPendingBase = kYoungListLimit;
 inline constexpr std::uint32_t kFlagBits = (1u << kIndexShift) - 1;
 
 // Set by make<T> just before construction and consumed by Object's constructor, so an object
