@@ -147,11 +147,7 @@ struct YoungSpace {
             if (x && is_seed(gcword(x))) discovery.gather_seed(x, j, g, f);
         }
     }
-    std::size_t population() const noexcept {
-        std::size_t live = 0;
-        for (std::uint32_t j = 0; j < n; ++j) live += at(j) != nullptr;
-        return live;
-    }
+    std::size_t population() const noexcept { return list.count_live(base); }
     template <class F>
     void scan(const Slot* graph, F&& f) const {
         for (std::uint32_t j = 0; j < n; ++j)
@@ -320,6 +316,12 @@ public:
 
     // Returns the number of unreachable objects found (resurrected ones excluded, as CPython).
     std::size_t run() {
+        // Nothing marked since a full collection cleared every mark: no seeds, nothing to look
+        // at, nothing unreachable; only the promotions remain.
+        if (s_.known_clean()) {
+            promote(clean_survivors());
+            return 0;
+        }
         auto& alloc = HeapAccess::allocator(heap_);
         if (gen_ == 2) find_unreachable(FullSpace(alloc, s_.large, &heap_, every_));
         else find_unreachable(YoungSpace(HeapAccess::young(heap_), gen_));
@@ -342,16 +344,6 @@ private:
         GraphBuffers local;
         Graph g(gen_ == 2 ? local : s_.young_graph, space.slots());
         try {
-            // Nothing marked since a full collection cleared every mark: no seeds, nothing to
-            // look at, nothing unreachable. A full collection's survivors are then known without
-            // counting: the last one's, minus the old objects that died since, plus what young
-            // collections promoted since and the young objects it promotes now.
-            if (s_.known_clean()) {
-                if (gen_ == 0) return promote(0);
-                if (gen_ == 1) return promote(space.population());
-                std::size_t old = s_.long_lived_total - std::min(s_.old_deaths, s_.long_lived_total);
-                return promote(old + s_.long_lived_pending + young_population());
-            }
             analyse(space, g, 0, gen_ == 2 ? s_.edges_hint : 0);
             if (gen_ == 2) {
                 s_.edges_hint = g.edges.size();
@@ -415,11 +407,15 @@ private:
         }
     }
 
-    std::size_t young_population() const noexcept {
-        const auto& young = HeapAccess::young(heap_);
-        std::size_t n = 0;
-        for (std::uint32_t i = 0; i < young.size(); ++i) n += young[i] != nullptr;
-        return n;
+    // promote()'s count when nothing was marked. A full collection's survivors are known without
+    // counting: the last one's, minus the old objects that died since, plus what young
+    // collections promoted since and the young objects it promotes now.
+    std::size_t clean_survivors() const noexcept {
+        if (gen_ == 0) return 0;  // generation 0's survivors count for nothing
+        std::size_t young = HeapAccess::young(heap_).count_live(0);
+        if (gen_ == 1) return young;
+        std::size_t old = s_.long_lived_total - std::min(s_.old_deaths, s_.long_lived_total);
+        return old + s_.long_lived_pending + young;
     }
 
     // --- 6. finalize ---------------------------------------------------------------------------

@@ -40,14 +40,13 @@ struct HeapState {
     std::uint32_t pending_index = kPendingBase;
     std::size_t old_deaths = 0;  // generation-2 objects that died, not pending, since the last full collection
     std::size_t freeze_count = 0;
-    std::size_t edges_hint = 0;
+    std::size_t edges_hint = 0;  // edges recorded by the last full collection: sizes the next one's array
     // No object of this heap is marked (kDirty) while this thread's t_marks still equals
     // clean_marks: set when a full collection has gathered (and so cleared) every mark.
     const std::uint64_t* clean_thread = nullptr;  // &t_marks of the thread that saw it
     std::uint64_t clean_marks = 0;
     bool known_clean() const noexcept { return clean_thread == &t_marks && clean_marks == t_marks; }
     GraphBuffers young_graph;  // reused by young collections
-  // edges recorded by the last collection: sizes the next one's array
     std::vector<Ref<Object>> garbage;
     std::vector<gc::Callback> callbacks;
     std::vector<Object*> large;  // every large object, tracked or not, indexed by LargePrefix::index

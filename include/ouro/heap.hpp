@@ -113,23 +113,15 @@ Ref<T> make(Args&&... args) {
     }
     detail::t_pending_gcword = detail::kLive | (detail::overrides_finalize<T> ? detail::kHasFinalizer : 0) |
                                (large ? detail::kLarge : 0);
-    detail::SafeRanges& safe = detail::t_safe_ranges;
-    const std::uintptr_t outer = safe.constructing;  // make<T> may nest
-    const std::size_t outer_size = safe.constructing_size;
-    safe.constructing = reinterpret_cast<std::uintptr_t>(mem);
-    safe.constructing_size = sizeof(T);
     T* obj;
     try {
+        detail::Constructing constructing(mem, sizeof(T));
         obj = ::new (mem) T(std::forward<Args>(args)...);
     } catch (...) {
-        safe.constructing = outer;
-        safe.constructing_size = outer_size;
         detail::t_pending_gcword = 0;
         heap.free_unconstructed(mem, large, tracked);
         throw;
     }
-    safe.constructing = outer;
-    safe.constructing_size = outer_size;
     if constexpr (tracked) heap.track(obj);
     return Ref<T>(detail::Adopt{}, obj);
 }

@@ -108,6 +108,26 @@ struct SafeRanges {
 };
 inline thread_local SafeRanges t_safe_ranges;
 
+// Makes [block, block + size) the object under construction for its lifetime (make<T> nests).
+class Constructing {
+public:
+    Constructing(void* block, std::size_t size) noexcept
+        : outer_(t_safe_ranges.constructing), outer_size_(t_safe_ranges.constructing_size) {
+        t_safe_ranges.constructing = reinterpret_cast<std::uintptr_t>(block);
+        t_safe_ranges.constructing_size = size;
+    }
+    ~Constructing() {
+        t_safe_ranges.constructing = outer_;
+        t_safe_ranges.constructing_size = outer_size_;
+    }
+    Constructing(const Constructing&) = delete;
+    Constructing& operator=(const Constructing&) = delete;
+
+private:
+    std::uintptr_t outer_;
+    std::size_t outer_size_;
+};
+
 // The stack pointer, or 0 where we cannot read it (every move then marks).
 OURO_ALWAYS_INLINE std::uintptr_t stack_pointer() noexcept {
     std::uintptr_t sp = 0;

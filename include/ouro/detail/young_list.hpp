@@ -37,6 +37,12 @@ public:
     void clear() noexcept { size_ = boundary_ = 0; }
 
     std::uint32_t size() const noexcept { return size_; }
+    // Members (not holes) from position `from` on.
+    std::size_t count_live(std::uint32_t from) const noexcept {
+        std::size_t live = 0;
+        for (std::uint32_t i = from; i < size_; ++i) live += items_[i] != nullptr;
+        return live;
+    }
     std::uint32_t boundary() const noexcept { return boundary_; }
     Object* operator[](std::uint32_t i) const noexcept { return items_[i]; }
     // The members of one generation (holes included).
