@@ -138,11 +138,13 @@ std::array<std::size_t, 3> schedule_of_tree_workload(bool force_counting) {
         ouro::gc::callbacks().push_back([&](std::string_view phase, const ouro::gc::Info& info) {
             if (phase == "start" && info.generation == 2) Ref<Tree> copy = keep;  // its drop marks
         });
-    Ref<Tree> long_lived = build(16);
-    for (int depth = 4; depth <= 16; depth += 2)
-        for (int i = 0; i < (1 << (16 - depth)); ++i) {
-            Ref<Tree> t = build(depth);
-        }
+    // A big old generation that then dies: the next full collection must know it is gone.
+    Ref<Tree> big = build(16);
+    ouro::gc::collect();
+    big = nullptr;
+    // Each tree lives while the next seven are built: promoted, pending, some old when they die.
+    std::array<Ref<Tree>, 8> recent;
+    for (int i = 0; i < 300; ++i) recent[static_cast<std::size_t>(i) % recent.size()] = build(11);
     std::array<std::size_t, 3> collections{};
     for (int g = 0; g < 3; ++g) collections[static_cast<std::size_t>(g)] = ouro::gc::get_stats()[g].collections;
     return collections;
@@ -151,7 +153,7 @@ std::array<std::size_t, 3> schedule_of_tree_workload(bool force_counting) {
 TEST(CleanSchedule, SkippedFullCollectionsScheduleLikeCountedOnes) {
     auto skipped = schedule_of_tree_workload(false);
     auto counted = schedule_of_tree_workload(true);
-    EXPECT_GT(counted[2], 2u);
+    EXPECT_GT(counted[2], 10u);
     EXPECT_EQ(skipped, counted);
 }
 
