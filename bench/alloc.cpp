@@ -18,12 +18,14 @@
 //                    each step produces one at the tail and consumes (frees) one at the head
 // Verified: a checksum written into every block and read back before it is freed.
 //
-// Usage: alloc_<impl> [--n 10000000] [--reps 3]
+// Usage: alloc_<impl> [--n 10000000] [--reps 3] [--shape lifo|random|batch|test|sh6|simple|mixed|prodcons]
 #include "common.hpp"
 
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <string>
+#include <utility>
 #include <vector>
 
 
@@ -279,13 +281,12 @@ int main(int argc, char** argv) {
     bench::Args args(argc, argv);
     long n = args.num("--n", 10000000);
     long reps = args.num("--reps", 3);
-    for (long rep = 0; rep < reps; ++rep) lifo(n, rep);
-    for (long rep = 0; rep < reps; ++rep) random_replace(n, rep);
-    for (long rep = 0; rep < reps; ++rep) batch(n, rep);
-    for (long rep = 0; rep < reps; ++rep) alloc_test(n, rep);
-    for (long rep = 0; rep < reps; ++rep) sh6(n, rep);
-    for (long rep = 0; rep < reps; ++rep) simple(n, rep);
-    for (long rep = 0; rep < reps; ++rep) mixed(n, rep);
-    for (long rep = 0; rep < reps; ++rep) prodcons(n, rep);
+    std::string only = args.str("--shape", "");  // run one shape (its name without "alloc_")
+    const std::pair<const char*, void (*)(long, long)> shapes[] = {
+        {"lifo", lifo},     {"random", random_replace}, {"batch", batch},   {"test", alloc_test},
+        {"sh6", sh6},       {"simple", simple},         {"mixed", mixed},   {"prodcons", prodcons}};
+    for (auto [name, run] : shapes)
+        if (only.empty() || only == name)
+            for (long rep = 0; rep < reps; ++rep) run(n, rep);
     return bench::g_failures ? 1 : 0;
 }

@@ -13,6 +13,7 @@
 #include <ostream>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <new>
 
 namespace ouro::detail {
@@ -24,9 +25,8 @@ BlockAllocator::BlockAllocator() noexcept {
 
 BlockAllocator::~BlockAllocator() {
     for (Arena* a : arenas_) {
-        unpoison(a->base, kArenaSize);
-        ::munmap(a->base, kArenaSize);
-        delete a;
+        unpoison(a->base(), kArenaSize);
+        ::munmap(a->base(), kArenaSize);
     }
 }
 
@@ -92,10 +92,11 @@ MallocStats BlockAllocator::stats() const {
         c.blocks_free += static_cast<std::size_t>(p.capacity - p.used);
         st.bytes_in_use += std::size_t{p.used} * p.block_size;
         st.bytes_free += static_cast<std::size_t>(p.capacity - p.used) * p.block_size;
-        st.quantization_bytes += kPoolSize - sizeof(Pool) - std::size_t{p.capacity} * p.block_size;
+        st.quantization_bytes += kPoolSize - std::size_t{p.capacity} * p.block_size;  // incl. offset and guard
         ++pools_in_use;
     });
-    st.pool_header_bytes = pools_in_use * sizeof(Pool);
+    // Each arena's first slot holds the headers (only its first page is ever touched).
+    st.pool_header_bytes = arenas_.size() * kPoolSize;
     st.unused_pool_bytes = (arenas_.size() * kPoolsPerArena - pools_in_use) * kPoolSize;
     return st;
 }
@@ -112,8 +113,8 @@ std::vector<Arena*>& orphaned_arenas() {
 void BlockAllocator::orphan_live_pools() noexcept {
     std::erase_if(arenas_, [this](Arena* a) {
         bool live = false;
-        for (std::size_t i = 0; i < kPoolsPerArena - a->untouched; ++i) {
-            auto* p = reinterpret_cast<Pool*>(a->base + i * kPoolSize);
+        for (std::size_t i = 1; i < kArenaSlots - a->untouched; ++i) {
+            Pool* p = a->pool(i);
             if (p->used != 0) {
                 p->owner = nullptr;
                 live = true;
@@ -134,10 +135,10 @@ void BlockAllocator::orphan_live_pools() noexcept {
 bool BlockAllocator::owns(const void* p) const noexcept {
     auto* c = static_cast<const char*>(p);
     auto it = std::upper_bound(arenas_.begin(), arenas_.end(), c,
-                               [](const char* x, const Arena* a) { return x < a->base; });
+                               [](const char* x, const Arena* a) { return x < a->base(); });
     if (it == arenas_.begin()) return false;
     const Arena* a = *(it - 1);
-    return c < a->base + kArenaSize;
+    return c < a->base() + kArenaSize;
 }
 
 // Pools with free blocks form one list per (kind, size class). Allocation serves the head until
@@ -195,7 +196,7 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
         p = a->free_pools;
         a->free_pools = p->next;
     } else {
-        p = reinterpret_cast<Pool*>(a->base + (kPoolsPerArena - a->untouched) * kPoolSize);
+        p = a->pool(kArenaSlots - a->untouched);
         --a->untouched;
     }
     bucket_remove(a);
@@ -204,11 +205,13 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     bucket_insert(a);
 
     const auto bs = static_cast<std::uint32_t>(class_size(cls));
-    unpoison(p, kPoolSize);  // it may have served another size class
+    const auto slot = static_cast<std::size_t>(p - a->pool(0));
+    p->start = a->base() + slot * kPoolSize + kPoolOffset;
+    unpoison(p->start, kPoolSize);  // it may have served another size class
     p->free_list = nullptr;
-    p->capacity = static_cast<std::uint16_t>((kPoolSize - sizeof(Pool) - kPoolGuard) / bs);
-    p->bump = sizeof(Pool);
-    p->limit = static_cast<std::uint16_t>(sizeof(Pool) + std::size_t{p->capacity} * bs);
+    p->capacity = static_cast<std::uint16_t>(kPoolBlockBytes / bs);
+    p->bump = 0;
+    p->limit = static_cast<std::uint16_t>(std::size_t{p->capacity} * bs);
     p->used = 0;
     p->block_size = static_cast<std::uint16_t>(bs);
     p->div_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + bs - 1) / bs);
@@ -216,13 +219,12 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     p->kind = kind;
     p->in_list = false;
     p->base_index = 0;
-    p->arena = a;
     p->owner = this;
     return p;
 }
 
 void BlockAllocator::release_pool(Pool* p) noexcept {
-    Arena* a = p->arena;
+    Arena* a = p->arena();
     bucket_remove(a);
     ++a->nfree;
     p->next = a->free_pools;
@@ -264,19 +266,11 @@ void BlockAllocator::new_arena() {
     auto tail = addr + 2 * kArenaSize - (aligned + kArenaSize);
     if (tail) ::munmap(reinterpret_cast<void*>(aligned + kArenaSize), tail);
 
-    auto* a = new (std::nothrow) Arena{reinterpret_cast<char*>(aligned), kPoolsPerArena, kPoolsPerArena,
-                                       nullptr, nullptr, nullptr};
-    if (!a) {
-        ::munmap(reinterpret_cast<void*>(aligned), kArenaSize);
-        throw std::bad_alloc();
-    }
+    auto* a = new (reinterpret_cast<void*>(aligned)) Arena{kPoolsPerArena, kPoolsPerArena, nullptr, nullptr, nullptr};
     try {
-        arenas_.insert(std::upper_bound(arenas_.begin(), arenas_.end(), a,
-                                        [](const Arena* x, const Arena* y) { return x->base < y->base; }),
-                       a);
+        arenas_.insert(std::upper_bound(arenas_.begin(), arenas_.end(), a, std::less<>()), a);
     } catch (...) {
-        ::munmap(a->base, kArenaSize);
-        delete a;
+        ::munmap(a->base(), kArenaSize);
         throw;
     }
     ++empty_arenas_;
@@ -286,10 +280,9 @@ void BlockAllocator::new_arena() {
 }
 
 void BlockAllocator::unmap_arena(Arena* a) noexcept {
-    unpoison(a->base, kArenaSize);  // the range may be mapped again, by anyone
+    unpoison(a->base(), kArenaSize);  // the range may be mapped again, by anyone
     arenas_.erase(std::find(arenas_.begin(), arenas_.end(), a));
-    ::munmap(a->base, kArenaSize);
-    delete a;
+    ::munmap(a->base(), kArenaSize);
     ++counters_.arenas_reclaimed;
 }
 

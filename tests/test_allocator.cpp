@@ -197,15 +197,18 @@ TEST(AllocatorDeathTest, OverflowIntoAFreeBlockIsCaughtAtTheNextAllocation) {
 }
 #endif
 
-TEST(Allocator, OneByteOverflowOfThePoolsLastBlockMissesTheNextPoolsHeader) {
+TEST(Allocator, PoolHeadersAreNeverNextToABlock) {
     ouro::PoolResource pool;
     std::vector<char*> blocks;
-    // Fill two pools of the 64-byte class; 16320 / 64 = 255 blocks would end exactly at the next
-    // pool: the guard keeps the last block at least 16 bytes away.
-    for (int i = 0; i < 600; ++i) blocks.push_back(static_cast<char*>(pool.allocate(64, 8)));
+    // Fill an arena's 63 pools of the 64-byte class and more: no block's end comes within 16
+    // bytes of a header (slot 0 of an arena), and no header lies inside a pool.
+    for (int i = 0; i < 70 * 256; ++i) blocks.push_back(static_cast<char*>(pool.allocate(64, 8)));
     for (char* b : blocks) {
-        auto next_pool = (reinterpret_cast<std::uintptr_t>(b) | (ouro::detail::kPoolSize - 1)) + 1;
-        EXPECT_LE(reinterpret_cast<std::uintptr_t>(b) + 64 + ouro::detail::kPoolGuard, next_pool);
+        auto addr = reinterpret_cast<std::uintptr_t>(b);
+        auto in_arena = addr & (ouro::detail::kArenaSize - 1);
+        EXPECT_GE(in_arena, ouro::detail::kPoolSize);  // not in the header slot
+        EXPECT_LE(in_arena + 64 + ouro::detail::kPoolGuard, ouro::detail::kArenaSize);
+        EXPECT_NE(reinterpret_cast<char*>(ouro::detail::pool_of(b)), b);
     }
     for (char* b : blocks) pool.deallocate(b, 64, 8);
 }

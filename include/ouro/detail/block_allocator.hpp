@@ -13,14 +13,19 @@
 
 namespace ouro::detail {
 
+// The first 64 bytes of an arena's mapping; Pool headers follow it (pool_of).
 struct Arena {
-    char* base;                // kArenaSize bytes, aligned to kArenaSize
     std::uint32_t nfree;       // pools not in use (given back or never touched)
-    std::uint32_t untouched;   // pools [kPoolsPerArena - untouched, kPoolsPerArena) never used yet
+    std::uint32_t untouched;   // pools of slots [kArenaSlots - untouched, kArenaSlots) never used yet
     Pool* free_pools;          // pools given back, linked through Pool::next
     Arena* next;               // bucket list of arenas with the same nfree
     Arena* prev;
+
+    char* base() noexcept { return reinterpret_cast<char*>(this); }
+    const char* base() const noexcept { return reinterpret_cast<const char*>(this); }
+    Pool* pool(std::size_t slot) noexcept { return reinterpret_cast<Pool*>(base()) + slot; }
 };
+static_assert(sizeof(Arena) <= sizeof(Pool) && kArenaSlots * sizeof(Pool) <= kPoolSize);
 
 // Figures for sys::debugmallocstats and the allocator's own tests.
 struct AllocatorCounters {
@@ -52,7 +57,7 @@ public:
             return b;
         }
         if (p->bump != p->limit) {
-            void* b = reinterpret_cast<char*>(p) + p->bump;
+            void* b = p->start + p->bump;
             p->bump = static_cast<std::uint16_t>(p->bump + p->block_size);
             ++p->used;
             return b;
@@ -76,10 +81,8 @@ public:
     template <class F>
     void for_each_pool(F&& f) {
         for (Arena* a : arenas_)
-            for (std::size_t i = 0; i < kPoolsPerArena - a->untouched; ++i) {
-                auto* p = reinterpret_cast<Pool*>(a->base + i * kPoolSize);
-                if (p->used != 0) f(*p);
-            }
+            for (std::size_t i = 1; i < kArenaSlots - a->untouched; ++i)
+                if (Pool* p = a->pool(i); p->used != 0) f(*p);
     }
 
     MallocStats stats() const;
