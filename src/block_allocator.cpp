@@ -2,7 +2,8 @@
 //
 // Policy (after pymalloc, reference doc §6): a new pool is carved from the arena with the
 // fewest free pools, so allocations pack into the fullest arenas and the emptiest ones drain
-// and go back to the OS. One empty arena is kept mapped to avoid map/unmap thrashing.
+// and go back to the OS. Against map/unmap thrashing, empty arenas are kept for a while (see
+// unmap_empty); a heap that drains completely keeps one.
 #include <ouro/detail/block_allocator.hpp>
 
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <functional>
 #include <new>
+#include <time.h>
 
 namespace ouro::detail {
 
@@ -80,6 +82,7 @@ MallocStats BlockAllocator::stats() const {
     st.arenas_reclaimed = counters_.arenas_reclaimed;
     st.arenas_highwater = counters_.arenas_highwater;
     st.arenas_current = arenas_.size();
+    st.arenas_empty = empty_arenas_;
     st.arena_size = kArenaSize;
     st.pool_size = kPoolSize;
     st.large_blocks = counters_.large_blocks;
@@ -205,13 +208,12 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     bucket_insert(a);
 
     const auto bs = static_cast<std::uint32_t>(class_size(cls));
-    const auto slot = static_cast<std::size_t>(p - a->pool(0));
-    p->start = a->base() + slot * kPoolSize + kPoolOffset;
-    unpoison(p->start, kPoolSize);  // it may have served another size class
+    char* first = p->data();
+    unpoison(first, kPoolSize - kPoolOffset);  // it may have served another size class
     p->free_list = nullptr;
     p->capacity = static_cast<std::uint16_t>(kPoolBlockBytes / bs);
-    p->bump = 0;
-    p->limit = static_cast<std::uint16_t>(std::size_t{p->capacity} * bs);
+    p->bump = static_cast<std::uint32_t>(first - reinterpret_cast<char*>(p));
+    p->limit = static_cast<std::uint32_t>(p->bump + std::size_t{p->capacity} * bs);
     p->used = 0;
     p->block_size = static_cast<std::uint16_t>(bs);
     p->div_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + bs - 1) / bs);
@@ -223,29 +225,57 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     return p;
 }
 
+namespace {
+std::int64_t now_ns() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // a few ns; 4 ms resolution is plenty here
+    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+}  // namespace
+
 void BlockAllocator::release_pool(Pool* p) noexcept {
     Arena* a = p->arena();
     bucket_remove(a);
     ++a->nfree;
     p->next = a->free_pools;
     a->free_pools = p;
+    if (a->nfree == kPoolsPerArena) {
+        ++empty_arenas_;
+        a->empty_since = now_ns();
+    }
     bucket_insert(a);
-    if (a->nfree != kPoolsPerArena) return;
-    ++empty_arenas_;
-    // The allowance shrinks with the heap: give back every empty arena beyond it.
+    if (empty_arenas_ > empty_arenas_to_keep()) unmap_empty(true);
+}
+
+// Empty arenas kept mapped against map/unmap thrashing: one, plus one per 16 arenas in use, for
+// good; and beyond that, for up to kRetainNs, as many as are in use. So a heap that builds and
+// drops large structures again and again does not remap (and re-fault) its arenas each time — in
+// binary-trees, remapping was a sixth of the run —, a heap that drains completely gives back all
+// but one at once (the 1 GiB test), and one that shrinks from a peak gives back the rest within
+// kRetainNs of its next pool release or full collection, or at trim().
+std::size_t BlockAllocator::empty_arenas_to_keep() const noexcept {
+    return 1 + (arenas_.size() - empty_arenas_) / 16;
+}
+
+namespace {
+constexpr std::int64_t kRetainNs = 250'000'000;
+}
+
+void BlockAllocator::unmap_empty(bool expired_only) noexcept {
+    const std::int64_t now = expired_only ? now_ns() : 0;
     while (empty_arenas_ > empty_arenas_to_keep()) {
-        Arena* empty = by_nfree_[kPoolsPerArena];
-        bucket_remove(empty);
+        Arena* a = oldest_empty_;  // the newest are reused first (pick_arena takes a bucket's head)
+        const std::size_t in_use = arenas_.size() - empty_arenas_;
+        if (expired_only && empty_arenas_ <= in_use && now - a->empty_since < kRetainNs) return;
+        bucket_remove(a);
         --empty_arenas_;
-        unmap_arena(empty);
+        unmap_arena(a);
     }
 }
 
-// Empty arenas kept mapped against map/unmap thrashing: one, plus one per 16 arenas in use, so a
-// heap that repeatedly builds and drops large structures does not remap (and re-fault) its
-// arenas each time, while a heap that shrinks returns nearly all of its memory.
-std::size_t BlockAllocator::empty_arenas_to_keep() const noexcept {
-    return 1 + (arenas_.size() - empty_arenas_) / 16;
+void BlockAllocator::trim() noexcept { unmap_empty(false); }
+void BlockAllocator::purge() noexcept {
+    if (empty_arenas_ > empty_arenas_to_keep()) unmap_empty(true);
 }
 
 Arena* BlockAllocator::pick_arena() {
@@ -266,7 +296,7 @@ void BlockAllocator::new_arena() {
     auto tail = addr + 2 * kArenaSize - (aligned + kArenaSize);
     if (tail) ::munmap(reinterpret_cast<void*>(aligned + kArenaSize), tail);
 
-    auto* a = new (reinterpret_cast<void*>(aligned)) Arena{kPoolsPerArena, kPoolsPerArena, nullptr, nullptr, nullptr};
+    auto* a = new (reinterpret_cast<void*>(aligned)) Arena{kPoolsPerArena, kPoolsPerArena, nullptr, nullptr, nullptr, 0};
     try {
         arenas_.insert(std::upper_bound(arenas_.begin(), arenas_.end(), a, std::less<>()), a);
     } catch (...) {
@@ -288,6 +318,7 @@ void BlockAllocator::unmap_arena(Arena* a) noexcept {
 
 void BlockAllocator::bucket_insert(Arena* a) noexcept {
     Arena*& head = by_nfree_[a->nfree];
+    if (!head && a->nfree == kPoolsPerArena) oldest_empty_ = a;
     a->prev = nullptr;
     a->next = head;
     if (head) head->prev = a;
@@ -296,6 +327,7 @@ void BlockAllocator::bucket_insert(Arena* a) noexcept {
 }
 
 void BlockAllocator::bucket_remove(Arena* a) noexcept {
+    if (a == oldest_empty_) oldest_empty_ = a->prev;
     if (a->prev) a->prev->next = a->next;
     else by_nfree_[a->nfree] = a->next;
     if (a->next) a->next->prev = a->prev;
@@ -339,6 +371,7 @@ void print_mallocstats(std::ostream& out, const MallocStats& st) {
     line("# arenas reclaimed", st.arenas_reclaimed);
     line("# arenas highwater mark", st.arenas_highwater);
     line("# arenas allocated current", st.arenas_current);
+    line("# arenas empty (kept)", st.arenas_empty);
     line("# bytes in arenas", st.mapped_bytes());
     out << '\n';
     line("# bytes in allocated blocks", st.bytes_in_use);

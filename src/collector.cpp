@@ -539,6 +539,7 @@ std::size_t collect(Heap& h, int generation, bool every) {
     run_callbacks(s, "start", gc::Info{generation, 0, 0, 0});
     auto t0 = std::chrono::steady_clock::now();
     std::size_t found = Collection(h, generation, every).run();
+    if (generation == 2) HeapAccess::allocator(h).purge();  // empty arenas kept past their time
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     auto& st = s.stats[static_cast<std::size_t>(generation)];

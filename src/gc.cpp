@@ -41,7 +41,10 @@ struct Finds final : Visitor {
 
 std::size_t collect(int generation) {
     check_generation(generation, "collect");
-    return detail::collect(heap(), generation);
+    std::size_t found = detail::collect(heap(), generation);
+    // Asked for by the program: the empty arenas kept against thrashing go back now.
+    if (generation == 2) HeapAccess::allocator(heap()).trim();
+    return found;
 }
 
 void enable() {

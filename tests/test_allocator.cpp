@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -84,6 +85,66 @@ TEST(Allocator, EmptyArenasGoBackToTheOS) {
     EXPECT_LE(empty.arenas_current, 2u);
     EXPECT_EQ(empty.arenas_reclaimed, full.arenas_current - empty.arenas_current);
     EXPECT_EQ(empty.arenas_highwater, full.arenas_current);
+}
+
+// A heap that shrinks from a peak keeps up to as many empty arenas as it has in use, for a
+// quarter of a second: rebuilding soon after reuses them without faulting again; later (or at
+// trim()) they go back.
+TEST(Allocator, EmptyArenasAreKeptForAWhileThenGoBack) {
+    ouro::PoolResource pool;
+    std::vector<void*> kept, dropped;
+    for (int i = 0; i < 150000; ++i) kept.push_back(pool.allocate(64, 8));  // ~10 arenas
+    for (int i = 0; i < 150000; ++i) dropped.push_back(pool.allocate(64, 8));
+    const auto peak = pool.stats();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (void* b : dropped) pool.deallocate(b, 64, 8);
+    const auto shrunk = pool.stats();
+    const std::size_t in_use = shrunk.arenas_current - shrunk.arenas_empty;
+    EXPECT_LE(shrunk.arenas_empty, in_use);
+    // Rebuilt at once: no arena mapped again.
+    for (auto& b : dropped) b = pool.allocate(64, 8);
+    const auto rebuilt = pool.stats();
+    // (Under valgrind this takes longer than the window, and the arenas go back meanwhile.)
+    if (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(200)) {
+        EXPECT_GE(shrunk.arenas_empty, in_use - 1) << "kept for reuse";
+        EXPECT_EQ(rebuilt.arenas_allocated_total, peak.arenas_allocated_total);
+    }
+    for (void* b : dropped) pool.deallocate(b, 64, 8);
+
+    // Later, the next pool released gives back the ones past their time.
+    ::usleep(300'000);
+    std::vector<void*> two_pools;  // of the 512-byte class: the first empties and is given back
+    for (int i = 0; i < 40; ++i) two_pools.push_back(pool.allocate(512, 8));
+    for (void* t : two_pools) pool.deallocate(t, 512, 8);
+    const auto later = pool.stats();
+    EXPECT_LE(later.arenas_empty, 1 + in_use / 16);
+    EXPECT_EQ(later.arenas_reclaimed, later.arenas_allocated_total - later.arenas_current);
+
+    // trim() does it at once; so does everything being freed.
+    const auto t1 = std::chrono::steady_clock::now();
+    for (auto& d : dropped) d = pool.allocate(64, 8);
+    for (void* d : dropped) pool.deallocate(d, 64, 8);
+    if (std::chrono::steady_clock::now() - t1 < std::chrono::milliseconds(200)) {
+        EXPECT_GT(pool.stats().arenas_empty, 1 + in_use / 16);
+    }
+    pool.trim();
+    EXPECT_LE(pool.stats().arenas_empty, 1 + in_use / 16);
+    for (void* k : kept) pool.deallocate(k, 64, 8);
+    EXPECT_LE(pool.stats().arenas_current, 2u);
+}
+
+// gc::collect() gives back a heap's kept arenas.
+TEST(Allocator, CollectGivesBackKeptArenas) {
+    ouro::Heap heap;
+    ouro::Heap::Scope scope(heap);
+    std::vector<ouro::Ref<Sized<64>>> kept, dropped;
+    for (int i = 0; i < 150000; ++i) kept.push_back(ouro::make<Sized<64>>());
+    for (int i = 0; i < 150000; ++i) dropped.push_back(ouro::make<Sized<64>>());
+    dropped.clear();
+    EXPECT_GT(ouro::sys::mallocstats().arenas_empty, 1u);
+    ouro::gc::collect();
+    const auto st = ouro::sys::mallocstats();
+    EXPECT_LE(st.arenas_empty, 1 + (st.arenas_current - st.arenas_empty) / 16);
 }
 
 TEST(Allocator, PmrContainersAndPoolAllocator) {

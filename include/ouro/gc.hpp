@@ -35,7 +35,8 @@ using Callback = std::function<void(std::string_view phase, const Info& info)>;
 
 // Collects `generation` and every younger one; returns the number of unreachable objects found.
 // Throws std::invalid_argument unless 0 <= generation <= 2. Returns 0 without doing anything
-// when called while a collection is running (from a finalizer or callback).
+// when called while a collection is running (from a finalizer or callback). collect(2) then gives
+// back to the OS the empty arenas the heap kept against map/unmap thrashing (docs/design.md §2).
 std::size_t collect(int generation = 2);
 
 void enable();

@@ -21,6 +21,7 @@ struct MallocStats {
     std::size_t arenas_reclaimed = 0;        // unmapped again
     std::size_t arenas_highwater = 0;        // most mapped at once
     std::size_t arenas_current = 0;
+    std::size_t arenas_empty = 0;            // mapped with no pool in use: kept against thrashing
     std::size_t arena_size = 0;              // bytes per arena
     std::size_t pool_size = 0;               // bytes per pool
     std::size_t bytes_in_use = 0;            // in allocated blocks

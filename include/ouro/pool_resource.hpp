@@ -2,8 +2,9 @@
 // ouro::PoolAllocator<T>, an allocator for STL containers over it. Usable without the collector.
 //
 // Like std::pmr::unsynchronized_pool_resource, a PoolResource serves one thread at a time; unlike
-// it, memory goes back to the OS as soon as an arena's blocks are all free (one empty arena is
-// kept), and its figures are available (stats(), print_mallocstats).
+// it, memory goes back to the OS when an arena's blocks are all free (at once when everything is
+// free, else within a quarter of a second of later activity: see docs/design.md §2; trim() for
+// now), and its figures are available (stats(), print_mallocstats).
 #pragma once
 
 #include <ouro/detail/block_allocator.hpp>
@@ -27,6 +28,8 @@ public:
     static PoolResource& thread_default();
 
     MallocStats stats() const { return alloc_.stats(); }
+    // Gives every empty arena but one back to the OS now (like malloc_trim).
+    void trim() noexcept { alloc_.trim(); }
 
     // The non-virtual fast path (what PoolAllocator<T> calls).
     OURO_ALWAYS_INLINE void* allocate_inline(std::size_t bytes, std::size_t align) {

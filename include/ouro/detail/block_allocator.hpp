@@ -18,8 +18,9 @@ struct Arena {
     std::uint32_t nfree;       // pools not in use (given back or never touched)
     std::uint32_t untouched;   // pools of slots [kArenaSlots - untouched, kArenaSlots) never used yet
     Pool* free_pools;          // pools given back, linked through Pool::next
-    Arena* next;               // bucket list of arenas with the same nfree
+    Arena* next;               // bucket list of arenas with the same nfree (newest first)
     Arena* prev;
+    std::int64_t empty_since;  // when its last pool was given back (CLOCK_MONOTONIC_COARSE, ns)
 
     char* base() noexcept { return reinterpret_cast<char*>(this); }
     const char* base() const noexcept { return reinterpret_cast<const char*>(this); }
@@ -57,8 +58,8 @@ public:
             return b;
         }
         if (p->bump != p->limit) {
-            void* b = p->start + p->bump;
-            p->bump = static_cast<std::uint16_t>(p->bump + p->block_size);
+            void* b = reinterpret_cast<char*>(p) + p->bump;
+            p->bump += p->block_size;
             ++p->used;
             return b;
         }
@@ -86,6 +87,10 @@ public:
     }
 
     MallocStats stats() const;
+    // Unmaps every empty arena beyond the allowance now, however recently it emptied.
+    void trim() noexcept;
+    // Unmaps the empty arenas kept past their time (kRetainNs); what a full collection calls.
+    void purge() noexcept;
     void* context = nullptr;  // the Heap this allocator serves, if any
     std::size_t arenas_current() const noexcept { return arenas_.size(); }
     // For a heap destroyed while some of its objects are still referenced: every arena holding a
@@ -105,6 +110,7 @@ private:
     void release_pool(Pool* p) noexcept;
     Arena* pick_arena();
     std::size_t empty_arenas_to_keep() const noexcept;
+    void unmap_empty(bool expired_only) noexcept;
     void new_arena();
     void unmap_arena(Arena* a) noexcept;
     void bucket_insert(Arena* a) noexcept;
@@ -117,6 +123,7 @@ private:
     std::uint64_t nonempty_buckets_ = 0;  // bit k-1 set when by_nfree_[k] is non-empty, k in 1..64
     std::vector<Arena*> arenas_;          // sorted by address
     std::size_t empty_arenas_ = 0;
+    Arena* oldest_empty_ = nullptr;       // tail of by_nfree_[kPoolsPerArena]
     AllocatorCounters counters_;
 };
 

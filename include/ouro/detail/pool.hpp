@@ -65,11 +65,12 @@ struct alignas(64) Pool {
     Pool* next;               // list of pools with free blocks for (kind, size class)
     Pool* prev;
     BlockAllocator* owner;     // null once the heap was destroyed with objects left in this pool
-    char* start;              // its first block: kPoolOffset into its slot of the arena
     std::uint32_t base_index; // first scratch slot of this pool during a full collection
     std::uint32_t div_magic;  // (offset * div_magic) >> 32 == offset / block_size for offsets in a pool
-    std::uint16_t bump;       // offset of the first never-used block: blocks before it were handed out once
-    std::uint16_t limit;      // offset of the end of the last whole block
+    // Offsets from this header (so the bump path needs no other field): the first never-used
+    // block (blocks before it were handed out once), and the end of the last whole block.
+    std::uint32_t bump;
+    std::uint32_t limit;
     std::uint16_t used;       // blocks currently allocated
     std::uint16_t capacity;   // blocks that fit
     std::uint16_t block_size;
@@ -77,13 +78,15 @@ struct alignas(64) Pool {
     PoolKind kind;
     bool in_list;             // linked in its allocator's list of pools with free blocks
 
-    char* data() noexcept { return start; }
-    char* bump_end() noexcept { return start + bump; }
     Arena* arena() noexcept {
         return reinterpret_cast<Arena*>(reinterpret_cast<std::uintptr_t>(this) & ~(kArenaSize - 1));
     }
+    std::size_t slot() const noexcept { return (reinterpret_cast<std::uintptr_t>(this) & (kArenaSize - 1)) / sizeof(Pool); }
+    // The first block: kPoolOffset into the pool's slot of the arena.
+    char* data() noexcept { return reinterpret_cast<char*>(arena()) + slot() * kPoolSize + kPoolOffset; }
+    char* bump_end() noexcept { return reinterpret_cast<char*>(this) + bump; }
     std::uint32_t block_index(const void* p) noexcept {
-        auto off = static_cast<std::uint64_t>(static_cast<const char*>(p) - data());
+        auto off = static_cast<std::uint64_t>((reinterpret_cast<std::uintptr_t>(p) & (kPoolSize - 1)) - kPoolOffset);
         return static_cast<std::uint32_t>((off * div_magic) >> 32);
     }
 };
