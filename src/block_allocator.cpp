@@ -226,6 +226,7 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
 }
 
 namespace {
+constexpr std::int64_t kRetainNs = 250'000'000;  // how long empty arenas beyond the allowance stay
 std::int64_t now_ns() noexcept {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // a few ns; 4 ms resolution is plenty here
@@ -244,7 +245,7 @@ void BlockAllocator::release_pool(Pool* p) noexcept {
         a->empty_since = now_ns();
     }
     bucket_insert(a);
-    if (empty_arenas_ > empty_arenas_to_keep()) unmap_empty(true);
+    purge();
 }
 
 // Empty arenas kept mapped against map/unmap thrashing: one, plus one per 16 arenas in use, for
@@ -255,10 +256,6 @@ void BlockAllocator::release_pool(Pool* p) noexcept {
 // kRetainNs of its next pool release or full collection, or at trim().
 std::size_t BlockAllocator::empty_arenas_to_keep() const noexcept {
     return 1 + (arenas_.size() - empty_arenas_) / 16;
-}
-
-namespace {
-constexpr std::int64_t kRetainNs = 250'000'000;
 }
 
 void BlockAllocator::unmap_empty(bool expired_only) noexcept {
