@@ -105,12 +105,12 @@ def jobs(build, s):
     w = ["--n", str(s["weak_n"]), "--reps", "3"]
     J.append(Job("weakref", "ouro", [exe(build, "weakref_churn_ouro")] + w, 1))
     J.append(Job("weakref", "cpython", py("weakref_churn.py") + w, 1))
-    # 8. allocator shapes: a fresh process per shape (its peak RSS is its own), three processes
+    # 8. allocator shapes: a fresh process per shape (its peak RSS is its own), five processes
     # each, round-robin across the allocators (this machine's speed drifts between processes)
     for shape in ("lifo", "random", "batch", "test", "sh6", "simple", "mixed", "prodcons"):
         for impl in ("ouro", "glibc", "mimalloc", "jemalloc"):
             J.append(Job("alloc_" + shape, impl, [exe(build, "alloc_" + impl), "--shape", shape, "--n", str(s["alloc_n"]),
-                                                  "--reps", "2"], 3))
+                                                  "--reps", "2"], 5))
     return J
 
 
