@@ -183,13 +183,32 @@ void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
 
 void BlockAllocator::deallocate_slow(Pool* p) noexcept {
     if (!p->in_list) link_back(p);  // was full: it has a free block again
-    if (p->used == 0) {
-        // The only pool of its class stays, empty: a loop that allocates and frees one block
-        // would otherwise carve and release a pool every time. At most one per size class.
-        if (current_[p->kind][p->size_class] == p && !p->next) return;
+    if (p->used != 0) return;
+    Arena* a = p->arena();
+    // The only pool of its class stays, empty: a loop that allocates and frees one block would
+    // otherwise carve and give back a pool every time.
+    if (current_[p->kind][p->size_class] != p || p->next) {
         unlink(p);
-        release_pool(p);
+        give_back(p);
     }
+    // But kept pools must not pin arenas that are otherwise empty (a heap freed of blocks of 60
+    // size classes kept 60 arenas, with their stale pages): once the heap keeps its allowance of
+    // empty arenas, an arena whose only pools in use are kept ones gives them back.
+    if (a->nfree != kPoolsPerArena && empty_arenas_ >= empty_arenas_to_keep()) release_kept(a);
+    purge();  // last: it may unmap a
+}
+
+// If a's only pools in use are the kept, empty pools of their classes, gives them all back (a
+// becomes empty; the caller purges).
+void BlockAllocator::release_kept(Arena* a) noexcept {
+    const std::size_t end = kArenaSlots - a->untouched;
+    for (std::size_t i = 1; i < end; ++i)
+        if (a->pool(i)->used != 0) return;  // given-back pools have used == 0 and are not listed
+    for (std::size_t i = 1; i < end; ++i)
+        if (Pool* q = a->pool(i); q->in_list) {
+            unlink(q);
+            give_back(q);
+        }
 }
 
 Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
@@ -234,7 +253,7 @@ std::int64_t now_ns() noexcept {
 }
 }  // namespace
 
-void BlockAllocator::release_pool(Pool* p) noexcept {
+void BlockAllocator::give_back(Pool* p) noexcept {
     Arena* a = p->arena();
     bucket_remove(a);
     ++a->nfree;
@@ -245,7 +264,6 @@ void BlockAllocator::release_pool(Pool* p) noexcept {
         a->empty_since = now_ns();
     }
     bucket_insert(a);
-    purge();
 }
 
 // Empty arenas kept mapped against map/unmap thrashing: one, plus one per 16 arenas in use, for
@@ -270,7 +288,12 @@ void BlockAllocator::unmap_empty(bool expired_only) noexcept {
     }
 }
 
-void BlockAllocator::trim() noexcept { unmap_empty(false); }
+void BlockAllocator::trim() noexcept {
+    for (auto& per_kind : current_)
+        for (Pool*& head : per_kind)  // re-read after each release: it unlinks heads
+            if (head != &sentinel_ && head->used == 0 && !head->next) release_kept(head->arena());
+    unmap_empty(false);
+}
 void BlockAllocator::purge() noexcept {
     if (empty_arenas_ > empty_arenas_to_keep()) unmap_empty(true);
 }

@@ -218,6 +218,30 @@ TEST(Allocator, ResidentMemoryReturnsAfterScatteredFrees) {
     }
 }
 
+// The same with blocks of every size class: each class's last pool is kept, empty, against
+// thrashing, and must not keep its arena (and the arena's stale pages) mapped.
+TEST(Allocator, ResidentMemoryReturnsAfterFreeingManySizeClasses) {
+    constexpr std::size_t kCount = 1'000'000;  // ~250 MiB of 16-512 B blocks, 62 classes
+    std::vector<std::pair<void*, std::size_t>> blocks(kCount);
+    std::mt19937 rng(7);
+    for (auto& [b, size] : blocks) size = 16 + rng() % 497;
+    const std::size_t start = resident_bytes();
+    ouro::PoolResource pool;
+    for (auto& [b, size] : blocks) static_cast<char*>(b = pool.allocate(size, 8))[0] = 1;
+    const std::size_t peak = resident_bytes();
+    std::shuffle(blocks.begin(), blocks.end(), rng);
+    for (auto [b, size] : blocks) pool.deallocate(b, size, 8);
+    const auto st = pool.stats();
+    EXPECT_EQ(st.bytes_in_use, 0u);
+    EXPECT_LE(st.arenas_current, 1u) << "arenas pinned by the kept pools of their classes";
+#ifdef OURO_ASAN
+    const std::size_t shadow = (peak - start) / 8;
+#else
+    const std::size_t shadow = 0;
+#endif
+    EXPECT_LE(resident_bytes(), start + (std::size_t{4} << 20) + shadow) << "peak " << (peak >> 20) << " MiB";
+}
+
 #if OURO_CHECKS
 TEST(AllocatorDeathTest, DoubleFreeIsReported) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");

@@ -107,7 +107,8 @@ private:
     Pool* new_pool(unsigned cls, PoolKind kind);
     void link_back(Pool* p) noexcept;
     void unlink(Pool* p) noexcept;
-    void release_pool(Pool* p) noexcept;
+    void give_back(Pool* p) noexcept;  // to its arena; the caller then calls purge()
+    void release_kept(Arena* a) noexcept;
     Arena* pick_arena();
     std::size_t empty_arenas_to_keep() const noexcept;
     void unmap_empty(bool expired_only) noexcept;
