@@ -191,10 +191,12 @@ void BlockAllocator::deallocate_slow(Pool* p) noexcept {
         unlink(p);
         give_back(p);
     }
-    // But kept pools must not pin arenas that are otherwise empty (a heap freed of blocks of 60
-    // size classes kept 60 arenas, with their stale pages): once the heap keeps its allowance of
-    // empty arenas, an arena whose only pools in use are kept ones gives them back.
-    if (a->nfree != kPoolsPerArena && empty_arenas_ >= empty_arenas_to_keep()) release_kept(a);
+    // Below the allowance there is nothing to give back or unmap (the common case of the loop).
+    if (empty_arenas_ < empty_arenas_to_keep()) return;
+    // Kept pools must not pin arenas that are otherwise empty (a heap freed of blocks of 60 size
+    // classes kept 60 arenas, with their stale pages): once the heap keeps its allowance of empty
+    // arenas, an arena whose only pools in use are kept ones gives them back.
+    if (a->nfree != kPoolsPerArena) release_kept(a);
     purge();  // last: it may unmap a
 }
 
