@@ -118,6 +118,7 @@ void BlockAllocator::orphan_live_pools() noexcept {
         bool live = false;
         for (std::size_t i = 1; i < kArenaSlots - a->untouched; ++i) {
             Pool* p = a->pool(i);
+            p->in_list = false;  // the lists are dropped below
             if (p->used != 0) {
                 p->owner = nullptr;
                 live = true;
@@ -230,11 +231,16 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
 
     const auto bs = static_cast<std::uint32_t>(class_size(cls));
     char* first = p->data();
-    unpoison(first, kPoolSize - kPoolOffset);  // it may have served another size class
+    unpoison(first, kPoolSize - kPoolOffset);  // it may have served another size class (tail)
     p->free_list = nullptr;
     p->capacity = static_cast<std::uint16_t>(kPoolBlockBytes / bs);
     p->bump = static_cast<std::uint32_t>(first - reinterpret_cast<char*>(p));
     p->limit = static_cast<std::uint32_t>(p->bump + std::size_t{p->capacity} * bs);
+    // ASan builds poison the 64-byte lead and the tail past the last block: a small overflow or
+    // underflow of a pool's first or last block is reported.
+    poison(first - kPoolOffset, kPoolOffset);
+    char* tail = first + std::size_t{p->capacity} * bs;
+    poison(tail, static_cast<std::size_t>(first - kPoolOffset + kPoolSize - tail));
     p->used = 0;
     p->block_size = static_cast<std::uint16_t>(bs);
     p->div_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + bs - 1) / bs);
@@ -291,9 +297,8 @@ void BlockAllocator::unmap_empty(bool expired_only) noexcept {
 }
 
 void BlockAllocator::trim() noexcept {
-    for (auto& per_kind : current_)
-        for (Pool*& head : per_kind)  // re-read after each release: it unlinks heads
-            if (head != &sentinel_ && head->used == 0 && !head->next) release_kept(head->arena());
+    for (Arena* a : arenas_)  // release_kept never unmaps
+        if (a->nfree != kPoolsPerArena) release_kept(a);
     unmap_empty(false);
 }
 void BlockAllocator::purge() noexcept {

@@ -317,4 +317,17 @@ TEST(AllocatorDeathTest, UseAfterFreeOfASmallObjectIsReportedUnderAsan) {
         },
         "use-after-poison");
 }
+
+// ... and so is a write just past the last block of a pool (into its tail guard).
+TEST(AllocatorDeathTest, OverflowPastAPoolsLastBlockIsReportedUnderAsan) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_DEATH(
+        {
+            ouro::PoolResource pool;
+            char* last = nullptr;
+            for (int i = 0; i < 254; ++i) last = static_cast<char*>(pool.allocate(64, 8));  // fills one pool
+            *reinterpret_cast<volatile char*>(reinterpret_cast<std::uintptr_t>(last) + 64) = 1;
+        },
+        "use-after-poison");
+}
 #endif

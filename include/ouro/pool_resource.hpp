@@ -28,7 +28,8 @@ public:
     static PoolResource& thread_default();
 
     MallocStats stats() const { return alloc_.stats(); }
-    // Gives every empty arena but one back to the OS now (like malloc_trim).
+    // Gives every empty arena beyond the allowance (one, plus one per 16 in use) back to the OS
+    // now, like malloc_trim.
     void trim() noexcept { alloc_.trim(); }
 
     // The non-virtual fast path (what PoolAllocator<T> calls).

@@ -121,7 +121,7 @@ private:
     std::array<std::array<Pool*, kNumClasses>, kNumKinds> tails_;    // list tails; null when empty
     Pool sentinel_{};                     // always full: sends allocation to the slow path
     std::array<Arena*, kPoolsPerArena + 1> by_nfree_{};  // arenas bucketed by free pool count
-    std::uint64_t nonempty_buckets_ = 0;  // bit k-1 set when by_nfree_[k] is non-empty, k in 1..64
+    std::uint64_t nonempty_buckets_ = 0;  // bit k-1 set when by_nfree_[k] is non-empty, k in 1..63
     std::vector<Arena*> arenas_;          // sorted by address
     std::size_t empty_arenas_ = 0;
     Arena* oldest_empty_ = nullptr;       // tail of by_nfree_[kPoolsPerArena]

@@ -102,6 +102,13 @@ inline void poison_free_block(void* b, std::size_t size) noexcept {
     (void)b, (void)size;
 #endif
 }
+inline void poison(void* p, std::size_t size) noexcept {
+#ifdef OURO_ASAN
+    ASAN_POISON_MEMORY_REGION(p, size);
+#else
+    (void)p, (void)size;
+#endif
+}
 inline void unpoison(void* p, std::size_t size) noexcept {
 #ifdef OURO_ASAN
     ASAN_UNPOISON_MEMORY_REGION(p, size);
