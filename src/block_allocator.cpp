@@ -238,9 +238,10 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     p->limit = static_cast<std::uint32_t>(p->bump + std::size_t{p->capacity} * bs);
     // ASan builds poison the 64-byte lead and the tail past the last block: a small overflow or
     // underflow of a pool's first or last block is reported.
-    poison(first - kPoolOffset, kPoolOffset);
+    char* slot_end = first - kPoolOffset + kPoolSize;
     char* tail = first + std::size_t{p->capacity} * bs;
-    poison(tail, static_cast<std::size_t>(first - kPoolOffset + kPoolSize - tail));
+    poison(first - kPoolOffset, kPoolOffset);
+    poison(tail, static_cast<std::size_t>(slot_end - tail));
     p->used = 0;
     p->block_size = static_cast<std::uint16_t>(bs);
     p->div_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + bs - 1) / bs);

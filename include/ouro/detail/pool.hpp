@@ -92,16 +92,8 @@ struct alignas(64) Pool {
 };
 static_assert(sizeof(Pool) == 64);
 
-// AddressSanitizer cannot see inside the pools (they are one mmap to it), so ASan builds poison
-// each free block past its first 16 bytes (the free-list link, the double-free mark and, for an
-// object, the header the pool walk reads): a use of a freed object's fields is then reported.
-inline void poison_free_block(void* b, std::size_t size) noexcept {
-#ifdef OURO_ASAN
-    if (size > 16) ASAN_POISON_MEMORY_REGION(static_cast<char*>(b) + 16, size - 16);
-#else
-    (void)b, (void)size;
-#endif
-}
+// AddressSanitizer cannot see inside the pools (they are one mmap to it): ASan builds poison
+// what no one may touch, and these are no-ops elsewhere.
 inline void poison(void* p, std::size_t size) noexcept {
 #ifdef OURO_ASAN
     ASAN_POISON_MEMORY_REGION(p, size);
@@ -115,6 +107,11 @@ inline void unpoison(void* p, std::size_t size) noexcept {
 #else
     (void)p, (void)size;
 #endif
+}
+// A free block is poisoned past its first 16 bytes (the free-list link, the double-free mark and,
+// for an object, the header the pool walk reads): a use of a freed object's fields is reported.
+inline void poison_free_block(void* b, std::size_t size) noexcept {
+    if (size > 16) poison(static_cast<char*>(b) + 16, size - 16);
 }
 
 // The header of the pool holding p: entry (slot of p) of its arena's header array.
