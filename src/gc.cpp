@@ -42,8 +42,9 @@ struct Finds final : Visitor {
 std::size_t collect(int generation) {
     check_generation(generation, "collect");
     std::size_t found = detail::collect(heap(), generation);
-    // Asked for by the program: the empty arenas kept against thrashing go back now.
-    if (generation == 2) HeapAccess::allocator(heap()).trim();
+    // Asked for by the program: the empty arenas kept against thrashing go back now. Not from
+    // inside a running collection, where collect() does nothing.
+    if (generation == 2 && !HeapAccess::state(heap()).collecting) HeapAccess::allocator(heap()).trim();
     return found;
 }
 

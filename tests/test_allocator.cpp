@@ -147,6 +147,38 @@ TEST(Allocator, CollectGivesBackKeptArenas) {
     EXPECT_LE(st.arenas_empty, 1 + (st.arenas_current - st.arenas_empty) / 16);
 }
 
+// ... but not when called from inside a collection (a finalizer), where collect() does nothing.
+struct CollectsInFinalizer : ouro::Object {
+    static inline std::size_t empty_before = 0, empty_after = 0;
+    ouro::Ref<ouro::Object> self;
+    void trace(ouro::Visitor& visit) override { visit(self); }
+    void finalize() override {
+        empty_before = ouro::sys::mallocstats().arenas_empty;
+        EXPECT_EQ(ouro::gc::collect(), 0u);
+        empty_after = ouro::sys::mallocstats().arenas_empty;
+    }
+};
+
+TEST(Allocator, NestedCollectLeavesKeptArenas) {
+    ouro::Heap heap;
+    ouro::Heap::Scope scope(heap);
+    std::vector<ouro::Ref<Sized<64>>> kept, dropped;
+    for (int i = 0; i < 150000; ++i) kept.push_back(ouro::make<Sized<64>>());
+    for (int i = 0; i < 150000; ++i) dropped.push_back(ouro::make<Sized<64>>());
+    {
+        auto cycle = ouro::make<CollectsInFinalizer>();
+        cycle->self = cycle;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    dropped.clear();
+    ouro::gc::collect();
+    // (Under valgrind the window may pass first, and the arenas go back meanwhile.)
+    if (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(200)) {
+        EXPECT_GT(CollectsInFinalizer::empty_before, 1u);
+    }
+    EXPECT_EQ(CollectsInFinalizer::empty_after, CollectsInFinalizer::empty_before);
+}
+
 TEST(Allocator, PmrContainersAndPoolAllocator) {
     ouro::PoolResource pool;
     {
