@@ -59,7 +59,7 @@ TEST(Allocator, StatsAccountForEveryMappedByte) {
     const auto& c = st.classes[ouro::detail::size_class(48)];
     EXPECT_EQ(c.size, 48u);
     EXPECT_EQ(c.blocks_in_use, 10000u);
-    EXPECT_GE(c.pools, 10000u * 48 / 16384);
+    EXPECT_GE(c.pools, 10000u * 48 / ouro::detail::kPoolSize);
     EXPECT_EQ(st.bytes_in_use, 10000u * 48);
     EXPECT_EQ(st.bytes_in_use + st.bytes_free + st.unused_pool_bytes + st.pool_header_bytes + st.quantization_bytes +
                   st.arena_alignment_bytes,
@@ -71,10 +71,13 @@ TEST(Allocator, StatsAccountForEveryMappedByte) {
     EXPECT_NE(out.str().find("# bytes lost to quantization"), std::string::npos);
 }
 
+// 64-byte blocks that fill about one arena.
+constexpr std::size_t kArenaOf64 = ouro::detail::kArenaSize / 64;
+
 TEST(Allocator, EmptyArenasGoBackToTheOS) {
     ouro::PoolResource pool;
     std::vector<void*> blocks;
-    for (int i = 0; i < 200000; ++i) blocks.push_back(pool.allocate(64, 8));
+    for (std::size_t i = 0; i < 13 * kArenaOf64; ++i) blocks.push_back(pool.allocate(64, 8));
     auto full = pool.stats();
     EXPECT_GE(full.arenas_current, 12u);
     for (void* b : blocks) pool.deallocate(b, 64, 8);
@@ -93,8 +96,8 @@ TEST(Allocator, EmptyArenasGoBackToTheOS) {
 TEST(Allocator, EmptyArenasAreKeptForAWhileThenGoBack) {
     ouro::PoolResource pool;
     std::vector<void*> kept, dropped;
-    for (int i = 0; i < 150000; ++i) kept.push_back(pool.allocate(64, 8));  // ~10 arenas
-    for (int i = 0; i < 150000; ++i) dropped.push_back(pool.allocate(64, 8));
+    for (std::size_t i = 0; i < 10 * kArenaOf64; ++i) kept.push_back(pool.allocate(64, 8));
+    for (std::size_t i = 0; i < 10 * kArenaOf64; ++i) dropped.push_back(pool.allocate(64, 8));
     const auto peak = pool.stats();
     const auto t0 = std::chrono::steady_clock::now();
     for (void* b : dropped) pool.deallocate(b, 64, 8);
@@ -114,7 +117,7 @@ TEST(Allocator, EmptyArenasAreKeptForAWhileThenGoBack) {
     // Later, the next pool released gives back the ones past their time.
     ::usleep(300'000);
     std::vector<void*> two_pools;  // of the 512-byte class: the first empties and is given back
-    for (int i = 0; i < 40; ++i) two_pools.push_back(pool.allocate(512, 8));
+    for (std::size_t i = 0; i < ouro::detail::kPoolBlockBytes / 512 + 10; ++i) two_pools.push_back(pool.allocate(512, 8));
     for (void* t : two_pools) pool.deallocate(t, 512, 8);
     const auto later = pool.stats();
     EXPECT_LE(later.arenas_empty, 1 + in_use / 16);
@@ -138,8 +141,8 @@ TEST(Allocator, CollectGivesBackKeptArenas) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     std::vector<ouro::Ref<Sized<64>>> kept, dropped;
-    for (int i = 0; i < 150000; ++i) kept.push_back(ouro::make<Sized<64>>());
-    for (int i = 0; i < 150000; ++i) dropped.push_back(ouro::make<Sized<64>>());
+    for (std::size_t i = 0; i < 5 * kArenaOf64; ++i) kept.push_back(ouro::make<Sized<64>>());
+    for (std::size_t i = 0; i < 5 * kArenaOf64; ++i) dropped.push_back(ouro::make<Sized<64>>());
     dropped.clear();
     EXPECT_GT(ouro::sys::mallocstats().arenas_empty, 1u);
     ouro::gc::collect();
@@ -163,8 +166,8 @@ TEST(Allocator, NestedCollectLeavesKeptArenas) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     std::vector<ouro::Ref<Sized<64>>> kept, dropped;
-    for (int i = 0; i < 150000; ++i) kept.push_back(ouro::make<Sized<64>>());
-    for (int i = 0; i < 150000; ++i) dropped.push_back(ouro::make<Sized<64>>());
+    for (std::size_t i = 0; i < 5 * kArenaOf64; ++i) kept.push_back(ouro::make<Sized<64>>());
+    for (std::size_t i = 0; i < 5 * kArenaOf64; ++i) dropped.push_back(ouro::make<Sized<64>>());
     {
         auto cycle = ouro::make<CollectsInFinalizer>();
         cycle->self = cycle;
@@ -317,9 +320,10 @@ TEST(AllocatorDeathTest, OverflowIntoAFreeBlockIsCaughtAtTheNextAllocation) {
 TEST(Allocator, PoolHeadersAreNeverNextToABlock) {
     ouro::PoolResource pool;
     std::vector<char*> blocks;
-    // Fill an arena's 63 pools of the 64-byte class and more: no block's end comes within 16
+    // Fill more than an arena with blocks of the 64-byte class: no block's end comes within 16
     // bytes of a header (slot 0 of an arena), and no header lies inside a pool.
-    for (int i = 0; i < 70 * 256; ++i) blocks.push_back(static_cast<char*>(pool.allocate(64, 8)));
+    for (std::size_t i = 0; i < ouro::detail::kArenaSize / 64 + 1000; ++i)
+        blocks.push_back(static_cast<char*>(pool.allocate(64, 8)));
     for (char* b : blocks) {
         auto addr = reinterpret_cast<std::uintptr_t>(b);
         auto in_arena = addr & (ouro::detail::kArenaSize - 1);
@@ -357,7 +361,8 @@ TEST(AllocatorDeathTest, OverflowPastAPoolsLastBlockIsReportedUnderAsan) {
         {
             ouro::PoolResource pool;
             char* last = nullptr;
-            for (int i = 0; i < 254; ++i) last = static_cast<char*>(pool.allocate(64, 8));  // fills one pool
+            for (std::size_t i = 0; i < ouro::detail::kPoolBlockBytes / 64; ++i)  // fills one pool
+                last = static_cast<char*>(pool.allocate(64, 8));
             *reinterpret_cast<volatile char*>(reinterpret_cast<std::uintptr_t>(last) + 64) = 1;
         },
         "use-after-poison");
