@@ -31,9 +31,8 @@
 namespace ouro::detail {
 
 // 64 KiB pools, not pymalloc's 16 KiB: a quarter of the headers and of the pool changes, and
-// every shape that frees across many pools got faster (mixed lifetimes 1.4x, random replacement
-// 1.2x, producer/consumer 1.15x; docs/design.md §2), for a little more memory held by pools
-// that long-lived blocks pin.
+// every shape that frees across many pools got faster (mixed lifetimes 1.4x, producer/consumer
+// 1.28x; docs/design.md §2), for a little more memory held by pools that long-lived blocks pin.
 inline constexpr std::size_t kPoolSize = 64 * 1024;
 inline constexpr std::size_t kArenaSize = 2 * 1024 * 1024;
 inline constexpr std::size_t kArenaSlots = kArenaSize / kPoolSize;  // slot 0: the headers
