@@ -136,13 +136,19 @@ TEST(Allocator, EmptyArenasAreKeptForAWhileThenGoBack) {
     EXPECT_LE(pool.stats().arenas_current, 2u);
 }
 
+// Objects of the 64-byte class filling about `arenas` arenas of the current heap.
+static std::vector<ouro::Ref<Sized<64>>> make_arenas_of_64(std::size_t arenas) {
+    std::vector<ouro::Ref<Sized<64>>> objects;
+    for (std::size_t i = 0; i < arenas * kArenaOf64; ++i) objects.push_back(ouro::make<Sized<64>>());
+    return objects;
+}
+
 // gc::collect() gives back a heap's kept arenas.
 TEST(Allocator, CollectGivesBackKeptArenas) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
-    std::vector<ouro::Ref<Sized<64>>> kept, dropped;
-    for (std::size_t i = 0; i < 5 * kArenaOf64; ++i) kept.push_back(ouro::make<Sized<64>>());
-    for (std::size_t i = 0; i < 5 * kArenaOf64; ++i) dropped.push_back(ouro::make<Sized<64>>());
+    auto kept = make_arenas_of_64(5);
+    auto dropped = make_arenas_of_64(5);
     dropped.clear();
     EXPECT_GT(ouro::sys::mallocstats().arenas_empty, 1u);
     ouro::gc::collect();
@@ -165,9 +171,8 @@ struct CollectsInFinalizer : ouro::Object {
 TEST(Allocator, NestedCollectLeavesKeptArenas) {
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
-    std::vector<ouro::Ref<Sized<64>>> kept, dropped;
-    for (std::size_t i = 0; i < 5 * kArenaOf64; ++i) kept.push_back(ouro::make<Sized<64>>());
-    for (std::size_t i = 0; i < 5 * kArenaOf64; ++i) dropped.push_back(ouro::make<Sized<64>>());
+    auto kept = make_arenas_of_64(5);
+    auto dropped = make_arenas_of_64(5);
     {
         auto cycle = ouro::make<CollectsInFinalizer>();
         cycle->self = cycle;
