@@ -20,6 +20,25 @@
 
 namespace ouro::detail {
 
+namespace {
+constexpr std::int64_t kRetainNs = 250'000'000;  // how long empty arenas beyond the allowance stay
+// How long a pool given back keeps its pages: a class that empties a pool often carves one again
+// soon, and finds it resident; one that no longer needs it stops pinning its pages (see purge_pools).
+constexpr std::int64_t kPurgeDelayNs = 10'000'000;
+std::int64_t now_ns() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // a few ns; 4 ms resolution is plenty here
+    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+std::uint32_t to_ms(std::int64_t ns) noexcept { return static_cast<std::uint32_t>(ns / 1'000'000); }
+// The pages of a free pool's slot that were ever touched: everything below its bump offset.
+void release_pages(Pool* p) noexcept {
+    char* slot = p->data() - kPoolOffset;
+    auto end = (reinterpret_cast<std::uintptr_t>(p->bump_end()) + 4095) & ~std::uintptr_t{4095};
+    ::madvise(slot, end - reinterpret_cast<std::uintptr_t>(slot), MADV_DONTNEED);
+}
+}  // namespace
+
 BlockAllocator::BlockAllocator() noexcept {
     for (auto& per_kind : current_) per_kind.fill(&sentinel_);
     for (auto& per_kind : tails_) per_kind.fill(nullptr);
@@ -98,6 +117,9 @@ MallocStats BlockAllocator::stats() const {
         st.quantization_bytes += kPoolSize - std::size_t{p.capacity} * p.block_size;  // incl. offset and guard
         ++pools_in_use;
     });
+    for (Arena* a : arenas_)
+        for (Pool* p = a->free_pools; p && a->dirty; p = p->next)
+            if (p->dirty) st.unpurged_pool_bytes += ((p->bump_end() - (p->data() - kPoolOffset)) + 4095) & ~std::ptrdiff_t{4095};
     // Each arena's first slot holds the headers (only its first page is ever touched).
     st.pool_header_bytes = arenas_.size() * kPoolSize;
     st.unused_pool_bytes = (arenas_.size() * kPoolsPerArena - pools_in_use) * kPoolSize;
@@ -171,15 +193,38 @@ void BlockAllocator::unlink(Pool* p) noexcept {
     p->in_list = false;
 }
 
+// A pool hands out its never-used blocks a page at a time (Pool::limit stops at the page's last
+// block). When the page is used up while the next pool of the class holds a quarter of a page of
+// blocks given back, that pool is served first and this one goes to the tail. So a class touches
+// new pages only while its freed blocks are too few to be worth a detour, and its resident
+// memory follows its peak of live blocks: bumping through to the pool's end left each class's
+// newest pool fully resident however few blocks it needed (sh6bench-like: 0.8 MB, 11%, over its
+// classes' peaks). The quarter page is a measured compromise: detouring for any free block
+// (checked once a page) made mixed lifetimes 1.26x and random replacement 1.10x slower, as
+// allocation hopped between pools holding a block or two; with a whole page, mixed lifetimes
+// kept all of its extra memory. A quarter costs 1-2% on those shapes.
 void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
-    // The head is exhausted: unlink it (it rejoins the list when a block comes back) and try
-    // the next pool with free blocks before carving a new one.
-    for (Pool* p = current_[kind][cls]; p != &sentinel_; p = current_[kind][cls]) {
-        if (p->free_list || p->bump != p->limit) return allocate(cls, kind);
-        unlink(p);
+    for (;;) {
+        Pool* head = current_[kind][cls];
+        if (head == &sentinel_) {
+            link_back(new_pool(cls, kind));
+            return allocate(cls, kind);
+        }
+        if (head->free_list || head->bump != head->limit) return allocate(cls, kind);
+        if (head->limit != head->end()) {  // a page used up
+            const Pool* next = head->next;
+            if (next && std::uint32_t{next->capacity} - next->used >= kPageSize / 4 / head->block_size) {
+                // Only a class's newest pool has never-used blocks, and any pool behind it got
+                // into the list by a free: the next head has a free list.
+                unlink(head);
+                link_back(head);
+            } else {
+                head->extend_limit();
+            }
+            return allocate(cls, kind);
+        }
+        unlink(head);  // exhausted: it rejoins the list when a block comes back
     }
-    link_back(new_pool(cls, kind));
-    return allocate(cls, kind);
 }
 
 void BlockAllocator::deallocate_slow(Pool* p) noexcept {
@@ -215,11 +260,17 @@ void BlockAllocator::release_kept(Arena* a) noexcept {
 }
 
 Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
+    if (purge_due_ != INT64_MAX)
+        if (const std::int64_t now = now_ns(); now >= purge_due_) purge_pools(now, false);
     Arena* a = pick_arena();
     Pool* p;
     if (a->free_pools) {
         p = a->free_pools;
         a->free_pools = p->next;
+        if (p->dirty) {
+            p->dirty = false;
+            --a->dirty;
+        }
     } else {
         p = a->pool(kArenaSlots - a->untouched);
         --a->untouched;
@@ -235,7 +286,8 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     p->free_list = nullptr;
     p->capacity = static_cast<std::uint16_t>(kPoolBlockBytes / bs);
     p->bump = static_cast<std::uint32_t>(first - reinterpret_cast<char*>(p));
-    p->limit = static_cast<std::uint32_t>(p->bump + std::size_t{p->capacity} * bs);
+    p->block_size = static_cast<std::uint16_t>(bs);
+    p->extend_limit();
     // ASan builds poison the 64-byte lead and the tail past the last block: a small overflow or
     // underflow of a pool's first or last block is reported.
     char* slot_end = first - kPoolOffset + kPoolSize;
@@ -243,7 +295,6 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     poison(first - kPoolOffset, kPoolOffset);
     poison(tail, static_cast<std::size_t>(slot_end - tail));
     p->used = 0;
-    p->block_size = static_cast<std::uint16_t>(bs);
     p->div_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + bs - 1) / bs);
     p->size_class = static_cast<std::uint8_t>(cls);
     p->kind = kind;
@@ -253,26 +304,50 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     return p;
 }
 
-namespace {
-constexpr std::int64_t kRetainNs = 250'000'000;  // how long empty arenas beyond the allowance stay
-std::int64_t now_ns() noexcept {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // a few ns; 4 ms resolution is plenty here
-    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-}  // namespace
-
 void BlockAllocator::give_back(Pool* p) noexcept {
     Arena* a = p->arena();
+    const std::int64_t now = now_ns();
     bucket_remove(a);
     ++a->nfree;
     p->next = a->free_pools;
     a->free_pools = p;
+    p->dirty = true;
+    p->freed_ms = to_ms(now);
+    ++a->dirty;
     if (a->nfree == kPoolsPerArena) {
         ++empty_arenas_;
-        a->empty_since = now_ns();
+        a->empty_since = now;
     }
     bucket_insert(a);
+    if (purge_due_ == INT64_MAX) purge_due_ = now + kPurgeDelayNs;
+    else if (now >= purge_due_) purge_pools(now, false);
+}
+
+// A pool given back keeps its pages (they are reused at no cost if a pool is carved there soon)
+// until it has been free for kPurgeDelayNs; then they go back to the OS (MADV_DONTNEED). Without
+// this, every slot a heap ever used stayed resident until its arena was unmapped, and an arena
+// stays mapped while any pool in it is in use: sh6bench-like run twice in one process grew 1.6 MB
+// more the second time, its classes carving other slots than the first time. Checked when a pool
+// is carved or given back and at purge(); all at once by trim(). The scan visits only arenas with
+// such pools, and runs at most once per clock tick (4 ms) with a pool due.
+void BlockAllocator::purge_pools(std::int64_t now, bool all) noexcept {
+    const std::uint32_t now_ms = to_ms(now);
+    constexpr auto delay_ms = static_cast<std::uint32_t>(kPurgeDelayNs / 1'000'000);
+    std::int64_t due = INT64_MAX;
+    for (Arena* a : arenas_) {
+        for (Pool* p = a->free_pools; p && a->dirty; p = p->next) {
+            if (!p->dirty) continue;
+            const std::uint32_t age = now_ms - p->freed_ms;  // wraps correctly
+            if (all || age >= delay_ms) {
+                release_pages(p);
+                p->dirty = false;
+                --a->dirty;
+            } else {
+                due = std::min(due, now + std::int64_t{delay_ms - age} * 1'000'000);
+            }
+        }
+    }
+    purge_due_ = due;
 }
 
 // Empty arenas kept mapped against map/unmap thrashing: one, plus one per 16 arenas in use, for
@@ -301,9 +376,12 @@ void BlockAllocator::trim() noexcept {
     for (Arena* a : arenas_)  // release_kept never unmaps
         if (a->nfree != kPoolsPerArena) release_kept(a);
     unmap_empty(false);
+    purge_pools(0, true);
 }
 void BlockAllocator::purge() noexcept {
     if (empty_arenas_ > empty_arenas_to_keep()) unmap_empty(true);
+    if (purge_due_ != INT64_MAX)
+        if (const std::int64_t now = now_ns(); now >= purge_due_) purge_pools(now, false);
 }
 
 Arena* BlockAllocator::pick_arena() {
@@ -324,7 +402,7 @@ void BlockAllocator::new_arena() {
     auto tail = addr + 2 * kArenaSize - (aligned + kArenaSize);
     if (tail) ::munmap(reinterpret_cast<void*>(aligned + kArenaSize), tail);
 
-    auto* a = new (reinterpret_cast<void*>(aligned)) Arena{kPoolsPerArena, kPoolsPerArena, nullptr, nullptr, nullptr, 0};
+    auto* a = new (reinterpret_cast<void*>(aligned)) Arena{kPoolsPerArena, kPoolsPerArena, nullptr, 0, nullptr, nullptr, 0};
     try {
         arenas_.insert(std::upper_bound(arenas_.begin(), arenas_.end(), a, std::less<>()), a);
     } catch (...) {
@@ -405,6 +483,7 @@ void print_mallocstats(std::ostream& out, const MallocStats& st) {
     line("# bytes in allocated blocks", st.bytes_in_use);
     line("# bytes in available blocks", st.bytes_free);
     line("# bytes in unused pools", st.unused_pool_bytes);
+    line("#   of which not yet purged", st.unpurged_pool_bytes);
     line("# bytes lost to pool headers", st.pool_header_bytes);
     line("# bytes lost to quantization", st.quantization_bytes);
     line("# bytes lost to arena alignment", st.arena_alignment_bytes);

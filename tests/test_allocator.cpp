@@ -65,6 +65,7 @@ TEST(Allocator, StatsAccountForEveryMappedByte) {
                   st.arena_alignment_bytes,
               st.mapped_bytes());
     EXPECT_EQ(st.arenas_current, st.arenas_allocated_total - st.arenas_reclaimed);
+    EXPECT_LE(st.unpurged_pool_bytes, st.unused_pool_bytes);
     std::ostringstream out;
     ouro::sys::debugmallocstats(out);
     EXPECT_NE(out.str().find("# arenas highwater mark"), std::string::npos);
@@ -134,6 +135,73 @@ TEST(Allocator, EmptyArenasAreKeptForAWhileThenGoBack) {
     EXPECT_LE(pool.stats().arenas_empty, 1 + in_use / 16);
     for (void* k : kept) pool.deallocate(k, 64, 8);
     EXPECT_LE(pool.stats().arenas_current, 2u);
+}
+
+// A pool hands out never-used blocks a page at a time, and blocks given back elsewhere in the
+// class come before a new page: a class's resident memory follows its live blocks, not the
+// extent of its newest pool.
+TEST(Allocator, FreedBlocksAreReusedBeforeNewPagesAreTouched) {
+    using ouro::detail::pool_of;
+    ouro::PoolResource pool;
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < ouro::detail::kPoolBlockBytes / 64 + 10; ++i) blocks.push_back(pool.allocate(64, 8));
+    ouro::detail::Pool* first = pool_of(blocks.front());
+    ouro::detail::Pool* newest = pool_of(blocks.back());
+    ASSERT_NE(first, newest);
+    for (std::size_t i = 0; i < 400; i += 2) pool.deallocate(blocks[i], 64, 8);
+    const char* newest_first_page_end = newest->data() - ouro::detail::kPoolOffset + ouro::detail::kPageSize;
+    std::size_t reused = 0;
+    for (int i = 0; i < 200; ++i) {
+        void* b = pool.allocate(64, 8);
+        if (pool_of(b) == first) ++reused;
+        else EXPECT_LT(static_cast<const char*>(b), newest_first_page_end) << "allocation " << i << " touched a new page";
+    }
+    EXPECT_GT(reused, 100u);
+}
+
+// A pool given back keeps its pages for a while (a class that emptied it may carve one again),
+// then they go back to the OS, although its arena stays mapped for the pools still in use.
+TEST(Allocator, FreePoolsArePurgedAfterAWhile) {
+    constexpr std::size_t kArenas = 4;
+    ouro::PoolResource pool;
+    auto fill_and_free_all_but_first_pools = [&pool] {
+        std::vector<void*> kept;
+        std::vector<void*> freed;
+        for (std::size_t i = 0; i < kArenas * kArenaOf64; ++i) {
+            void* b = pool.allocate(64, 8);
+            static_cast<char*>(b)[0] = 1;
+            (ouro::detail::pool_of(b)->slot() == 1 ? kept : freed).push_back(b);
+        }
+        for (void* b : freed) pool.deallocate(b, 64, 8);
+        return kept;
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<void*> kept = fill_and_free_all_but_first_pools();
+    const auto freed = pool.stats();
+    const std::size_t resident = resident_bytes();
+    EXPECT_LE(freed.unpurged_pool_bytes, freed.unused_pool_bytes);
+    EXPECT_GE(freed.arenas_current, kArenas - 1) << "pinned by their first pools";
+    // (Under valgrind the frees take longer than the delay, and pools are purged meanwhile.)
+    if (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(5)) {
+        EXPECT_GE(freed.unpurged_pool_bytes, (kArenas - 1) * 25 * ouro::detail::kPoolSize);
+    }
+
+    // The next pool carved (or given back, or a full collection) after the delay releases them.
+    ::usleep(30'000);
+    void* other = pool.allocate(512, 8);
+    const auto purged = pool.stats();
+    EXPECT_EQ(purged.unpurged_pool_bytes, 0u);
+    EXPECT_LE(resident_bytes() + freed.unpurged_pool_bytes * 9 / 10, resident)
+        << "pages of free pools still resident";
+    std::printf("free pools: %zu KiB resident, purged after the delay\n", freed.unpurged_pool_bytes >> 10);
+    pool.deallocate(other, 512, 8);
+
+    // trim() releases them at once.
+    for (void* b : kept) pool.deallocate(b, 64, 8);
+    kept = fill_and_free_all_but_first_pools();
+    pool.trim();
+    EXPECT_EQ(pool.stats().unpurged_pool_bytes, 0u);
+    for (void* b : kept) pool.deallocate(b, 64, 8);
 }
 
 // Objects of the 64-byte class filling about `arenas` arenas of the current heap.

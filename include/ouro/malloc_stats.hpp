@@ -27,6 +27,7 @@ struct MallocStats {
     std::size_t bytes_in_use = 0;            // in allocated blocks
     std::size_t bytes_free = 0;              // in free blocks of pools in use
     std::size_t unused_pool_bytes = 0;       // pools not in use, in mapped arenas
+    std::size_t unpurged_pool_bytes = 0;     // of those, pages still resident (released 10 ms after a pool empties)
     std::size_t pool_header_bytes = 0;       // lost to pool headers: each arena's first 64 KiB slot (its first page resident)
     std::size_t quantization_bytes = 0;      // lost in pools: the 64-byte lead, the tail guard, rounding
     std::size_t arena_alignment_bytes = 0;   // lost to aligning arenas (0: arenas are trimmed to alignment)

@@ -3,8 +3,9 @@
 //
 // Like std::pmr::unsynchronized_pool_resource, a PoolResource serves one thread at a time; unlike
 // it, memory goes back to the OS when an arena's blocks are all free (at once when everything is
-// free, else within a quarter of a second of later activity: see docs/design.md §2; trim() for
-// now), and its figures are available (stats(), print_mallocstats).
+// free, else within a quarter of a second of later activity) and when a pool's blocks are all
+// free (its pages, 10 ms after; see docs/design.md §2; trim() for now), and its figures are
+// available (stats(), print_mallocstats).
 #pragma once
 
 #include <ouro/detail/block_allocator.hpp>
@@ -28,8 +29,8 @@ public:
     static PoolResource& thread_default();
 
     MallocStats stats() const { return alloc_.stats(); }
-    // Gives every empty arena beyond the allowance (one, plus one per 16 in use) back to the OS
-    // now, like malloc_trim.
+    // Gives every empty arena beyond the allowance (one, plus one per 16 in use), and the pages
+    // of every pool not in use, back to the OS now, like malloc_trim.
     void trim() noexcept { alloc_.trim(); }
 
     // The non-virtual fast path (what PoolAllocator<T> calls).

@@ -18,6 +18,7 @@ struct Arena {
     std::uint32_t nfree;       // pools not in use (given back or never touched)
     std::uint32_t untouched;   // pools of slots [kArenaSlots - untouched, kArenaSlots) never used yet
     Pool* free_pools;          // pools given back, linked through Pool::next
+    std::uint32_t dirty;       // of those, pools whose pages are still resident
     Arena* next;               // bucket list of arenas with the same nfree (newest first)
     Arena* prev;
     std::int64_t empty_since;  // when its last pool was given back (CLOCK_MONOTONIC_COARSE, ns)
@@ -92,7 +93,8 @@ public:
     MallocStats stats() const;
     // Unmaps every empty arena beyond the allowance now, however recently it emptied.
     void trim() noexcept;
-    // Unmaps the empty arenas kept past their time (kRetainNs); what a full collection calls.
+    // Unmaps the empty arenas kept past their time (kRetainNs) and releases the pages of pools
+    // free for longer than kPurgeDelayNs; what a full collection calls.
     void purge() noexcept;
     void* context = nullptr;  // the Heap this allocator serves, if any
     std::size_t arenas_current() const noexcept { return arenas_.size(); }
@@ -111,6 +113,7 @@ private:
     void link_back(Pool* p) noexcept;
     void unlink(Pool* p) noexcept;
     void give_back(Pool* p) noexcept;  // to its arena; the caller then calls purge()
+    void purge_pools(std::int64_t now, bool all) noexcept;
     void release_kept(Arena* a) noexcept;
     Arena* pick_arena();
     std::size_t empty_arenas_to_keep() const noexcept;
@@ -128,6 +131,7 @@ private:
     std::vector<Arena*> arenas_;          // sorted by address
     std::size_t empty_arenas_ = 0;
     Arena* oldest_empty_ = nullptr;       // tail of by_nfree_[kPoolsPerArena]
+    std::int64_t purge_due_ = INT64_MAX;  // when the oldest dirty free pool is due (CLOCK_MONOTONIC_COARSE, ns)
     AllocatorCounters counters_;
 };
 

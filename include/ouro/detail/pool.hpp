@@ -38,6 +38,7 @@ inline constexpr std::size_t kArenaSize = 2 * 1024 * 1024;
 inline constexpr std::size_t kArenaSlots = kArenaSize / kPoolSize;  // slot 0: the headers
 inline constexpr std::size_t kPoolsPerArena = kArenaSlots - 1;
 inline constexpr std::size_t kGranule = 8;
+inline constexpr std::uint32_t kPageSize = 4096;  // the unit in which a pool's never-used blocks are handed out
 inline constexpr std::size_t kMaxSmall = 512;
 inline constexpr unsigned kNumClasses = kMaxSmall / kGranule;
 // A pool's blocks start one cache line in: with blocks starting at the pool boundaries the
@@ -72,7 +73,8 @@ struct alignas(64) Pool {
     std::uint32_t base_index; // first scratch slot of this pool during a full collection
     std::uint32_t div_magic;  // (offset * div_magic) >> 32 == offset / block_size for offsets in a pool
     // Offsets from this header (so the bump path needs no other field): the first never-used
-    // block (blocks before it were handed out once), and the end of the last whole block.
+    // block (blocks before it were handed out once), and where the bump path stops: the end of
+    // the page's blocks (extend_limit), at most end().
     std::uint32_t bump;
     std::uint32_t limit;
     std::uint16_t used;       // blocks currently allocated
@@ -81,6 +83,10 @@ struct alignas(64) Pool {
     std::uint8_t size_class;
     PoolKind kind;
     bool in_list;             // linked in its allocator's list of pools with free blocks
+    // A pool given back to its arena keeps its pages until it has been free for a while
+    // (BlockAllocator::purge_pools): then dirty is cleared. freed_ms: when it was given back.
+    bool dirty;
+    std::uint32_t freed_ms;
 
     Arena* arena() noexcept {
         return reinterpret_cast<Arena*>(reinterpret_cast<std::uintptr_t>(this) & ~(kArenaSize - 1));
@@ -89,6 +95,17 @@ struct alignas(64) Pool {
     // The first block: kPoolOffset into the pool's slot of the arena.
     char* data() noexcept { return reinterpret_cast<char*>(arena()) + slot() * kPoolSize + kPoolOffset; }
     char* bump_end() noexcept { return reinterpret_cast<char*>(this) + bump; }
+    // Offset of the end of the last whole block (limit's final value).
+    std::uint32_t end() noexcept {
+        return static_cast<std::uint32_t>(data() - reinterpret_cast<char*>(this)) + std::uint32_t{capacity} * block_size;
+    }
+    // Lets the bump path run to the last block that starts in the page after bump (or to end()).
+    void extend_limit() noexcept {
+        const std::uint32_t to_page_end = kPageSize - static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(bump_end()) % kPageSize);
+        const std::uint32_t blocks = (to_page_end + block_size - 1) / block_size;
+        const std::uint32_t to = bump + blocks * block_size;
+        limit = to < end() ? to : end();
+    }
     std::uint32_t block_index(const void* p) noexcept {
         auto off = static_cast<std::uint64_t>((reinterpret_cast<std::uintptr_t>(p) & (kPoolSize - 1)) - kPoolOffset);
         return static_cast<std::uint32_t>((off * div_magic) >> 32);
