@@ -31,11 +31,10 @@ std::int64_t now_ns() noexcept {
     return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 std::uint32_t to_ms(std::int64_t ns) noexcept { return static_cast<std::uint32_t>(ns / 1'000'000); }
-// The pages of a free pool's slot that were ever touched: everything below its bump offset.
-void release_pages(Pool* p) noexcept {
-    char* slot = p->data() - kPoolOffset;
-    auto end = (reinterpret_cast<std::uintptr_t>(p->bump_end()) + 4095) & ~std::uintptr_t{4095};
-    ::madvise(slot, end - reinterpret_cast<std::uintptr_t>(slot), MADV_DONTNEED);
+// The pages of a pool's slot that were ever touched: those below its bump offset.
+std::size_t touched_bytes(Pool* p) noexcept {
+    const auto below_bump = static_cast<std::size_t>(p->bump_end() - (p->data() - kPoolOffset));
+    return (below_bump + kPageSize - 1) & ~std::size_t{kPageSize - 1};
 }
 }  // namespace
 
@@ -119,7 +118,7 @@ MallocStats BlockAllocator::stats() const {
     });
     for (Arena* a : arenas_)
         for (Pool* p = a->free_pools; p && a->dirty; p = p->next)
-            if (p->dirty) st.unpurged_pool_bytes += ((p->bump_end() - (p->data() - kPoolOffset)) + 4095) & ~std::ptrdiff_t{4095};
+            if (p->dirty) st.unpurged_pool_bytes += touched_bytes(p);
     // Each arena's first slot holds the headers (only its first page is ever touched).
     st.pool_header_bytes = arenas_.size() * kPoolSize;
     st.unused_pool_bytes = (arenas_.size() * kPoolsPerArena - pools_in_use) * kPoolSize;
@@ -202,7 +201,7 @@ void BlockAllocator::unlink(Pool* p) noexcept {
 // classes' peaks). The quarter page is a measured compromise: detouring for any free block
 // (checked once a page) made mixed lifetimes 1.26x and random replacement 1.10x slower, as
 // allocation hopped between pools holding a block or two; with a whole page, mixed lifetimes
-// kept all of its extra memory. A quarter costs 1-2% on those shapes.
+// kept all of its extra memory. A quarter costs 0-2% on those shapes.
 void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
     for (;;) {
         Pool* head = current_[kind][cls];
@@ -339,7 +338,7 @@ void BlockAllocator::purge_pools(std::int64_t now, bool all) noexcept {
             if (!p->dirty) continue;
             const std::uint32_t age = now_ms - p->freed_ms;  // wraps correctly
             if (all || age >= delay_ms) {
-                release_pages(p);
+                ::madvise(p->data() - kPoolOffset, touched_bytes(p), MADV_DONTNEED);
                 p->dirty = false;
                 --a->dirty;
             } else {
