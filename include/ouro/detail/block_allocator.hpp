@@ -114,6 +114,7 @@ private:
     void unlink(Pool* p) noexcept;
     void give_back(Pool* p) noexcept;  // to its arena; the caller then calls purge()
     void purge_pools(std::int64_t now, bool all) noexcept;
+    void purge_pools_if_due() noexcept;  // one compare while no free pool waits to be purged
     void release_kept(Arena* a) noexcept;
     Arena* pick_arena();
     std::size_t empty_arenas_to_keep() const noexcept;

@@ -99,7 +99,7 @@ struct alignas(64) Pool {
     std::uint32_t end() noexcept {
         return static_cast<std::uint32_t>(data() - reinterpret_cast<char*>(this)) + std::uint32_t{capacity} * block_size;
     }
-    // Lets the bump path run to the last block that starts in the page after bump (or to end()).
+    // Lets the bump path run to the last block that starts in the page holding bump (or to end()).
     void extend_limit() noexcept {
         const std::uint32_t to_page_end = kPageSize - static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(bump_end()) % kPageSize);
         const std::uint32_t blocks = (to_page_end + block_size - 1) / block_size;
