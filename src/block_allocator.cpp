@@ -325,7 +325,7 @@ void BlockAllocator::give_back(Pool* p) noexcept {
 // until it has been free for kPurgeDelayNs; then they go back to the OS (MADV_DONTNEED). Without
 // this, every slot a heap ever used stayed resident until its arena was unmapped, and an arena
 // stays mapped while any pool in it is in use (Allocator.FreePoolsArePurgedAfterAWhile: 7.7 MiB
-// in four arenas pinned by one pool each). Purging at once cost producer/consumer 14%. The delay
+// of free pools in the five arenas of 8 MiB of blocks, each pinned by one pool). Purging at once cost producer/consumer 14%. The delay
 // cannot serve a heap that drains and at once rebuilds into other slots (sh6bench-like run twice
 // in one process peaks 1.5 MB higher the second time). Checked when a pool is carved or given
 // back and at purge(); all at once by trim(). The scan visits only arenas with such pools, and
