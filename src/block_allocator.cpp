@@ -2,7 +2,8 @@
 //
 // Policy (after pymalloc, reference doc §6): a new pool is carved from the arena with the
 // fewest free pools, so allocations pack into the fullest arenas and the emptiest ones drain
-// and go back to the OS. Against map/unmap thrashing, empty arenas are kept for a while (see
+// and go back to the OS — unless a free pool's pages are still resident (see purge_pools):
+// then it is reused first, as faulting in other pages would only add to the footprint. Against map/unmap thrashing, empty arenas are kept for a while (see
 // unmap_empty); a heap that drains completely keeps one.
 #include <ouro/detail/block_allocator.hpp>
 
@@ -147,6 +148,7 @@ void BlockAllocator::orphan_live_pools() noexcept {
         }
         if (!live) return false;  // unmapped with the allocator (it may hold kept, empty pools)
         bucket_remove(a);
+        if (a->dirty) remove_dirty(a, a->dirty);
         try {
             orphaned_arenas().push_back(a);
         } catch (const std::bad_alloc&) {
@@ -260,14 +262,15 @@ void BlockAllocator::release_kept(Arena* a) noexcept {
 
 Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     purge_pools_if_due();
-    Arena* a = pick_arena();
+    // A free pool still resident first (the most recently dirtied arena's newest free pool).
+    Arena* a = dirty_arenas_ ? dirty_arenas_ : pick_arena();
     Pool* p;
     if (a->free_pools) {
         p = a->free_pools;
         a->free_pools = p->next;
         if (p->dirty) {
             p->dirty = false;
-            --a->dirty;
+            remove_dirty(a);
         }
     } else {
         p = a->pool(kArenaSlots - a->untouched);
@@ -311,7 +314,7 @@ void BlockAllocator::give_back(Pool* p) noexcept {
     a->free_pools = p;
     p->dirty = true;
     p->freed_ms = to_ms(now);
-    ++a->dirty;
+    add_dirty(a);
     if (a->nfree == kPoolsPerArena) {
         ++empty_arenas_;
         a->empty_since = now;
@@ -325,27 +328,29 @@ void BlockAllocator::give_back(Pool* p) noexcept {
 // until it has been free for kPurgeDelayNs; then they go back to the OS (MADV_DONTNEED). Without
 // this, every slot a heap ever used stayed resident until its arena was unmapped, and an arena
 // stays mapped while any pool in it is in use (Allocator.FreePoolsArePurgedAfterAWhile: 7.7 MiB
-// of free pools in the five arenas of 8 MiB of blocks, each pinned by one pool). Purging at once cost producer/consumer 14%. The delay
-// cannot serve a heap that drains and at once rebuilds into other slots (sh6bench-like run twice
-// in one process peaks 1.5 MB higher the second time). Checked when a pool is carved or given
-// back and at purge(); all at once by trim(). The scan visits only arenas with such pools, and
-// runs at most once per clock tick (4 ms) with a pool due.
+// of free pools in the five arenas of 8 MiB of blocks, each pinned by one pool). Purging at once
+// cost producer/consumer 14%. While they wait, new pools are carved from them (new_pool), so a
+// heap that drains and rebuilds reuses its pages. Checked when a pool is carved or given back
+// and at purge(); all at once by trim(). The scan visits only arenas with such pools, and runs at
+// most once per clock tick (4 ms) with a pool due.
 void BlockAllocator::purge_pools(std::int64_t now, bool all) noexcept {
     const std::uint32_t now_ms = to_ms(now);
     constexpr auto delay_ms = static_cast<std::uint32_t>(kPurgeDelayNs / 1'000'000);
     std::int64_t due = INT64_MAX;
-    for (Arena* a : arenas_) {
-        for (Pool* p = a->free_pools; p && a->dirty; p = p->next) {
-            if (!p->dirty) continue;
+    for (Arena* a = dirty_arenas_; a;) {
+        Arena* next = a->dirty_next;  // remove_dirty may unlink a
+        // The dirty pools are free_pools' first ones (given back newest first, purged oldest first).
+        for (Pool* p = a->free_pools; p && p->dirty; p = p->next) {
             const std::uint32_t age = now_ms - p->freed_ms;  // wraps correctly
             if (all || age >= delay_ms) {
                 ::madvise(p->data() - kPoolOffset, touched_bytes(p), MADV_DONTNEED);
                 p->dirty = false;
-                --a->dirty;
+                remove_dirty(a);
             } else {
                 due = std::min(due, now + std::int64_t{delay_ms - age} * 1'000'000);
             }
         }
+        a = next;
     }
     purge_due_ = due;
 }
@@ -394,6 +399,21 @@ Arena* BlockAllocator::pick_arena() {
     return by_nfree_[static_cast<std::size_t>(__builtin_ctzll(nonempty_buckets_)) + 1];
 }
 
+void BlockAllocator::add_dirty(Arena* a) noexcept {
+    if (a->dirty++ != 0) return;
+    a->dirty_prev = nullptr;
+    a->dirty_next = dirty_arenas_;
+    if (dirty_arenas_) dirty_arenas_->dirty_prev = a;
+    dirty_arenas_ = a;
+}
+
+void BlockAllocator::remove_dirty(Arena* a, std::uint32_t pools) noexcept {
+    if ((a->dirty -= pools) != 0) return;
+    if (a->dirty_prev) a->dirty_prev->dirty_next = a->dirty_next;
+    else dirty_arenas_ = a->dirty_next;
+    if (a->dirty_next) a->dirty_next->dirty_prev = a->dirty_prev;
+}
+
 void BlockAllocator::new_arena() {
     fault_point();
     // Map twice the size and trim, so the arena (and so every pool) is naturally aligned and
@@ -406,7 +426,7 @@ void BlockAllocator::new_arena() {
     auto tail = addr + 2 * kArenaSize - (aligned + kArenaSize);
     if (tail) ::munmap(reinterpret_cast<void*>(aligned + kArenaSize), tail);
 
-    auto* a = new (reinterpret_cast<void*>(aligned)) Arena{kPoolsPerArena, kPoolsPerArena, nullptr, 0, nullptr, nullptr, 0};
+    auto* a = new (reinterpret_cast<void*>(aligned)) Arena{kPoolsPerArena, kPoolsPerArena, 0, nullptr, nullptr, nullptr, nullptr, nullptr, 0};
     try {
         arenas_.insert(std::upper_bound(arenas_.begin(), arenas_.end(), a, std::less<>()), a);
     } catch (...) {
@@ -422,6 +442,7 @@ void BlockAllocator::new_arena() {
 void BlockAllocator::unmap_arena(Arena* a) noexcept {
     unpoison(a->base(), kArenaSize);  // the range may be mapped again, by anyone
     arenas_.erase(std::find(arenas_.begin(), arenas_.end(), a));
+    if (a->dirty) remove_dirty(a, a->dirty);
     ::munmap(a->base(), kArenaSize);
     ++counters_.arenas_reclaimed;
 }

@@ -204,6 +204,48 @@ TEST(Allocator, FreePoolsArePurgedAfterAWhile) {
     for (void* b : kept) pool.deallocate(b, 64, 8);
 }
 
+// A new pool goes where pages are still resident: into a pool given back moments ago, before
+// the free pool of a fuller arena whose pages already went back to the OS (which the carving
+// class would fault in again while the resident ones sat unused).
+TEST(Allocator, NewPoolsReusePagesStillResident) {
+    using ouro::detail::Pool;
+    ouro::PoolResource pool;
+    std::map<Pool*, std::vector<void*>> by_pool;  // ordered by address: by arena, then slot
+    for (std::size_t i = 0; i < 2 * kArenaOf64; ++i) {
+        void* b = pool.allocate(64, 8);
+        static_cast<char*>(b)[0] = 1;
+        by_pool[ouro::detail::pool_of(b)].push_back(b);
+    }
+    std::map<ouro::detail::Arena*, std::vector<Pool*>> by_arena;
+    for (auto& [p, blocks] : by_pool) by_arena[p->arena()].push_back(p);
+    std::vector<std::vector<Pool*>> full;  // the pools of each arena with no free pool
+    for (auto& [a, pools] : by_arena)
+        if (pools.size() == ouro::detail::kPoolsPerArena) full.push_back(pools);
+    ASSERT_GE(full.size(), 2u);
+    auto give_back = [&](const std::vector<Pool*>& in, std::size_t n) {
+        pool.deallocate(by_pool[in.back()].back(), 64, 8);  // so the emptied pools are not the class's last
+        by_pool[in.back()].pop_back();
+        for (std::size_t i = 0; i < n; ++i) {
+            for (void* b : by_pool[in[i]]) pool.deallocate(b, 64, 8);
+            by_pool.erase(in[i]);
+        }
+    };
+    give_back(full[0], 1);  // the fuller arena: one free pool
+    pool.trim();            // whose pages go back to the OS
+    ASSERT_EQ(pool.stats().unpurged_pool_bytes, 0u);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    give_back(full[1], 2);  // two free pools, resident: `other` is the emptier arena
+    void* b = pool.allocate(128, 8);
+    if (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(5)) {  // not purged meanwhile
+        EXPECT_EQ(ouro::detail::pool_of(b)->arena(), full[1][0]->arena());
+        EXPECT_EQ(pool.stats().unpurged_pool_bytes, ouro::detail::kPoolSize) << "one resident free pool left";
+    }
+    pool.deallocate(b, 128, 8);
+    for (auto& [p, blocks] : by_pool)
+        for (void* x : blocks) pool.deallocate(x, 64, 8);
+}
+
 // Objects of the 64-byte class filling about `arenas` arenas of the current heap.
 static std::vector<ouro::Ref<Sized<64>>> make_arenas_of_64(std::size_t arenas) {
     std::vector<ouro::Ref<Sized<64>>> objects;

@@ -17,10 +17,12 @@ namespace ouro::detail {
 struct Arena {
     std::uint32_t nfree;       // pools not in use (given back or never touched)
     std::uint32_t untouched;   // pools of slots [kArenaSlots - untouched, kArenaSlots) never used yet
-    Pool* free_pools;          // pools given back, linked through Pool::next
-    std::uint32_t dirty;       // of those, pools whose pages are still resident
+    std::uint32_t dirty;       // pools given back whose pages are still resident: free_pools' first ones
+    Pool* free_pools;          // pools given back, newest first, linked through Pool::next
     Arena* next;               // bucket list of arenas with the same nfree (newest first)
     Arena* prev;
+    Arena* dirty_next;         // list of arenas with dirty > 0 (BlockAllocator::dirty_arenas_)
+    Arena* dirty_prev;
     std::int64_t empty_since;  // when its last pool was given back (CLOCK_MONOTONIC_COARSE, ns)
 
     char* base() noexcept { return reinterpret_cast<char*>(this); }
@@ -117,6 +119,8 @@ private:
     void purge_pools_if_due() noexcept;  // one compare while no free pool waits to be purged
     void release_kept(Arena* a) noexcept;
     Arena* pick_arena();
+    void add_dirty(Arena* a) noexcept;     // a pool of a was given back with its pages
+    void remove_dirty(Arena* a, std::uint32_t pools = 1) noexcept;  // reused, purged or unmapped
     std::size_t empty_arenas_to_keep() const noexcept;
     void unmap_empty(bool expired_only) noexcept;
     void new_arena();
@@ -131,6 +135,7 @@ private:
     std::uint64_t nonempty_buckets_ = 0;  // bit k-1 set when by_nfree_[k] is non-empty, k in 1..63
     std::vector<Arena*> arenas_;          // sorted by address
     std::size_t empty_arenas_ = 0;
+    Arena* dirty_arenas_ = nullptr;       // arenas with dirty free pools, most recently dirtied first
     Arena* oldest_empty_ = nullptr;       // tail of by_nfree_[kPoolsPerArena]
     std::int64_t purge_due_ = INT64_MAX;  // when the oldest dirty free pool is due (CLOCK_MONOTONIC_COARSE, ns)
     AllocatorCounters counters_;
