@@ -3,8 +3,9 @@
 // Policy (after pymalloc, reference doc §6): a new pool is carved from the arena with the
 // fewest free pools, so allocations pack into the fullest arenas and the emptiest ones drain
 // and go back to the OS — unless a free pool's pages are still resident (see purge_pools):
-// then it is reused first, as faulting in other pages would only add to the footprint. Against map/unmap thrashing, empty arenas are kept for a while (see
-// unmap_empty); a heap that drains completely keeps one.
+// then it is reused first, as faulting in other pages would only add to the footprint. Against
+// map/unmap thrashing, empty arenas are kept for a while (see unmap_empty); a heap that drains
+// completely keeps one.
 #include <ouro/detail/block_allocator.hpp>
 
 #include <sys/mman.h>
@@ -262,7 +263,8 @@ void BlockAllocator::release_kept(Arena* a) noexcept {
 
 Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     purge_pools_if_due();
-    // A free pool still resident first (the most recently dirtied arena's newest free pool).
+    // A free pool still resident first: the first free pool of the arena at the head of the
+    // dirty list (the last to get a dirty pool while it had none).
     Arena* a = dirty_arenas_ ? dirty_arenas_ : pick_arena();
     Pool* p;
     if (a->free_pools) {
@@ -339,10 +341,14 @@ void BlockAllocator::purge_pools(std::int64_t now, bool all) noexcept {
     std::int64_t due = INT64_MAX;
     for (Arena* a = dirty_arenas_; a;) {
         Arena* next = a->dirty_next;  // remove_dirty may unlink a
-        // The dirty pools are free_pools' first ones (given back newest first, purged oldest first).
+        // The dirty pools are free_pools' first ones (given back newest first, purged oldest
+        // first): once one is due, so are all behind it. (Purging those by position, not age,
+        // also keeps the order when freed_ms wraps, after 49 days.)
+        bool due_from_here = all;
         for (Pool* p = a->free_pools; p && p->dirty; p = p->next) {
             const std::uint32_t age = now_ms - p->freed_ms;  // wraps correctly
-            if (all || age >= delay_ms) {
+            if (due_from_here || age >= delay_ms) {
+                due_from_here = true;
                 ::madvise(p->data() - kPoolOffset, touched_bytes(p), MADV_DONTNEED);
                 p->dirty = false;
                 remove_dirty(a);

@@ -135,7 +135,7 @@ private:
     std::uint64_t nonempty_buckets_ = 0;  // bit k-1 set when by_nfree_[k] is non-empty, k in 1..63
     std::vector<Arena*> arenas_;          // sorted by address
     std::size_t empty_arenas_ = 0;
-    Arena* dirty_arenas_ = nullptr;       // arenas with dirty free pools, most recently dirtied first
+    Arena* dirty_arenas_ = nullptr;       // arenas with dirty free pools, newest to the list first
     Arena* oldest_empty_ = nullptr;       // tail of by_nfree_[kPoolsPerArena]
     std::int64_t purge_due_ = INT64_MAX;  // when the oldest dirty free pool is due (CLOCK_MONOTONIC_COARSE, ns)
     AllocatorCounters counters_;
