@@ -118,9 +118,8 @@ MallocStats BlockAllocator::stats() const {
         st.quantization_bytes += kPoolSize - std::size_t{p.capacity} * p.block_size;  // incl. offset and guard
         ++pools_in_use;
     });
-    for (Arena* a : arenas_)
-        for (Pool* p = a->free_pools; p && a->dirty; p = p->next)
-            if (p->dirty) st.unpurged_pool_bytes += touched_bytes(p);
+    for (const Arena* a = dirty_arenas_; a; a = a->dirty_next)  // their dirty pools lead free_pools
+        for (Pool* p = a->free_pools; p && p->dirty; p = p->next) st.unpurged_pool_bytes += touched_bytes(p);
     // Each arena's first slot holds the headers (only its first page is ever touched).
     st.pool_header_bytes = arenas_.size() * kPoolSize;
     st.unused_pool_bytes = (arenas_.size() * kPoolsPerArena - pools_in_use) * kPoolSize;
