@@ -128,7 +128,6 @@ void freeze() {
     });
     HeapAccess::young(h).clear();
     HeapAccess::count0(h) = 0;
-    s.clean_thread = nullptr;  // generation 2 changed without a collection: count it afresh
 }
 
 void unfreeze() { detail::unfreeze(heap()); }
@@ -145,10 +144,7 @@ namespace ouro::detail {
 void unfreeze(Heap& h) noexcept {
     for_each_object(h, [](Object* o) {
         std::uint32_t w = gcword(o);
-        if ((w & kTracked) && generation(w) == kPermanent) {
-            set_generation(o, 2);
-            mark_dirty(o);  // it may have become garbage while frozen
-        }
+        if ((w & kTracked) && generation(w) == kPermanent) set_generation(o, 2);
     });
     HeapAccess::state(h).freeze_count = 0;
 }

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <cxxabi.h>
 #include <mutex>
-#include <pthread.h>
+#include <set>
 #include <sstream>
 #include <typeinfo>
 
@@ -62,23 +62,6 @@ bool defer(Object* o) noexcept {
     return true;
 }
 }  // namespace
-
-// Records this thread's stack in t_safe_ranges (see detail::moved): until then every move marks.
-void note_stack() noexcept {
-#if defined(__linux__) && defined(__GLIBC__)
-    SafeRanges& r = t_safe_ranges;
-    if (r.stack_size) return;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
-    void* base = nullptr;
-    std::size_t size = 0;
-    if (pthread_attr_getstack(&attr, &base, &size) == 0) {
-        r.stack = reinterpret_cast<std::uintptr_t>(base);
-        r.stack_size = size;
-    }
-    pthread_attr_destroy(&attr);
-#endif
-}
 
 Heap& default_heap() {
     if (!t_default_heap) {
@@ -150,19 +133,22 @@ bool YoungList::push(Object* o, bool old) noexcept {
 
 void young_append(Heap& h, Object* o, bool old) noexcept {
     // No room (2 M young objects, or no memory): the object joins the oldest generation, which
-    // needs no list. Only its young collections are skipped; full ones still see it. The next
-    // full collection counts generation 2 afresh.
-    if (!HeapAccess::young(h).push(o, old)) {
-        set_generation(o, 2);
-        HeapAccess::state(h).clean_thread = nullptr;
-    }
+    // needs no list. Only its young collections are skipped; full ones still see it.
+    if (!HeapAccess::young(h).push(o, old)) set_generation(o, 2);
 }
 
 std::string describe(const Object& o) {
+    std::ostringstream out;
+    const std::uint32_t w = ObjectAccess::gcword(o);
+    // A dead block has no type left to ask for; a zombie's is a placeholder.
+    if (!(w & kLive) || (w & kZombie)) {
+        out << "<" << ((w & kLive) ? "dead object (its constructor threw)" : "dead or unmanaged object") << " at "
+            << static_cast<const void*>(&o) << '>';
+        return out.str();
+    }
     const char* mangled = typeid(o).name();
     int status = 0;
     char* name = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-    std::ostringstream out;
     out << '<' << (status == 0 && name ? name : mangled) << " at " << static_cast<const void*>(&o) << '>';
     std::free(name);
     return out.str();
@@ -208,10 +194,7 @@ void destroy(Object* o) noexcept {
         } catch (...) {
             report_unraisable("finalizer of", *o);
         }
-        if (--refcnt(o) != 0) {  // resurrected
-            mark_dirty(o);
-            return;
-        }
+        if (--refcnt(o) != 0) return;  // resurrected
     }
     // Untracked first (CPython's subtype_dealloc order): a collection started from a weakref
     // callback or a destructor must not see an object whose count is already 0.
@@ -257,8 +240,7 @@ namespace {
 
 void check_managed(const Object* o) {
     if (!(ObjectAccess::gcword(*o) & kLive))
-        throw std::logic_error("ouro::Ref: the object at " + describe(*o) +
-                               " is not managed (create objects with ouro::make<T>)");
+        throw std::logic_error("ouro::Ref: " + describe(*o) + " is not managed (create objects with ouro::make<T>)");
 }
 
 void check_store(const void* slot, const Object* o) {
@@ -272,9 +254,11 @@ void check_store(const void* slot, const Object* o) {
 
 void check_access(const Object* o, bool can_throw) {
     auto* obj = const_cast<Object*>(o);
-    if (!(gcword(obj) & kLive))
-        fail("ouro::Ref: reference to a dead or unmanaged object at " +
-                 std::to_string(reinterpret_cast<std::uintptr_t>(o)),
+    const std::uint32_t w = gcword(obj);
+    if (!(w & kLive)) fail("ouro::Ref: reference to " + describe(*o), can_throw);
+    // The references a throwing constructor handed out may still be dropped, never copied.
+    if ((w & kZombie) && can_throw)
+        fail("ouro::Ref: new reference to " + describe(*o) + ", which references taken before the throw keep allocated",
              can_throw);
     if (refcnt(obj) >= 0x7fffffffu) fail("ouro::Ref: reference count overflow on " + describe(*o), can_throw);
     Heap* h = heap_of(obj);
@@ -293,7 +277,6 @@ void check_access(const Object* o, bool can_throw) {
 
 // --- Heap ---------------------------------------------------------------------------------------
 Heap::Heap() : state_(std::make_unique<detail::HeapState>()) {
-    detail::note_stack();
     alloc_.context = this;
     state_->owner = std::this_thread::get_id();
     detail::HeapAccess::update_trigger(*this);
@@ -314,7 +297,7 @@ Heap::~Heap() {
     { auto saved = std::move(s.garbage); }
     detail::unfreeze(*this);
     try {
-        for (int round = 0; round < 16 && detail::collect(*this, 2, true) != 0; ++round) {
+        for (int round = 0; round < 16 && detail::collect(*this, 2) != 0; ++round) {
         }
     } catch (const std::bad_alloc&) {
         // Out of memory for the collector's scratch: what it could not free is left as orphans.
@@ -377,6 +360,118 @@ void Heap::free_unconstructed(void* mem, bool large, bool tracked) noexcept {
     }
 }
 
+namespace detail {
+namespace {
+// What is left in a block when T's constructor threw after Object's had run and references to
+// the object are still held: a managed object with no fields, no finalizer and no references.
+struct Zombie final : Object {};
+
+void report_zombie(const std::type_info& type, const Object* o, std::uint32_t strays) noexcept {
+    try {
+        int status = 0;
+        char* name = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+        std::string t = status == 0 && name ? name : type.name();
+        std::free(name);
+        throw std::logic_error("the constructor of " + t + " threw after " + std::to_string(strays) +
+                               " reference(s) to its object were taken and kept (Ref(this)); the block at " +
+                               std::to_string(reinterpret_cast<std::uintptr_t>(o)) +
+                               " stays allocated, dead, until they are dropped");
+    } catch (...) {
+        report_unraisable("ouro::make");
+    }
+}
+}  // namespace
+}  // namespace detail
+
+#if OURO_CHECKS
+namespace detail {
+namespace {
+// Checked builds: each type's trace() mistakes are reported once per process.
+void report_type_once(const Object& o, const std::string& problem) noexcept {
+    static std::mutex mutex;
+    static auto* reported = new std::set<std::pair<std::string, std::string>>;
+    try {
+        {
+            std::lock_guard lock(mutex);
+            if (!reported->emplace(typeid(o).name(), problem).second) return;
+        }
+        throw std::logic_error(problem);
+    } catch (const std::logic_error&) {
+        report_unraisable("ouro::make: the type of", o);
+    } catch (...) {
+    }
+}
+
+// Counts the Ref slots of the object's own block that one trace() visits, null ones included.
+struct MemberCounter final : Visitor {
+    const char* base;
+    std::size_t size;
+    std::size_t inside = 0;
+    bool twice = false;
+    std::vector<std::size_t> offsets;
+    void visit(Object*&) override {}
+    void visit_any(const void* slot) override {
+        const auto off = static_cast<std::size_t>(static_cast<const char*>(slot) - base);
+        if (off >= size) return;
+        ++inside;
+        twice |= std::find(offsets.begin(), offsets.end(), off) != offsets.end();
+        offsets.push_back(off);
+    }
+};
+}  // namespace
+
+void check_members(Object* o, std::size_t size, bool tracked, std::size_t members) noexcept {
+    if (!tracked) {
+        if (members)
+            report_type_once(*o, "holds " + std::to_string(members) +
+                                     " Ref member(s) but does not override trace(Visitor&) (a trace() const, or a "
+                                     "missing override?): it is never tracked, and cycles through it are never "
+                                     "collected");
+        return;
+    }
+    MemberCounter count;
+    count.base = reinterpret_cast<const char*>(o);
+    count.size = size;
+    try {
+        o->trace(count);
+    } catch (...) {
+        return;  // collections report a trace() that throws
+    }
+    if (count.inside < members)
+        report_type_once(*o, "has " + std::to_string(members) + " Ref member(s) but its trace() visits " +
+                                 std::to_string(count.inside) +
+                                 ": a reference it does not visit keeps its referent alive forever if it is part "
+                                 "of a cycle (visit every member, or write OURO_TRACE(...))");
+    if (count.twice)
+        report_type_once(*o, "has a trace() that visits one of its Ref members twice (the collector counts it once)");
+}
+}  // namespace detail
+#endif
+
+void Heap::constructor_threw(void* mem, bool built, bool large, bool tracked, const std::type_info& type) noexcept {
+    if (!built) {
+        free_unconstructed(mem, large, tracked);
+        return;
+    }
+    // T's members and bases have been destroyed; what the header's words say is read as plain
+    // memory (the compiler must not reason about the object that was there).
+    asm volatile("" : : "r"(mem) : "memory");
+    std::uint32_t words[2];
+    std::memcpy(words, static_cast<char*>(mem) + sizeof(void*), sizeof(words));
+    const std::uint32_t count = words[0];  // make's own reference, and any the constructor handed out
+    const std::uint32_t flags = words[1];
+    auto* z = ::new (mem) detail::Zombie();
+    detail::refcnt(z) = count;
+    detail::gcword(z) = detail::kLive | detail::kZombie | (flags & (detail::kHasWeakrefs | detail::kLarge));
+    if (tracked && count0_ > 0) --count0_;  // never tracked after all
+    // Weak references taken in the constructor die with the object (their callbacks may drop
+    // the stray references; ours keeps the block until the end).
+    if (flags & detail::kHasWeakrefs) detail::clear_weakrefs(this, z);
+    if constexpr (OURO_CHECKS)
+        if (detail::refcnt(z) > 1) detail::report_zombie(type, z, detail::refcnt(z) - 1);
+    detail::decref(z);  // frees the block unless stray references remain
+}
+
 void Heap::collect_generations() {
     detail::HeapState& s = *state_;
     // CPython's choice (reference doc §3): the oldest generation over its threshold, where a
@@ -396,9 +491,7 @@ Heap::Scope::Scope(Heap& heap) : heap_(heap), previous_(detail::t_current_heap) 
                                "a heap is used by one thread at a time");
     s.owner = me;
     ++s.scopes;
-    s.clean_thread = nullptr;  // marks are counted per thread: start afresh on this one
     detail::t_current_heap = &heap;
-    detail::note_stack();
 }
 
 Heap::Scope::~Scope() {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -41,11 +42,7 @@ struct HeapState {
     std::size_t old_deaths = 0;  // generation-2 objects that died, not pending, since the last full collection
     std::size_t freeze_count = 0;
     std::size_t edges_hint = 0;  // edges recorded by the last full collection: sizes the next one's array
-    // No object of this heap is marked (kDirty) while this thread's t_marks still equals
-    // clean_marks: set when a full collection has gathered (and so cleared) every mark.
-    const std::uint64_t* clean_thread = nullptr;  // &t_marks of the thread that saw it
-    std::uint64_t clean_marks = 0;
-    bool known_clean() const noexcept { return clean_thread == &t_marks && clean_marks == t_marks; }
+    std::set<std::pair<std::string, std::string>> trace_errors;  // (type, problem) reported once
     GraphBuffers young_graph;  // reused by young collections
     std::vector<Ref<Object>> garbage;
     std::vector<gc::Callback> callbacks;
@@ -113,14 +110,10 @@ void run_atexit_finalizers(Heap& h) noexcept;
 // Moves every frozen object back into generation 2 (gc.cpp).
 void unfreeze(Heap& h) noexcept;
 
-// Records the calling thread's stack as a place where moved references need no mark.
-void note_stack() noexcept;
-
 // "<Node at 0x...>", for messages.
 std::string describe(const Object& o);
 
-// The collector (collector.cpp). `every`: a full collection that traces every object, even
-// those it could skip as clean (a heap's final collections).
-std::size_t collect(Heap& h, int generation, bool every = false);
+// The collector (collector.cpp): collects `generation` and the younger ones.
+std::size_t collect(Heap& h, int generation);
 
 }  // namespace ouro::detail

@@ -406,7 +406,10 @@ TEST_F(FinalizeTest, FinalizerThatChangesTheGarbageGraph) {
         c->drop_next_in_finalize = true;
         c->other->other = c;
     }
-    EXPECT_EQ(ouro::gc::collect(), 5u);
+    // As CPython counts: a and b, and d, die by their counts once the finalizers cut their
+    // cycles; only c <-> e is left for the collector to free (Python 3.11 returns 2 for the same
+    // graph).
+    EXPECT_EQ(ouro::gc::collect(), 2u);
     EXPECT_EQ(Fin::destroyed, 5);
     EXPECT_EQ(Fin::finalized, 5);
     EXPECT_TRUE(ouro::gc::get_objects().empty());

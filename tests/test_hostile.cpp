@@ -193,7 +193,9 @@ TEST_F(Hostile, FinalizersDropTheLastReferencesInsideTheGarbage) {
             };
         }
     }
-    EXPECT_EQ(ouro::gc::collect(), 8u);
+    // The finalizers cut the ring: every member then dies by its count, which CPython does not
+    // count as collected (a ring whose finalizers clear their own edges: 0 in Python 3.11).
+    EXPECT_EQ(ouro::gc::collect(), 0u);
     EXPECT_EQ(g_destroyed, 8);
     expect_clean();
 }

@@ -11,13 +11,23 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 namespace ouro {
 
+class Heap;
+
 namespace detail {
 struct HeapState;   // the cold part of a heap: collector settings, statistics, lists (src/heap_state.hpp)
 struct HeapAccess;  // the library's own door into a Heap's private parts
+#if OURO_CHECKS
+// Checked builds, after T's constructor: `members` Refs were constructed inside the block (T's
+// members). Reports a T that holds some but does not override trace(), and a trace() that
+// misses some or visits one twice (heap.cpp).
+void check_members(Object* o, std::size_t size, bool tracked, std::size_t members) noexcept;
+#endif
 Heap& default_heap();
 inline thread_local Heap* t_current_heap = nullptr;
 
@@ -81,6 +91,8 @@ private:
     }
     void* allocate_large(std::size_t size, std::size_t align, std::size_t prefix, bool tracked);
     void free_unconstructed(void* mem, bool large, bool tracked) noexcept;
+    // T's constructor threw; `built`: Object's constructor had run (see make<T>).
+    void constructor_threw(void* mem, bool built, bool large, bool tracked, const std::type_info& type) noexcept;
 
     OURO_ALWAYS_INLINE void track(Object* o) noexcept {
         detail::gcword(o) |= detail::kTracked;
@@ -97,6 +109,12 @@ private:
 };
 
 // Allocates a T in the current heap and returns the only reference to it.
+//
+// If T's constructor throws, the exception propagates and the block is given back — unless the
+// constructor handed out references to its object (Ref(this)) that are still held: then the block
+// stays allocated, as a plain dead Object, until the last of them goes (checked builds report
+// it), so no reference ever points into a block that was reused. Weak references taken during the
+// construction are cleared, and their callbacks run, as at a death.
 template <class T, class... Args>
 Ref<T> make(Args&&... args) {
     static_assert(std::is_base_of_v<Object, T>, "ouro::make<T>: T must derive from ouro::Object");
@@ -111,19 +129,31 @@ Ref<T> make(Args&&... args) {
         heap.free_unconstructed(mem, large, tracked);
         throw std::logic_error("ouro::make<T>: ouro::Object must be T's first base class");
     }
-    detail::t_pending_gcword = detail::kLive | (detail::overrides_finalize<T> ? detail::kHasFinalizer : 0) |
-                               (large ? detail::kLarge : 0);
+    detail::Construction here{mem, detail::kLive | (detail::overrides_finalize<T> ? detail::kHasFinalizer : 0) |
+                                       (large ? detail::kLarge : 0)};
+#if OURO_CHECKS
+    here.size = sizeof(T);
+#endif
+    const detail::Construction outer = std::exchange(detail::t_construction, here);
     T* obj;
     try {
-        detail::Constructing constructing(mem, sizeof(T));
         obj = ::new (mem) T(std::forward<Args>(args)...);
     } catch (...) {
-        detail::t_pending_gcword = 0;
-        heap.free_unconstructed(mem, large, tracked);
+        const bool built = detail::t_construction.word == 0;  // Object() ran: there is an object to tear down
+        detail::t_construction = outer;
+        heap.constructor_threw(mem, built, large, tracked, typeid(T));
         throw;
     }
+#if OURO_CHECKS
+    const std::size_t members = detail::t_construction.refs;
+#endif
+    detail::t_construction = outer;
     if constexpr (tracked) heap.track(obj);
-    return Ref<T>(detail::Adopt{}, obj);
+    Ref<T> result(detail::Adopt{}, obj);
+#if OURO_CHECKS
+    detail::check_members(obj, sizeof(T), tracked, members);
+#endif
+    return result;
 }
 
 }  // namespace ouro

@@ -1,7 +1,8 @@
-// ouro::Ref<T> — a strong, intrusive reference (the count lives in the object) — and make<T>.
+// ouro::Ref<T> — a strong, intrusive reference (the count lives in the object).
 #pragma once
 
 #include <ouro/object.hpp>
+#include <ouro/visitor.hpp>
 
 #include <compare>
 #include <cstddef>
@@ -27,8 +28,16 @@ OURO_ALWAYS_INLINE void incref(Object* o, bool can_throw = true) {
 OURO_ALWAYS_INLINE void decref(Object* o) noexcept {
     if constexpr (OURO_CHECKS) check_access(o, false);
     if (--refcnt(o) == 0) dealloc(o);
-    else mark_dirty(o);  // it lost a holder: it may be garbage now (kDirty)
 }
+#if OURO_CHECKS
+// A Ref constructed inside the block make<T> is filling is one of T's members: counted, so make
+// can check that T's trace() visits them all (heap.hpp).
+inline void note_ref(const void* slot) noexcept {
+    Construction& c = t_construction;
+    if (static_cast<std::size_t>(static_cast<const char*>(slot) - static_cast<const char*>(c.block)) < c.size)
+        ++c.refs;
+}
+#endif
 struct Adopt {};
 }  // namespace detail
 
@@ -37,46 +46,45 @@ class Ref {
 public:
     using element_type = T;
 
-    constexpr Ref() noexcept = default;
-    constexpr Ref(std::nullptr_t) noexcept {}
+    constexpr Ref() noexcept { note(); }
+    constexpr Ref(std::nullptr_t) noexcept { note(); }
     // Adds a reference to an object that is already managed: `Ref<Self>(this)` is fine.
     explicit Ref(T* p) : obj_(const_cast<Object*>(static_cast<const Object*>(p))) {
+        note();
         if (obj_) {
             if constexpr (OURO_CHECKS) detail::check_managed(obj_);
             detail::incref(obj_);
         }
     }
-    Ref(detail::Adopt, T* p) noexcept : obj_(const_cast<Object*>(static_cast<const Object*>(p))) {}
+    Ref(detail::Adopt, T* p) noexcept : obj_(const_cast<Object*>(static_cast<const Object*>(p))) { note(); }
 
     Ref(const Ref& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
+        note();
         if (obj_) acquire();
     }
-    // A move keeps the count but changes the holder: the referent is marked (kDirty), unless
-    // this Ref is a member of the object make<T> is constructing (detail::moved).
-    Ref(Ref&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {
-        if (obj_) detail::moved(this, obj_);
-    }
+    Ref(Ref&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) { note(); }
     template <class U>
         requires std::is_convertible_v<U*, T*>
     Ref(const Ref<U>& other) noexcept(!OURO_CHECKS) : obj_(other.obj_) {
+        note();
         if (obj_) acquire();
     }
     template <class U>
         requires std::is_convertible_v<U*, T*>
     Ref(Ref<U>&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {
-        if (obj_) detail::moved(this, obj_);
+        note();
     }
 
     ~Ref() {
         if (obj_) detail::decref(obj_);
     }
 
-    // Assignment swaps first and drops the old referent last, so a destructor that runs as a
-    // result sees this Ref already holding its new value (the Py_SETREF order).
+    // Assignment stores the new value first and drops the old referent last, so a destructor that
+    // runs as a result sees this Ref already holding its new value (the Py_SETREF order).
     Ref& operator=(const Ref& other) noexcept(!OURO_CHECKS) {
         if constexpr (OURO_CHECKS)
             if (other.obj_) detail::check_store(this, other.obj_);
-        Ref(other).swap_holders(*this);
+        Ref(other).swap(*this);
         return *this;
     }
     Ref& operator=(Ref&& other) noexcept {
@@ -88,7 +96,7 @@ public:
     Ref& operator=(const Ref<U>& other) noexcept(!OURO_CHECKS) {
         if constexpr (OURO_CHECKS)
             if (other.obj_) detail::check_store(this, other.obj_);
-        Ref(other).swap_holders(*this);
+        Ref(other).swap(*this);
         return *this;
     }
     template <class U>
@@ -105,33 +113,30 @@ public:
     void reset() noexcept {
         if (Object* o = std::exchange(obj_, nullptr)) detail::decref(o);
     }
-    // Both referents change holders (detail::moved).
-    void swap(Ref& other) noexcept {
-        swap_holders(other);
-        if (obj_) detail::moved(this, obj_);
-        if (other.obj_) detail::moved(&other, other.obj_);
-    }
+    void swap(Ref& other) noexcept { std::swap(obj_, other.obj_); }
+    friend void swap(Ref& a, Ref& b) noexcept { a.swap(b); }
 
     T* get() const noexcept { return static_cast<T*>(obj_); }
     T* operator->() const noexcept { return get(); }
     T& operator*() const noexcept { return *get(); }
     explicit operator bool() const noexcept { return obj_ != nullptr; }
 
+    // Identity: equal when they name the same object; ordered by address (std::set<Ref<T>>).
     template <class U>
     bool operator==(const Ref<U>& other) const noexcept {
         return obj_ == other.obj_;
     }
+    template <class U>
+    std::strong_ordering operator<=>(const Ref<U>& other) const noexcept {
+        return std::compare_three_way{}(obj_, other.obj_);
+    }
     bool operator==(std::nullptr_t) const noexcept { return obj_ == nullptr; }
 
 private:
-    // Copy assignment: the temporary holds the new value's extra count and takes the old value,
-    // whose drop is a decrement (marked when not the last): nothing to mark here.
-    void swap_holders(Ref& other) noexcept { std::swap(obj_, other.obj_); }
-    // Move assignment: the reference `from` holds moves here (marked unless here is safe), then
-    // the old referent is dropped (the Py_SETREF order). Safe for `r = std::move(r)`.
+    // Move assignment: take what `from` holds, then drop the old referent (the Py_SETREF order).
+    // Safe for `r = std::move(r)`.
     void take(Object*& from) noexcept {
         Object* incoming = std::exchange(from, nullptr);
-        if (incoming) detail::moved(this, incoming);
         if (Object* old = std::exchange(obj_, incoming)) detail::decref(old);
     }
 
@@ -141,9 +146,14 @@ private:
         if constexpr (OURO_CHECKS) detail::check_store(this, obj_);
         detail::incref(obj_);
     }
+    constexpr void note() noexcept {
+#if OURO_CHECKS
+        if (!std::is_constant_evaluated()) detail::note_ref(this);
+#endif
+    }
 
     template <class U> friend class Ref;
-    friend class Visitor;
+    friend struct detail::RefAccess;
     Object* obj_ = nullptr;  // stored as Object* so the collector can visit (and clear) it untyped
 };
 

@@ -108,7 +108,7 @@ public:
 private:
     template <class U> friend class WeakRef;
     template <class U> friend struct detail::WeakCallbackOps;
-    friend class Visitor;
+    friend struct detail::RefAccess;
     friend std::vector<WeakRef<Object>> getweakrefs(const Object&);
     explicit WeakRef(detail::WeakRecord* adopted) noexcept : rec_(adopted) {}
     detail::WeakRecord* rec_ = nullptr;
@@ -128,11 +128,6 @@ void detail::WeakCallbackOps<T>::call(WeakRecord* r) {
     ++r->handles;
     const WeakRef<T> self(r);
     (*fn(r))(self);
-}
-
-template <class T>
-void Visitor::operator()(WeakRef<T>& weak) {
-    if (weak.rec_) visit_weak(weak.rec_);
 }
 
 // Number of weak references (records with live handles) to obj.

@@ -343,27 +343,6 @@ private:
     Table* t_ = nullptr;
 };
 
-// Visits the strong references a container's value holds, for its trace(): Refs, WeakRefs,
-// ranges of those that yield them as mutable lvalues (Visitor's own rule), and types with their
-// own trace(Visitor&). Anything else is not visited: its references then count as roots, which
-// is safe but lets a cycle through them outlive its garbage.
-template <class V>
-struct Visitable : std::false_type {};
-template <class T>
-struct Visitable<Ref<T>> : std::true_type {};
-template <class T>
-struct Visitable<WeakRef<T>> : std::true_type {};
-template <class V>
-    requires std::ranges::range<V> &&
-             std::is_same_v<std::ranges::range_reference_t<V>, std::ranges::range_value_t<V>&>
-struct Visitable<V> : Visitable<std::ranges::range_value_t<V>> {};
-
-template <class V>
-void visit_value(Visitor& visit, V& value) {
-    if constexpr (requires { value.trace(visit); }) value.trace(visit);
-    else if constexpr (Visitable<V>::value) visit(value);
-}
-
 // A container keyed by identity (WeakKeyDictionary, WeakSet) hashes and compares the address of
 // the object an entry is for; the entry keeps it in `identity`, valid while the object lives.
 inline std::uint32_t identity_hash(const Object* identity) noexcept {
@@ -450,7 +429,8 @@ public:
         if (auto* t = table())
             t->for_each_owned([&](auto& e) {
                 visit(e.weak);
-                if constexpr (requires { e.value; }) visit_value(visit, e.value);
+                if constexpr (requires { e.value; })
+                    if constexpr (holds_refs<decltype(e.value)>) visit(e.value);
             });
     }
 

@@ -1,0 +1,139 @@
+// ouro::Visitor — how an object declares its references to the collector (CPython's
+// tp_traverse) — and OURO_TRACE, which writes an object's trace() from the list of its members.
+//
+//   struct Node : ouro::Object {
+//       ouro::Ref<Node> parent;
+//       std::vector<ouro::Ref<Node>> children;
+//       std::map<std::string, ouro::Ref<Node>> by_name;
+//       OURO_TRACE(parent, children, by_name)
+//   };
+//
+// visit(x) accepts a Ref or WeakRef (const ones too: the keys of a std::set or std::map), and
+// anything built of them: std::optional, std::unique_ptr, std::pair, std::tuple, std::variant,
+// ranges (std::vector, std::array, std::deque, std::list, std::set, std::map, C arrays, nested to
+// any depth) and types with a trace(Visitor&) member of their own. Parts that hold no reference
+// (a map's std::string keys) are skipped; an argument that can hold none does not compile.
+#pragma once
+
+#include <ouro/object.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace ouro {
+
+template <class T> class Ref;
+template <class T> class WeakRef;
+class Visitor;
+
+namespace detail {
+struct WeakRecord;
+
+// The library's door into Ref's and WeakRef's single field. The collector clears slots of
+// garbage through it, const ones included (a std::set's keys are const only to their users).
+struct RefAccess {
+    template <class T>
+    static Object*& slot(const Ref<T>& r) noexcept {
+        return const_cast<Ref<T>&>(r).obj_;
+    }
+    template <class T>
+    static WeakRecord*& record(const WeakRef<T>& w) noexcept {
+        return const_cast<WeakRef<T>&>(w).rec_;
+    }
+};
+
+template <class X>
+concept has_trace = requires(X& x, Visitor& v) { x.trace(v); };
+
+// HoldsRefs<X>: whether visiting an X (cv-qualifiers removed) can reach a Ref or a WeakRef.
+template <class X>
+struct HoldsRefs : std::bool_constant<has_trace<X>> {};
+template <class T> struct HoldsRefs<Ref<T>> : std::true_type {};
+template <class T> struct HoldsRefs<WeakRef<T>> : std::true_type {};
+template <class X> struct HoldsRefs<std::optional<X>> : HoldsRefs<std::remove_cv_t<X>> {};
+template <class X, class D> struct HoldsRefs<std::unique_ptr<X, D>> : HoldsRefs<std::remove_cv_t<X>> {};
+template <class A, class B>
+struct HoldsRefs<std::pair<A, B>>
+    : std::bool_constant<HoldsRefs<std::remove_cv_t<A>>::value || HoldsRefs<std::remove_cv_t<B>>::value> {};
+template <class... Xs>
+struct HoldsRefs<std::tuple<Xs...>> : std::bool_constant<(HoldsRefs<std::remove_cv_t<Xs>>::value || ...)> {};
+template <class... Xs>
+struct HoldsRefs<std::variant<Xs...>> : std::bool_constant<(HoldsRefs<std::remove_cv_t<Xs>>::value || ...)> {};
+// A range holds what its elements hold (std::filesystem::path, a range of itself, holds nothing).
+template <class R>
+    requires(std::ranges::range<R> && !has_trace<R> &&
+             !std::is_same_v<std::remove_cv_t<std::ranges::range_value_t<R>>, R>)
+struct HoldsRefs<R> : HoldsRefs<std::remove_cv_t<std::ranges::range_value_t<R>>> {};
+}  // namespace detail
+
+template <class X>
+inline constexpr bool holds_refs = detail::HoldsRefs<std::remove_cv_t<X>>::value;
+
+class Visitor {
+public:
+    // visit(a, b, ...): each argument a Ref, a WeakRef or something built of them (see above).
+    template <class... Xs>
+        requires(sizeof...(Xs) > 0)
+    void operator()(Xs&... xs) {
+        static_assert((holds_refs<Xs> && ...),
+                      "ouro::Visitor: an argument can hold no Ref or WeakRef (nothing to visit)");
+        (visit_value(xs), ...);
+    }
+
+    // Implementations: the collector's phases, gc::get_referents, checks, and user code's own walks.
+    virtual void visit(Object*& slot) = 0;
+    // A weak reference held by the visiting object (weakref.hpp). The default ignores it.
+    virtual void visit_weak(detail::WeakRecord*&) {}
+#if OURO_CHECKS
+    // Checked builds: every Ref slot visited, null or not (the member-count check of make<T>).
+    virtual void visit_any(const void*) {}
+#endif
+
+protected:
+    Visitor() = default;
+    Visitor(const Visitor&) = default;
+    Visitor& operator=(const Visitor&) = default;
+    ~Visitor() = default;
+
+private:
+    template <class X>
+    void visit_value(X& x) {
+        using U = std::remove_cv_t<X>;
+        if constexpr (!holds_refs<U>) {
+            return;  // a part that holds no reference (a map's key, a pair's int)
+        } else if constexpr (detail::has_trace<U>) {
+            const_cast<U&>(x).trace(*this);
+        } else if constexpr (requires { detail::RefAccess::slot(x); }) {
+            Object*& slot = detail::RefAccess::slot(x);
+#if OURO_CHECKS
+            visit_any(&slot);
+#endif
+            if (slot) visit(slot);
+        } else if constexpr (requires { detail::RefAccess::record(x); }) {
+            if (detail::WeakRecord*& r = detail::RefAccess::record(x)) visit_weak(r);
+        } else if constexpr (requires { x.has_value(); *x; } || requires { x.get(); *x; }) {  // optional, unique_ptr
+            if (x) visit_value(*x);
+        } else if constexpr (requires { x.first; x.second; }) {
+            visit_value(x.first);
+            visit_value(x.second);
+        } else if constexpr (std::ranges::range<U>) {
+            for (auto& element : x) visit_value(element);
+        } else if constexpr (requires { x.valueless_by_exception(); }) {
+            std::visit([this](auto& part) { visit_value(part); }, x);
+        } else {  // std::tuple
+            std::apply([this](auto&... parts) { (visit_value(parts), ...); }, x);
+        }
+    }
+};
+
+}  // namespace ouro
+
+// Writes `void trace(ouro::Visitor&) override` visiting the listed members, in order.
+#define OURO_TRACE(...) \
+    void trace(::ouro::Visitor& ouro_visit_) override { ouro_visit_(__VA_ARGS__); }

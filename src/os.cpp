@@ -1,0 +1,77 @@
+// The platform layer (Linux, glibc).
+#include "os.hpp"
+
+#include <link.h>
+
+#include <algorithm>
+#include <mutex>
+
+namespace ouro::os {
+
+namespace {
+struct StaticStorage {
+    unsigned long long adds = ~0ull;  // dl_iterate_phdr's load and unload counters when last read
+    unsigned long long subs = ~0ull;
+    std::vector<Range> ranges;
+};
+}  // namespace
+
+std::vector<Range> static_storage() {
+    // Process-wide and never destroyed: a heap may be torn down during thread or process exit.
+    static auto* shared = new StaticStorage;
+    static std::mutex mutex;
+    std::lock_guard lock(mutex);
+    StaticStorage& cache = *shared;
+    struct Seen {
+        unsigned long long adds = 0, subs = 0;
+        bool counters = false;
+    } seen;
+    // The counters come with every module; reading them costs one call per module.
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t size, void* data) {
+            auto* s = static_cast<Seen*>(data);
+            if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+                s->adds = info->dlpi_adds;
+                s->subs = info->dlpi_subs;
+                s->counters = true;
+            }
+            return 1;  // the first module is enough
+        },
+        &seen);
+    if (seen.counters && seen.adds == cache.adds && seen.subs == cache.subs) return cache.ranges;
+    // No exception may cross dl_iterate_phdr (it holds the loader's lock): a failure is noted.
+    struct Collect {
+        std::vector<Range> ranges;
+        bool failed = false;
+    } collect;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void* data) {
+            auto* c = static_cast<Collect*>(data);
+            try {
+                for (int i = 0; i < info->dlpi_phnum; ++i) {
+                    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+                    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_W)) continue;
+                    const std::uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
+                    c->ranges.push_back(Range{begin, begin + ph.p_memsz});
+                }
+            } catch (...) {
+                c->failed = true;
+                return 1;
+            }
+            return 0;
+        },
+        &collect);
+    if (collect.failed) {
+        cache.ranges.clear();  // no memory: nothing is known to be static (the checks then trust more)
+        cache.adds = cache.subs = ~0ull;
+        return cache.ranges;
+    }
+    std::sort(collect.ranges.begin(), collect.ranges.end(),
+              [](const Range& a, const Range& b) { return a.begin < b.begin; });
+    cache.ranges = std::move(collect.ranges);
+    cache.adds = seen.counters ? seen.adds : ~0ull;
+    cache.subs = seen.counters ? seen.subs : ~0ull;
+    return cache.ranges;
+}
+
+}  // namespace ouro::os

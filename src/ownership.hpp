@@ -1,0 +1,46 @@
+// What a trace() may visit: the Refs in its object's own block, or outside it in storage the
+// object owns (a container's buffer, a unique_ptr's target, a pmr buffer wherever it is). A Ref
+// inside another managed object, or in a module's static storage (a global), is never the
+// visiting object's own: such a visit is a trace() mistake, and the collector neither counts it
+// nor clears it (docs/design.md §5, "Mistaken traces"). Whether outside storage is really owned
+// cannot be told in general; these two cases can, cheaply enough for the garbage and for checked
+// builds.
+#pragma once
+
+#include "os.hpp"
+
+#include <ouro/object.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ouro {
+class Heap;
+}
+
+namespace ouro::detail {
+
+enum class SlotOwner : std::uint8_t {
+    Self,         // inside the visiting object's block
+    Outside,      // elsewhere, and possibly its own
+    Static,       // in a module's static storage: a global or a static member
+    OtherObject,  // inside another managed object (or the heap's own records)
+};
+
+class Ownership {
+public:
+    explicit Ownership(Heap& h) noexcept : heap_(h) {}
+    // Where `slot`, visited by the object whose block is [base, base + size), lies.
+    SlotOwner classify(const void* slot, const void* base, std::size_t size);
+    static const char* describe(SlotOwner owner) noexcept;
+
+private:
+    void load();
+    Heap& heap_;
+    bool loaded_ = false;
+    std::vector<os::Range> statics_;  // sorted
+    std::vector<os::Range> large_;    // this heap's large objects, sorted
+};
+
+}  // namespace ouro::detail
