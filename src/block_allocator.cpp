@@ -1,6 +1,6 @@
 // Arena and pool management behind BlockAllocator's inline fast paths.
 //
-// Policy (after pymalloc, reference doc §6): a new pool is carved from the arena with the
+// Policy (after pymalloc, docs/cpython.md §6): a new pool is carved from the arena with the
 // fewest free pools, so allocations pack into the fullest arenas and the emptiest ones drain
 // and go back to the OS — unless a free pool's pages are still resident (see purge_pools):
 // then it is reused first, as faulting in other pages would only add to the footprint. Against

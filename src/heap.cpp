@@ -474,7 +474,7 @@ void Heap::constructor_threw(void* mem, bool built, bool large, bool tracked, co
 
 void Heap::collect_generations() {
     detail::HeapState& s = *state_;
-    // CPython's choice (reference doc §3): the oldest generation over its threshold, where a
+    // CPython's choice (docs/cpython.md §3): the oldest generation over its threshold, where a
     // full collection also waits until a quarter of the long-lived objects are new.
     int gen = 0;
     if (s.count2 > s.threshold[2] && s.long_lived_pending > s.long_lived_total / 4) gen = 2;

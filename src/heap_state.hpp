@@ -33,7 +33,7 @@ struct HeapState {
     bool tearing_down = false;
     unsigned debug = 0;
     std::array<gc::GenerationStats, 3> stats{};
-    // CPython's guard against quadratic full collections (reference doc §3).
+    // CPython's guard against quadratic full collections (docs/cpython.md §3).
     std::size_t long_lived_total = 0;
     std::size_t long_lived_pending = 0;
     // The index that marks this epoch's pending objects (kPendingBase up, a new one per full

@@ -1,5 +1,5 @@
 // Weak references: the per-heap table of records, clearing on death by count, and the
-// collector's weakref phase (CPython's handle_weakrefs, reference doc §2 step 7 and §5).
+// collector's weakref phase (CPython's handle_weakrefs, docs/cpython.md §2 step 7 and §5).
 #include "heap_state.hpp"
 
 #include <ouro/unraisable.hpp>

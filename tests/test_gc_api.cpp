@@ -1,4 +1,4 @@
-// The gc module's API (reference doc §4): enable/disable, counts and thresholds, statistics,
+// The gc module's API (docs/cpython.md §4): enable/disable, counts and thresholds, statistics,
 // get_objects, get_referrers/get_referents, is_tracked/is_finalized, freeze, garbage with
 // DEBUG_SAVEALL, debug flags, callbacks and their errors.
 #include <ouro/ouro.hpp>

@@ -1,4 +1,4 @@
-// gc::collect: CPython's algorithm (reference doc §2): roots found by subtracting internal
+// gc::collect: CPython's algorithm (docs/cpython.md §2): roots found by subtracting internal
 // references, unreachable cycles freed, reachable objects untouched, return values, errors.
 #include <ouro/ouro.hpp>
 

@@ -1,4 +1,4 @@
-// Generations (reference doc §3): membership and promotion, young collections that leave older
+// Generations (docs/cpython.md §3): membership and promotion, young collections that leave older
 // generations alone, automatic collections of each generation, the long-lived 25% rule.
 #include <ouro/ouro.hpp>
 

@@ -1,4 +1,4 @@
-// ouro::gc — Python's gc module for the current heap (reference doc §4).
+// ouro::gc — Python's gc module for the current heap (docs/cpython.md §4).
 #pragma once
 
 #include <ouro/ref.hpp>

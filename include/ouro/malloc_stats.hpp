@@ -1,4 +1,4 @@
-// The allocator's figures, as CPython's sys._debugmallocstats reports them (reference doc §6).
+// The allocator's figures, as CPython's sys._debugmallocstats reports them (docs/cpython.md §6).
 #pragma once
 
 #include <array>

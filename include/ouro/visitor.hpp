@@ -125,9 +125,9 @@ private:
         } else if constexpr (std::ranges::range<U>) {
             for (auto& element : x) visit_value(element);
         } else if constexpr (requires { x.valueless_by_exception(); }) {
-            std::visit([this](auto& part) { visit_value(part); }, x);
+            std::visit([&](auto& part) { visit_value(part); }, x);
         } else {  // std::tuple
-            std::apply([this](auto&... parts) { (visit_value(parts), ...); }, x);
+            std::apply([&](auto&... parts) { (visit_value(parts), ...); }, x);
         }
     }
 };
