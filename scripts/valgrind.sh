@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Valgrind memcheck over the seed tour and a stress subset of the test suite (issue 6 §6), on an
+# Valgrind memcheck over the seed tour and a stress subset of the test suite, on an
 # optimized build with debug info (Clang RelWithDebInfo, misuse checks and fault injection compiled
 # in; Clang rather than GCC because GCC 12 -O2 warns falsely in the tests; DWARF 4, which
 # valgrind 3.19 reads, not Clang's default DWARF 5): every run

@@ -8,17 +8,16 @@
 // completely keeps one.
 #include <ouro/detail/block_allocator.hpp>
 
-#include <sys/mman.h>
+#include "os.hpp"
 
 #include <algorithm>
 #include <cstdint>
-#include <iomanip>
-#include <ostream>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <iomanip>
 #include <new>
-#include <time.h>
+#include <ostream>
 
 namespace ouro::detail {
 
@@ -27,11 +26,7 @@ constexpr std::int64_t kRetainNs = 250'000'000;  // how long empty arenas beyond
 // How long a pool given back keeps its pages: a class that empties a pool often carves one again
 // soon, and finds it resident; one that no longer needs it stops pinning its pages (see purge_pools).
 constexpr std::int64_t kPurgeDelayNs = 10'000'000;
-std::int64_t now_ns() noexcept {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // a few ns; 4 ms resolution is plenty here
-    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+std::int64_t now_ns() noexcept { return os::coarse_now_ns(); }  // 4 ms resolution is plenty here
 std::uint32_t to_ms(std::int64_t ns) noexcept { return static_cast<std::uint32_t>(ns / 1'000'000); }
 // The pages of a pool's slot that were ever touched: those below its bump offset.
 std::size_t touched_bytes(Pool* p) noexcept {
@@ -48,7 +43,7 @@ BlockAllocator::BlockAllocator() noexcept {
 BlockAllocator::~BlockAllocator() {
     for (Arena* a : arenas_) {
         unpoison(a->base(), kArenaSize);
-        ::munmap(a->base(), kArenaSize);
+        os::unmap(a->base(), kArenaSize);
     }
 }
 
@@ -174,23 +169,15 @@ bool BlockAllocator::owns(const void* p) const noexcept {
 // and every free take the slow path).
 void BlockAllocator::link_back(Pool* p) noexcept {
     Pool*& head = current_[p->kind][p->size_class];
-    Pool*& tail = tails_[p->kind][p->size_class];
+    if (head == &sentinel_) head = nullptr;
+    PoolLinks::push_back(head, tails_[p->kind][p->size_class], p);
     p->in_list = true;
-    p->next = nullptr;
-    p->prev = head == &sentinel_ ? nullptr : tail;
-    if (p->prev) p->prev->next = p;
-    else head = p;
-    tail = p;
 }
 
 void BlockAllocator::unlink(Pool* p) noexcept {
     Pool*& head = current_[p->kind][p->size_class];
-    Pool*& tail = tails_[p->kind][p->size_class];
-    if (p->prev) p->prev->next = p->next;
-    else head = p->next ? p->next : &sentinel_;
-    if (p->next) p->next->prev = p->prev;
-    else tail = p->prev;
-    p->next = p->prev = nullptr;
+    PoolLinks::remove(head, &tails_[p->kind][p->size_class], p);
+    if (!head) head = &sentinel_;
     p->in_list = false;
 }
 
@@ -198,12 +185,8 @@ void BlockAllocator::unlink(Pool* p) noexcept {
 // block). When the page is used up while the next pool of the class holds a quarter of a page of
 // blocks given back, that pool is served first and this one goes to the tail. So a class touches
 // new pages only while its freed blocks are too few to be worth a detour, and its resident
-// memory follows its peak of live blocks: bumping through to the pool's end left each class's
-// newest pool fully resident however few blocks it needed (sh6bench-like: 0.8 MB, 11%, over its
-// classes' peaks). The quarter page is a measured compromise: detouring for any free block
-// (checked once a page) made mixed lifetimes 1.26x and random replacement 1.10x slower, as
-// allocation hopped between pools holding a block or two; with a whole page, mixed lifetimes
-// kept all of its extra memory. A quarter costs 0-2% on those shapes.
+// memory follows its peak of live blocks. A quarter page: fewer made allocation hop between pools
+// holding a block or two, more left freed blocks unused (docs/decisions.md, 2026-11-24).
 void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
     for (;;) {
         Pool* head = current_[kind][cls];
@@ -301,7 +284,6 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     p->size_class = static_cast<std::uint8_t>(cls);
     p->kind = kind;
     p->in_list = false;
-    p->base_index = 0;
     p->owner = this;
     return p;
 }
@@ -326,11 +308,10 @@ void BlockAllocator::give_back(Pool* p) noexcept {
 }
 
 // A pool given back keeps its pages (they are reused at no cost if a pool is carved there soon)
-// until it has been free for kPurgeDelayNs; then they go back to the OS (MADV_DONTNEED). Without
-// this, every slot a heap ever used stayed resident until its arena was unmapped, and an arena
-// stays mapped while any pool in it is in use (Allocator.FreePoolsArePurgedAfterAWhile: 7.7 MiB
-// of free pools in the five arenas of 8 MiB of blocks, each pinned by one pool). Purging at once
-// cost producer/consumer 14%. While they wait, new pools are carved from them (new_pool), so a
+// until it has been free for kPurgeDelayNs; then they go back to the OS. Without this, every slot
+// a heap ever used would stay resident until its arena was unmapped, and an arena stays mapped
+// while any pool in it is in use; purging at once costs shapes that empty and refill pools
+// (docs/decisions.md). While they wait, new pools are carved from them (new_pool), so a
 // heap that drains and rebuilds reuses its pages. Checked when a pool is carved or given back
 // and at purge(); all at once by trim(). The scan visits only arenas with such pools, and runs at
 // most once per clock tick (4 ms) with a pool due.
@@ -348,7 +329,7 @@ void BlockAllocator::purge_pools(std::int64_t now, bool all) noexcept {
             const std::uint32_t age = now_ms - p->freed_ms;  // wraps correctly
             if (due_from_here || age >= delay_ms) {
                 due_from_here = true;
-                ::madvise(p->data() - kPoolOffset, touched_bytes(p), MADV_DONTNEED);
+                os::discard(p->data() - kPoolOffset, touched_bytes(p));
                 p->dirty = false;
                 remove_dirty(a);
             } else {
@@ -367,10 +348,9 @@ void BlockAllocator::purge_pools_if_due() noexcept {
 
 // Empty arenas kept mapped against map/unmap thrashing: one, plus one per 16 arenas in use, for
 // good; and beyond that, for up to kRetainNs, as many as are in use. So a heap that builds and
-// drops large structures again and again does not remap (and re-fault) its arenas each time — in
-// binary-trees, remapping was a sixth of the run —, a heap that drains completely gives back all
-// but one at once (the 1 GiB test), and one that shrinks from a peak gives back the rest within
-// kRetainNs of its next pool release or full collection, or at trim().
+// drops large structures again and again does not remap (and re-fault) its arenas each time, a
+// heap that drains completely gives back all but one at once, and one that shrinks from a peak
+// gives back the rest within kRetainNs of its next pool release or full collection, or at trim().
 std::size_t BlockAllocator::empty_arenas_to_keep() const noexcept {
     return 1 + (arenas_.size() - empty_arenas_) / 16;
 }
@@ -405,37 +385,23 @@ Arena* BlockAllocator::pick_arena() {
 }
 
 void BlockAllocator::add_dirty(Arena* a) noexcept {
-    if (a->dirty++ != 0) return;
-    a->dirty_prev = nullptr;
-    a->dirty_next = dirty_arenas_;
-    if (dirty_arenas_) dirty_arenas_->dirty_prev = a;
-    dirty_arenas_ = a;
+    if (a->dirty++ == 0) DirtyLinks::push_front(dirty_arenas_, a);
 }
 
 void BlockAllocator::remove_dirty(Arena* a, std::uint32_t pools) noexcept {
-    if ((a->dirty -= pools) != 0) return;
-    if (a->dirty_prev) a->dirty_prev->dirty_next = a->dirty_next;
-    else dirty_arenas_ = a->dirty_next;
-    if (a->dirty_next) a->dirty_next->dirty_prev = a->dirty_prev;
+    if ((a->dirty -= pools) == 0) DirtyLinks::remove(dirty_arenas_, nullptr, a);
 }
 
 void BlockAllocator::new_arena() {
     fault_point();
-    // Map twice the size and trim, so the arena (and so every pool) is naturally aligned and
-    // a pool header is found by masking an address.
-    void* raw = ::mmap(nullptr, 2 * kArenaSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) throw std::bad_alloc();
-    auto addr = reinterpret_cast<std::uintptr_t>(raw);
-    auto aligned = (addr + kArenaSize - 1) & ~(kArenaSize - 1);
-    if (aligned > addr) ::munmap(raw, aligned - addr);
-    auto tail = addr + 2 * kArenaSize - (aligned + kArenaSize);
-    if (tail) ::munmap(reinterpret_cast<void*>(aligned + kArenaSize), tail);
-
-    auto* a = new (reinterpret_cast<void*>(aligned)) Arena{kPoolsPerArena, kPoolsPerArena, 0, nullptr, nullptr, nullptr, nullptr, nullptr, 0};
+    // Aligned to its size, so the arena (and so every pool) is found by masking an address.
+    void* aligned = os::map_aligned(kArenaSize, kArenaSize);
+    if (!aligned) throw std::bad_alloc();
+    auto* a = new (aligned) Arena{kPoolsPerArena, kPoolsPerArena, 0, nullptr, nullptr, nullptr, nullptr, nullptr, 0};
     try {
         arenas_.insert(std::upper_bound(arenas_.begin(), arenas_.end(), a, std::less<>()), a);
     } catch (...) {
-        ::munmap(a->base(), kArenaSize);
+        os::unmap(a->base(), kArenaSize);
         throw;
     }
     ++empty_arenas_;
@@ -448,27 +414,22 @@ void BlockAllocator::unmap_arena(Arena* a) noexcept {
     unpoison(a->base(), kArenaSize);  // the range may be mapped again, by anyone
     arenas_.erase(std::find(arenas_.begin(), arenas_.end(), a));
     if (a->dirty) remove_dirty(a, a->dirty);
-    ::munmap(a->base(), kArenaSize);
+    os::unmap(a->base(), kArenaSize);
     ++counters_.arenas_reclaimed;
 }
 
 void BlockAllocator::bucket_insert(Arena* a) noexcept {
     Arena*& head = by_nfree_[a->nfree];
     if (!head && a->nfree == kPoolsPerArena) oldest_empty_ = a;
-    a->prev = nullptr;
-    a->next = head;
-    if (head) head->prev = a;
-    head = a;
+    BucketLinks::push_front(head, a);
     if (a->nfree) nonempty_buckets_ |= std::uint64_t{1} << (a->nfree - 1);
 }
 
 void BlockAllocator::bucket_remove(Arena* a) noexcept {
     if (a == oldest_empty_) oldest_empty_ = a->prev;
-    if (a->prev) a->prev->next = a->next;
-    else by_nfree_[a->nfree] = a->next;
-    if (a->next) a->next->prev = a->prev;
-    if (!by_nfree_[a->nfree] && a->nfree) nonempty_buckets_ &= ~(std::uint64_t{1} << (a->nfree - 1));
-    a->next = a->prev = nullptr;
+    Arena*& head = by_nfree_[a->nfree];
+    BucketLinks::remove(head, nullptr, a);
+    if (!head && a->nfree) nonempty_buckets_ &= ~(std::uint64_t{1} << (a->nfree - 1));
 }
 
 void* BlockAllocator::allocate_large(std::size_t size, std::size_t align) {
@@ -525,3 +486,88 @@ void print_mallocstats(std::ostream& out, const MallocStats& st) {
 }
 
 }  // namespace ouro
+
+namespace ouro::detail {
+
+namespace {
+std::string pool_name(const Pool* p) { return "pool " + std::to_string(reinterpret_cast<std::uintptr_t>(p)); }
+std::string arena_name(const Arena* a) { return "arena " + std::to_string(reinterpret_cast<std::uintptr_t>(a)); }
+}  // namespace
+
+// Walks everything; called by tests (the randomized model, the fuzzer), never by the library.
+std::string BlockAllocator::check() const {
+    auto* self = const_cast<BlockAllocator*>(this);
+    for (std::size_t i = 1; i < arenas_.size(); ++i)
+        if (!(arenas_[i - 1] < arenas_[i])) return "arenas not sorted by address";
+    std::size_t empty = 0, in_buckets = 0, dirty_arenas = 0;
+    for (Arena* a : arenas_) {
+        std::uint32_t free = 0, dirty = 0;
+        bool clean_seen = false;
+        for (Pool* p = a->free_pools; p; p = p->next) {
+            if (p->arena() != a) return pool_name(p) + " on the free list of another arena";
+            if (p->used != 0 || p->in_list) return pool_name(p) + " is free but in use or listed";
+            if (++free > kPoolsPerArena) return arena_name(a) + ": free-pool list loops";
+            if (p->dirty) {
+                if (clean_seen) return arena_name(a) + ": a dirty free pool behind a purged one";
+                ++dirty;
+            } else {
+                clean_seen = true;
+            }
+        }
+        if (a->nfree != free + a->untouched) return arena_name(a) + ": nfree disagrees with its free pools";
+        if (a->dirty != dirty) return arena_name(a) + ": dirty count disagrees with its free pools";
+        dirty_arenas += dirty != 0;
+        empty += a->nfree == kPoolsPerArena;
+        for (std::size_t i = 1; i < kArenaSlots - a->untouched; ++i) {
+            Pool* p = a->pool(i);
+            if (p->used == 0 && !p->in_list) continue;  // free: on the list above
+            if (p->owner != this) return pool_name(p) + " does not name its allocator";
+            if (p->kind >= kNumKinds || p->size_class >= kNumClasses) return pool_name(p) + ": bad kind or size class";
+            std::size_t listed = 0;
+            for (void* b = p->free_list; b; b = *static_cast<void* const*>(b))
+                if (++listed > p->capacity) return pool_name(p) + ": free list loops";
+            const std::size_t unused = (p->end() - p->bump) / p->block_size;
+            if (p->used + listed + unused != p->capacity) return pool_name(p) + ": used + free + never used != capacity";
+            const bool has_room = listed != 0 || unused != 0;
+            if (has_room != p->in_list && self->current_[p->kind][p->size_class] != p)
+                return pool_name(p) + (has_room ? " has free blocks but is not listed" : " is full but listed");
+        }
+    }
+    if (empty != empty_arenas_) return "empty-arena count disagrees with the arenas";
+    for (std::uint32_t k = 0; k <= kPoolsPerArena; ++k) {
+        const Arena* prev = nullptr;
+        for (const Arena* a = by_nfree_[k]; a; prev = a, a = a->next) {
+            if (a->nfree != k) return arena_name(a) + " in the bucket of another free-pool count";
+            if (a->prev != prev) return arena_name(a) + ": bucket links broken";
+            ++in_buckets;
+        }
+        if (k == kPoolsPerArena && prev != oldest_empty_) return "the oldest empty arena is not its bucket's tail";
+        if (k != 0 && (by_nfree_[k] != nullptr) != ((nonempty_buckets_ >> (k - 1)) & 1))
+            return "bucket bitmap disagrees with bucket " + std::to_string(k);
+    }
+    if (in_buckets != arenas_.size()) return "arenas missing from the buckets or listed twice";
+    std::size_t dirty_listed = 0;
+    for (const Arena* a = dirty_arenas_; a; a = a->dirty_next) {
+        if (a->dirty == 0) return arena_name(a) + " on the dirty list without a dirty pool";
+        if (++dirty_listed > arenas_.size()) return "dirty-arena list loops";
+    }
+    if (dirty_listed != dirty_arenas) return "arenas with dirty pools missing from the dirty list";
+    for (unsigned kind = 0; kind < kNumKinds; ++kind)
+        for (unsigned cls = 0; cls < kNumClasses; ++cls) {
+            const Pool* head = current_[kind][cls];
+            const Pool* tail = tails_[kind][cls];
+            if ((head == &sentinel_) != (tail == nullptr)) return "pool list head and tail disagree";
+            if (head == &sentinel_) continue;
+            const Pool* prev = nullptr;
+            std::size_t n = 0;
+            for (const Pool* p = head; p; prev = p, p = p->next) {
+                if (p->prev != prev || !p->in_list) return pool_name(p) + ": pool list links broken";
+                if (p->kind != kind || p->size_class != cls) return pool_name(p) + " in the list of another class";
+                if (++n > arenas_.size() * kPoolsPerArena) return "pool list loops";
+            }
+            if (prev != tail) return "pool list tail is not its last pool";
+        }
+    return {};
+}
+
+}  // namespace ouro::detail

@@ -22,13 +22,13 @@ namespace {
 // `self` keeps the state alive for the caller.
 std::function<void()> kill(const std::shared_ptr<FinalizerState>& self) {
     self->alive = false;
-    HeapAccess::state(*self->heap).finalizers.erase(self->order);
+    HeapAccess::state(*self->heap).finalizers.alive.erase(self->order);
     return std::move(self->fn);
 }
 }  // namespace
 
 void run_atexit_finalizers(Heap& h) noexcept {
-    auto& registry = HeapAccess::state(h).finalizers;
+    auto& registry = HeapAccess::state(h).finalizers.alive;
     while (!registry.empty()) {
         auto newest = std::prev(registry.end());
         std::shared_ptr<FinalizerState> f = newest->second;
@@ -59,7 +59,7 @@ Finalizer finalize(const Ref<Object>& obj, std::function<void()> fn) {
     auto state = std::make_shared<detail::FinalizerState>();
     state->fn = std::move(fn);
     state->heap = heap;
-    state->order = s.next_finalizer++;
+    state->order = s.finalizers.next++;
     std::weak_ptr<detail::FinalizerState> weak = state;
     state->ref = WeakRef<Object>(obj, [weak](const WeakRef<Object>&) {
         std::shared_ptr<detail::FinalizerState> self = weak.lock();
@@ -67,7 +67,7 @@ Finalizer finalize(const Ref<Object>& obj, std::function<void()> fn) {
         detail::kill(self)();
     });
     detail::fault_point();
-    s.finalizers.emplace(state->order, state);
+    s.finalizers.alive.emplace(state->order, state);
     return Finalizer(std::move(state));
 }
 

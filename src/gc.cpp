@@ -12,7 +12,8 @@ using detail::gcword;
 using detail::HeapAccess;
 
 Heap& heap() { return Heap::current(); }
-detail::HeapState& state() { return HeapAccess::state(heap()); }
+detail::Schedule& schedule() { return HeapAccess::state(heap()).schedule; }
+detail::GcModule& module() { return HeapAccess::state(heap()).gc; }
 
 void check_generation(int generation, const char* function) {
     if (generation < 0 || generation > 2)
@@ -44,34 +45,34 @@ std::size_t collect(int generation) {
     std::size_t found = detail::collect(heap(), generation);
     // Asked for by the program: the empty arenas kept against thrashing go back now. Not from
     // inside a running collection, where collect() does nothing.
-    if (generation == 2 && !HeapAccess::state(heap()).collecting) HeapAccess::allocator(heap()).trim();
+    if (generation == 2 && !schedule().collecting) HeapAccess::allocator(heap()).trim();
     return found;
 }
 
 void enable() {
-    state().enabled = true;
+    schedule().enabled = true;
     HeapAccess::update_trigger(heap());
 }
 void disable() {
-    state().enabled = false;
+    schedule().enabled = false;
     HeapAccess::update_trigger(heap());
 }
-bool isenabled() { return state().enabled; }
+bool isenabled() { return schedule().enabled; }
 
 std::array<std::size_t, 3> get_count() {
-    auto& s = state();
+    auto& s = schedule();
     return {HeapAccess::count0(heap()), s.count1, s.count2};
 }
-std::array<std::size_t, 3> get_threshold() { return state().threshold; }
-void set_threshold(std::size_t threshold0) { set_threshold(threshold0, state().threshold[1], state().threshold[2]); }
+std::array<std::size_t, 3> get_threshold() { return schedule().threshold; }
+void set_threshold(std::size_t threshold0) { set_threshold(threshold0, schedule().threshold[1], schedule().threshold[2]); }
 void set_threshold(std::size_t threshold0, std::size_t threshold1) {
-    set_threshold(threshold0, threshold1, state().threshold[2]);
+    set_threshold(threshold0, threshold1, schedule().threshold[2]);
 }
 void set_threshold(std::size_t threshold0, std::size_t threshold1, std::size_t threshold2) {
-    state().threshold = {threshold0, threshold1, threshold2};
+    schedule().threshold = {threshold0, threshold1, threshold2};
     HeapAccess::update_trigger(heap());
 }
-std::array<GenerationStats, 3> get_stats() { return state().stats; }
+std::array<GenerationStats, 3> get_stats() { return module().stats; }
 
 std::vector<Ref<Object>> get_objects() {
     std::vector<Ref<Object>> out;
@@ -117,35 +118,13 @@ std::vector<Ref<Object>> get_referents(const Object& obj) {
 bool is_tracked(const Object& obj) { return (detail::ObjectAccess::gcword(obj) & detail::kTracked) != 0; }
 bool is_finalized(const Object& obj) { return (detail::ObjectAccess::gcword(obj) & detail::kFinalized) != 0; }
 
-void freeze() {
-    Heap& h = heap();
-    auto& s = HeapAccess::state(h);
-    detail::for_each_object(h, [&](Object* o) {
-        std::uint32_t w = gcword(o);
-        if (!(w & detail::kTracked) || detail::generation(w) == detail::kPermanent) return;
-        detail::set_generation(o, detail::kPermanent);
-        ++s.freeze_count;
-    });
-    HeapAccess::young(h).clear();
-    HeapAccess::count0(h) = 0;
-}
-
+void freeze() { detail::freeze(heap()); }
 void unfreeze() { detail::unfreeze(heap()); }
-std::size_t get_freeze_count() { return state().freeze_count; }
+std::size_t get_freeze_count() { return schedule().frozen; }
 
-std::vector<Ref<Object>>& garbage() { return state().garbage; }
-void set_debug(unsigned flags) { state().debug = flags; }
-unsigned get_debug() { return state().debug; }
-std::vector<Callback>& callbacks() { return state().callbacks; }
+std::vector<Ref<Object>>& garbage() { return module().garbage; }
+void set_debug(unsigned flags) { module().debug = flags; }
+unsigned get_debug() { return module().debug; }
+std::vector<Callback>& callbacks() { return module().callbacks; }
 
 }  // namespace ouro::gc
-
-namespace ouro::detail {
-void unfreeze(Heap& h) noexcept {
-    for_each_object(h, [](Object* o) {
-        std::uint32_t w = gcword(o);
-        if ((w & kTracked) && generation(w) == kPermanent) set_generation(o, 2);
-    });
-    HeapAccess::state(h).freeze_count = 0;
-}
-}  // namespace ouro::detail

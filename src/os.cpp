@@ -2,11 +2,50 @@
 #include "os.hpp"
 
 #include <link.h>
+#include <sys/mman.h>
+#include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 
 namespace ouro::os {
+
+void* map(std::size_t bytes) noexcept {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+}
+
+void unmap(void* p, std::size_t bytes) noexcept { ::munmap(p, bytes); }
+
+void* remap(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept {
+    void* q = ::mremap(p, old_bytes, new_bytes, MREMAP_MAYMOVE);
+    return q == MAP_FAILED ? nullptr : q;
+}
+
+void* map_aligned(std::size_t bytes, std::size_t align) noexcept {
+    void* raw = map(bytes + align);
+    if (!raw) return nullptr;
+    const auto addr = reinterpret_cast<std::uintptr_t>(raw);
+    const auto aligned = (addr + align - 1) & ~(align - 1);
+    if (aligned > addr) unmap(raw, aligned - addr);
+    if (const auto tail = addr + bytes + align - (aligned + bytes)) unmap(reinterpret_cast<void*>(aligned + bytes), tail);
+    return reinterpret_cast<void*>(aligned);
+}
+
+void discard(void* p, std::size_t bytes) noexcept { ::madvise(p, bytes, MADV_DONTNEED); }
+
+void prefer_huge_pages(void* p, std::size_t bytes) noexcept { ::madvise(p, bytes, MADV_HUGEPAGE); }
+
+std::int64_t coarse_now_ns() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+double precise_now_s() noexcept {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 namespace {
 struct StaticStorage {

@@ -1,14 +1,14 @@
 // Scratch arrays that live for one collection.
 //
 // A full collection of a million objects needs ~10 MB of scratch for a few milliseconds. From
-// malloc that is thousands of page faults every time (measured: ~20% of a full collection).
+// malloc that is thousands of page faults every time (a fifth of a full collection).
 // Large arrays therefore come straight from mmap with transparent huge pages requested: a few
 // faults, memory that is already zero, and all of it back to the OS when the collection ends.
 #pragma once
 
-#include <ouro/detail/fault_injection.hpp>
+#include "os.hpp"
 
-#include <sys/mman.h>
+#include <ouro/detail/fault_injection.hpp>
 
 #include <cstddef>
 #include <cstdlib>
@@ -74,18 +74,18 @@ public:
             data_ = static_cast<T*>(p);
         } else {
             bytes = (bytes + kHuge - 1) & ~(kHuge - 1);
-            void* p = MAP_FAILED;
+            void* p = nullptr;
             if (mapped_) {
-                p = ::mremap(data_, cap_ * sizeof(T), bytes, MREMAP_MAYMOVE);
+                p = os::remap(data_, cap_ * sizeof(T), bytes);
             } else {
-                p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-                if (p != MAP_FAILED && data_) {
+                p = os::map(bytes);
+                if (p && data_) {
                     std::memcpy(p, data_, size_ * sizeof(T));
                     std::free(data_);
                 }
             }
-            if (p == MAP_FAILED) throw std::bad_alloc();
-            ::madvise(p, bytes, MADV_HUGEPAGE);
+            if (!p) throw std::bad_alloc();
+            os::prefer_huge_pages(p, bytes);
             data_ = static_cast<T*>(p);
             mapped_ = true;
             n = bytes / sizeof(T);
@@ -98,7 +98,7 @@ private:
     static constexpr std::size_t kHuge = 2 << 20;
 
     void release() noexcept {
-        if (mapped_) ::munmap(data_, cap_ * sizeof(T));
+        if (mapped_) os::unmap(data_, cap_ * sizeof(T));
         else std::free(data_);
     }
 

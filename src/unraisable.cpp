@@ -1,5 +1,5 @@
 // The unraisable hook: where errors from finalizers, callbacks and collector-invoked user code go.
-#include "heap_state.hpp"
+#include "describe.hpp"
 
 #include <ouro/unraisable.hpp>
 

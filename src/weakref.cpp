@@ -10,7 +10,8 @@
 namespace ouro::detail {
 namespace {
 
-using Table = WeakTable;
+using Table = WeakRegistry;
+using RecordLinks = Links<WeakRecord, &WeakRecord::next, &WeakRecord::prev>;  // one referent's, newest first
 
 // Weak references to objects that outlived their heap (orphans) live here. Never destroyed:
 // orphans die during process exit, after every static destructor has run.
@@ -62,19 +63,15 @@ void free_record(WeakRecord* r) noexcept {
 void unlink(WeakRecord* r) noexcept {
     Object* o = r->referent;
     bool last = with_table(o, [&](Table& t) {
-        if (r->next) r->next->prev = r->prev;
-        if (r->prev) {
-            r->prev->next = r->next;
-            return false;
-        }
-        if (r->next) {
-            *t.find(o) = r->next;
-            return false;
-        }
+        // Only the head's removal writes the head: the table is looked up for it alone.
+        const bool is_head = r->prev == nullptr;
+        WeakRecord* not_the_head = nullptr;
+        WeakRecord*& head = is_head ? *t.find(o) : not_the_head;
+        RecordLinks::remove(head, nullptr, r);
+        if (!is_head || head) return false;
         t.erase(o);
         return true;
     });
-    r->prev = r->next = nullptr;
     if (last) gcword(o) &= ~kHasWeakrefs;
 }
 
@@ -90,7 +87,6 @@ void unpin(WeakRecord* head) noexcept {
     while (WeakRecord* r = head) {
         head = r->next;
         r->prev = r->next = nullptr;
-        r->garbage_handles = 0;
         if (--r->handles == 0) free_record(r);
     }
 }
@@ -105,11 +101,22 @@ bool run_callback(WeakRecord* r, const Object* referent) noexcept {
     return true;
 }
 
-// Counts, for each weak reference an unreachable object holds, the handles unreachable objects hold.
+// For each weak reference an unreachable object holds: how many of its handles unreachable
+// objects hold (the collector's scratch for one weakref phase).
+using GarbageHandles = PointerMap<std::size_t>;
+
+// Counts the handles. Without memory to count one, it counts fewer: more callbacks then run,
+// which is safe, as every member of the unreachable set is still intact and held.
 struct GarbageHandleCounter final : Visitor {
+    GarbageHandles* counts;
+    explicit GarbageHandleCounter(GarbageHandles* c) : counts(c) {}
     void visit(Object*&) override {}
     void visit_weak(WeakRecord*& r) override {
-        if (r->referent) ++r->garbage_handles;
+        if (!r->referent) return;
+        try {
+            ++(*counts)[r];
+        } catch (const std::bad_alloc&) {
+        }
     }
 };
 
@@ -118,16 +125,18 @@ struct GarbageHandleCounter final : Visitor {
 // set). Otherwise clearing the garbage could free its referent and run the callback on objects
 // half torn down. Weak references to unreachable objects are left to the main pass.
 struct GarbageWeakrefClearer final : Visitor {
+    GarbageHandles* counts;
+    explicit GarbageWeakrefClearer(GarbageHandles* c) : counts(c) {}
     void visit(Object*&) override {}
     void visit_weak(WeakRecord*& r) override {
         Object* referent = r->referent;
         if (!referent || (gcword(referent) & kUnreachable)) return;
-        if (r->garbage_handles == r->handles) {
+        const std::size_t* held = counts->find(r);
+        if (held && *held == r->handles) {
             unlink(r);
             r->referent = nullptr;
             r->call = nullptr;  // never runs; `drop` still destroys it with the record
         }
-        r->garbage_handles = 0;
     }
 };
 
@@ -155,17 +164,13 @@ WeakRecord* weak_acquire(Object* referent, bool with_callback) {
     r->handles = 1;
     r->hash = std::hash<const void*>()(referent);
     r->prev = r->next = nullptr;
-    r->garbage_handles = 0;
     r->pooled = h != nullptr;
     r->call = nullptr;
     r->drop = nullptr;
     try {
         fault_point();
         with_table(h, [&](Table& t) {
-            WeakRecord*& head = t[referent];  // may throw: nothing is linked yet
-            r->next = head;
-            if (head) head->prev = r;
-            head = r;
+            RecordLinks::push_front(t[referent], r);  // t[] may throw: nothing is linked yet
         });
     } catch (...) {
         free_record(r);
@@ -208,9 +213,10 @@ bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable) {
             }
         }
     };
-    GarbageHandleCounter counter;
+    GarbageHandles garbage_handles;
+    GarbageHandleCounter counter(&garbage_handles);
     trace_all(counter);
-    GarbageWeakrefClearer clearer;
+    GarbageWeakrefClearer clearer(&garbage_handles);
     trace_all(clearer);
     struct Cleared {
         WeakRecord* head;
@@ -229,14 +235,25 @@ bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable) {
         }
     // Which callbacks run is decided before any runs (CPython collects them first): a callback
     // that drops the last handle of another weak reference does not cancel that one's callback.
-    constexpr std::size_t kCalls = ~std::size_t{0};
+    // A weak reference runs its callback when some handle (beyond our pin) is not the garbage's.
+    struct Call {
+        WeakRecord* record;
+        Object* referent;
+    };
+    std::vector<Call> calls;
     for (const Cleared& c : cleared)
-        for (WeakRecord* r = c.head; r; r = r->next)
-            r->garbage_handles = r->handles - 1 > r->garbage_handles ? kCalls : 0;
+        for (WeakRecord* r = c.head; r; r = r->next) {
+            const std::size_t* held = garbage_handles.find(r);
+            if (r->handles - 1 > (held ? *held : 0)) {
+                try {
+                    calls.push_back({r, c.referent});
+                } catch (const std::bad_alloc&) {
+                    // No memory to remember it: its callback is skipped.
+                }
+            }
+        }
     bool ran = false;
-    for (const Cleared& c : cleared)
-        for (WeakRecord* r = c.head; r; r = r->next)
-            if (r->garbage_handles == kCalls) ran |= run_callback(r, c.referent);
+    for (const Call& c : calls) ran |= run_callback(c.record, c.referent);
     for (const Cleared& c : cleared) unpin(c.head);
     return ran;
 }

@@ -33,6 +33,13 @@ inline thread_local Heap* t_current_heap = nullptr;
 
 // Large objects (over kMaxSmall bytes, or over-aligned) live in the system allocator behind this
 // prefix, which says where they belong and how to give them back.
+// The allocator of a heap's objects: the owner its pools name, from which an object finds its heap.
+class HeapAllocator final : public BlockAllocator {
+public:
+    explicit HeapAllocator(Heap& h) noexcept : heap(h) {}
+    Heap& heap;
+};
+
 struct LargePrefix {
     Heap* heap;             // null once the heap is destroyed (an orphan)
     std::uint32_t index;    // position in the heap's list of large objects
@@ -101,7 +108,7 @@ private:
     void track_slow(Object* o) noexcept;
     void collect_generations();
 
-    detail::BlockAllocator alloc_;
+    detail::HeapAllocator alloc_{*this};
     std::size_t count0_ = 0;
     std::size_t trigger_;
     detail::YoungList young_;  // generations 0 and 1; generation 2 is found by walking pools

@@ -81,8 +81,10 @@ public:
         bool was_alive = e.weak.alive();
         // The address of a key that died without its callback running: a new key, same slot.
         if (!was_alive) e.weak = WeakRef<K>(key, Callback(&t, id));
-        // The old value dies with the parameter, once the entry is consistent again.
-        std::swap(e.value, value);
+        // The old value dies with `old`, once the entry is consistent again. Moves, not a swap:
+        // a swap of allocator-aware values over different allocators is undefined.
+        [[maybe_unused]] V old(std::move(e.value));
+        e.value = std::move(value);
         return !was_alive;
     }
 

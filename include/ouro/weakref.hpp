@@ -23,7 +23,6 @@ struct WeakRecord {
     std::size_t hash;                // of the referent, kept after its death
     WeakRecord* prev;                // records of the same referent, newest first
     WeakRecord* next;
-    std::size_t garbage_handles;     // collector scratch: handles held by unreachable objects
     bool pooled;                     // memory from the referent's heap (else operator new)
     // The callback, type-erased by hand so a record is one allocation: `call` moves it out and
     // runs it once, `drop` destroys it unrun. Both null when there is none (or it has run).

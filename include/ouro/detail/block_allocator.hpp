@@ -3,12 +3,14 @@
 #pragma once
 
 #include <ouro/detail/fault_injection.hpp>
+#include <ouro/detail/intrusive_list.hpp>
 #include <ouro/detail/pool.hpp>
 #include <ouro/malloc_stats.hpp>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace ouro::detail {
@@ -30,6 +32,10 @@ struct Arena {
     Pool* pool(std::size_t slot) noexcept { return reinterpret_cast<Pool*>(base()) + slot; }
 };
 static_assert(sizeof(Arena) <= sizeof(Pool) && kArenaSlots * sizeof(Pool) <= kPoolSize);
+
+using PoolLinks = Links<Pool, &Pool::next, &Pool::prev>;            // pools with free blocks, per (kind, class)
+using BucketLinks = Links<Arena, &Arena::next, &Arena::prev>;       // arenas with the same nfree
+using DirtyLinks = Links<Arena, &Arena::dirty_next, &Arena::dirty_prev>;  // arenas with resident free pools
 
 // Figures for sys::debugmallocstats and the allocator's own tests.
 struct AllocatorCounters {
@@ -98,13 +104,15 @@ public:
     // Unmaps the empty arenas kept past their time (kRetainNs) and releases the pages of pools
     // free for longer than kPurgeDelayNs; what a full collection calls.
     void purge() noexcept;
-    void* context = nullptr;  // the Heap this allocator serves, if any
     std::size_t arenas_current() const noexcept { return arenas_.size(); }
     // For a heap destroyed while some of its objects are still referenced: every arena holding a
     // live block is detached (its pools' owner set to null) and left mapped forever.
     void orphan_live_pools() noexcept;
     // True when p lies in one of this allocator's arenas (a binary search over arena bases).
     bool owns(const void* p) const noexcept;
+    // The first broken invariant of the arenas, their buckets and the pool lists, described, or an
+    // empty string (detail::invariant_violation). Walks every pool and free list.
+    std::string check() const;
 
 private:
     void* allocate_slow(unsigned cls, PoolKind kind);

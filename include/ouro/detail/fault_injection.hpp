@@ -1,4 +1,4 @@
-// Fault injection for the reliability tests (issue 6): with OURO_FAULT_INJECTION defined (the CMake
+// Fault injection for the reliability tests (docs/reliability.md §3): with OURO_FAULT_INJECTION defined (the CMake
 // option of that name), every allocation the library makes — a block for make<T>, a pool, an
 // arena, a large object, a weak reference record, a collector's scratch array — first calls
 // fault_point(), which throws std::bad_alloc when the thread's countdown reaches zero.

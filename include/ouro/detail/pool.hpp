@@ -30,9 +30,8 @@
 
 namespace ouro::detail {
 
-// 64 KiB pools, not pymalloc's 16 KiB: a quarter of the headers and of the pool changes, and
-// every shape that frees across many pools got faster (mixed lifetimes 1.4x, producer/consumer
-// 1.28x; docs/design.md §2), for a little more memory held by pools that long-lived blocks pin.
+// 64 KiB pools, not pymalloc's 16 KiB: a quarter of the headers and of the pool changes, for a
+// little more memory held by pools that long-lived blocks pin (docs/design.md §2).
 inline constexpr std::size_t kPoolSize = 64 * 1024;
 inline constexpr std::size_t kArenaSize = 2 * 1024 * 1024;
 inline constexpr std::size_t kArenaSlots = kArenaSize / kPoolSize;  // slot 0: the headers
@@ -41,8 +40,8 @@ inline constexpr std::size_t kGranule = 8;
 inline constexpr std::uint32_t kPageSize = 4096;  // the unit in which a pool's never-used blocks are handed out
 inline constexpr std::size_t kMaxSmall = 512;
 inline constexpr unsigned kNumClasses = kMaxSmall / kGranule;
-// A pool's blocks start one cache line in: with blocks starting at the pool boundaries the
-// producer/consumer shape ran up to 2x slower (every pool's first blocks alias in the caches).
+// A pool's blocks start one cache line in: at the pool boundaries, every pool's first blocks
+// would alias in the caches.
 inline constexpr std::size_t kPoolOffset = 64;
 // Bytes left unused at the end of every pool, so that an overflow of up to this many bytes past
 // its last block lands in a gap, never in the next mapping (an arena's last pool may border
@@ -70,7 +69,6 @@ struct alignas(64) Pool {
     Pool* next;               // list of pools with free blocks for (kind, size class)
     Pool* prev;
     BlockAllocator* owner;     // null once the heap was destroyed with objects left in this pool
-    std::uint32_t base_index; // first scratch slot of this pool during a full collection
     std::uint32_t div_magic;  // (offset * div_magic) >> 32 == offset / block_size for offsets in a pool
     // Offsets from this header (so the bump path needs no other field): the first never-used
     // block (blocks before it were handed out once), and where the bump path stops: the end of

@@ -16,6 +16,7 @@
 //   the members that do not depend on the key (WeakContainer) are written once, here.
 #pragma once
 
+#include <ouro/detail/open_table.hpp>
 #include <ouro/weakref.hpp>
 
 #include <cstddef>
@@ -36,71 +37,33 @@ namespace ouro::detail {
 inline constexpr std::uint32_t kNoId = UINT32_MAX;
 
 // 32 well-mixed bits of a hash: std::hash of a pointer is the address, whose low bits are zero.
-inline std::uint32_t mix_hash(std::size_t h) noexcept {
-    return static_cast<std::uint32_t>((static_cast<std::uint64_t>(h) * 0x9E3779B97F4A7C15ull) >> 32);
-}
+inline std::uint32_t mix_hash(std::size_t h) noexcept { return static_cast<std::uint32_t>(mix(h)); }
 
-// Open addressing from a hash to entry ids: linear probing, backward-shift deletion, load <= 1/2.
-// Buckets keep the hash, so growing never calls user code; a lookup allocates nothing.
+// From a hash to entry ids, over OpenTable. Buckets keep the hash (as id + 1, so that zero is
+// empty), so growing never calls user code; a lookup allocates nothing.
 class WeakIndex {
 public:
     template <class Eq>
     std::uint32_t find(std::uint32_t h, Eq&& eq) const {
-        if (buckets_.empty()) return kNoId;
-        for (std::size_t i = h & mask();; i = (i + 1) & mask()) {
-            const Bucket& b = buckets_[i];
-            if (b.id == kNoId) return kNoId;
-            if (b.hash == h && eq(b.id)) return b.id;
-        }
+        const Bucket* b = table_.find(h, [&](const Bucket& x) { return x.hash_ == h && eq(x.id_plus_one - 1); });
+        return b ? b->id_plus_one - 1 : kNoId;
     }
     // Room for one more entry, so the insert that follows cannot fail.
-    void reserve_one() {
-        if ((size_ + 1) * 2 <= buckets_.size()) return;
-        std::vector<Bucket> old(buckets_.empty() ? 8 : buckets_.size() * 2, Bucket{kNoId, 0});
-        old.swap(buckets_);
-        for (const Bucket& b : old)
-            if (b.id != kNoId) place(b);
-    }
-    void insert(std::uint32_t h, std::uint32_t id) noexcept {
-        place(Bucket{id, h});
-        ++size_;
-    }
+    void reserve_one() { table_.reserve_one(); }
+    void insert(std::uint32_t h, std::uint32_t id) noexcept { table_.place(Bucket{id + 1, h}); }
     void erase(std::uint32_t h, std::uint32_t id) noexcept {
-        if (buckets_.empty()) return;
-        std::size_t i = h & mask();
-        while (buckets_[i].id != id) {
-            if (buckets_[i].id == kNoId) return;
-            i = (i + 1) & mask();
-        }
-        // Pull later members of the probe run back into the hole, so no tombstones are needed.
-        for (std::size_t j = (i + 1) & mask(); buckets_[j].id != kNoId; j = (j + 1) & mask()) {
-            std::size_t home = buckets_[j].hash & mask();
-            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-            if (stays) continue;
-            buckets_[i] = buckets_[j];
-            i = j;
-        }
-        buckets_[i].id = kNoId;
-        --size_;
+        if (Bucket* b = table_.find(h, [&](const Bucket& x) { return x.id_plus_one == id + 1; })) table_.erase(b);
     }
-    void reset() noexcept {
-        std::vector<Bucket>().swap(buckets_);
-        size_ = 0;
-    }
+    void reset() noexcept { table_.clear(); }
 
 private:
     struct Bucket {
-        std::uint32_t id;
-        std::uint32_t hash;
+        std::uint32_t id_plus_one;  // 0: empty
+        std::uint32_t hash_;
+        bool empty() const noexcept { return id_plus_one == 0; }
+        std::size_t hash() const noexcept { return hash_; }
     };
-    std::size_t mask() const noexcept { return buckets_.size() - 1; }
-    void place(Bucket b) noexcept {
-        std::size_t i = b.hash & mask();
-        while (buckets_[i].id != kNoId) i = (i + 1) & mask();
-        buckets_[i] = b;
-    }
-    std::vector<Bucket> buckets_;
-    std::size_t size_ = 0;
+    OpenTable<Bucket> table_;
 };
 
 // Entry is the container's payload; it has a member `weak` (the WeakRef whose death removes it).

@@ -7,6 +7,7 @@
 #include <ouro/object.hpp>
 
 #include <cstdint>
+#include <string>
 
 namespace ouro::detail {
 
@@ -45,6 +46,8 @@ public:
     }
     std::uint32_t boundary() const noexcept { return boundary_; }
     Object* operator[](std::uint32_t i) const noexcept { return items_[i]; }
+    // The first broken invariant (positions, generations, the boundary), described, or "".
+    std::string check() const;
     // The members of one generation (holes included).
     Object* const* begin(int gen) const noexcept { return items_ + (gen == 0 ? boundary_ : 0); }
     Object* const* end(int gen) const noexcept { return items_ + (gen == 0 ? size_ : boundary_); }

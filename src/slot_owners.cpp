@@ -1,5 +1,5 @@
-// Where a visited Ref lies (see ownership.hpp).
-#include "ownership.hpp"
+// Where a visited Ref lies (see slot_owners.hpp).
+#include "slot_owners.hpp"
 
 #include "heap_state.hpp"
 
@@ -16,7 +16,7 @@ bool in_sorted(const std::vector<os::Range>& ranges, const void* p) noexcept {
 }
 }  // namespace
 
-void Ownership::load() {
+void SlotOwners::load() {
     loaded_ = true;
     try {
         statics_ = os::static_storage();
@@ -33,7 +33,7 @@ void Ownership::load() {
     }
 }
 
-SlotOwner Ownership::classify(const void* slot, const void* base, std::size_t size) {
+SlotOwner SlotOwners::classify(const void* slot, const void* base, std::size_t size) {
     const auto off = static_cast<std::size_t>(static_cast<const char*>(slot) - static_cast<const char*>(base));
     if (off < size) return SlotOwner::Self;
     if (HeapAccess::allocator(heap_).owns(slot)) return SlotOwner::OtherObject;
@@ -43,7 +43,7 @@ SlotOwner Ownership::classify(const void* slot, const void* base, std::size_t si
     return SlotOwner::Outside;
 }
 
-const char* Ownership::describe(SlotOwner owner) noexcept {
+const char* SlotOwners::describe(SlotOwner owner) noexcept {
     switch (owner) {
     case SlotOwner::Static: return "a global or static";
     case SlotOwner::OtherObject: return "another managed object";

@@ -28,9 +28,9 @@ enum class SlotOwner : std::uint8_t {
     OtherObject,  // inside another managed object (or the heap's own records)
 };
 
-class Ownership {
+class SlotOwners {
 public:
-    explicit Ownership(Heap& h) noexcept : heap_(h) {}
+    explicit SlotOwners(Heap& h) noexcept : heap_(h) {}
     // Where `slot`, visited by the object whose block is [base, base + size), lies.
     SlotOwner classify(const void* slot, const void* base, std::size_t size);
     static const char* describe(SlotOwner owner) noexcept;

@@ -1,0 +1,21 @@
+// What the collector keeps in a heap between collections: the young collections' scratch (they
+// are frequent and small: reusing it saves an allocation each), the size of the last full
+// collection's edge array (to size the next one's), and the trace() mistakes it has reported.
+#pragma once
+
+#include "graph.hpp"
+
+#include <cstddef>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace ouro::detail {
+
+struct CollectorState {
+    GraphBuffers young_graph;
+    std::size_t edges_hint = 0;
+    std::set<std::pair<std::string, std::string>> reported;  // (type, problem): each reported once
+};
+
+}  // namespace ouro::detail

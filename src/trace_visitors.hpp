@@ -1,0 +1,215 @@
+// The visitors of a collection's phases: gather (RecordVisitor), recount (VerifyVisitor) and
+// clear (ClearVisitor), and how they tell a slot of the visiting object's own block visited twice.
+#pragma once
+
+#include "graph.hpp"
+#include "slot_owners.hpp"
+#include "trace_errors.hpp"
+
+#include <ouro/ref.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace ouro::detail {
+
+// The block size of a candidate (its fields start at the object).
+inline std::size_t block_size(Object* x) noexcept {
+    return (gcword(x) & kLarge) ? large_prefix(x)->size - large_prefix(x)->offset : pool_of(x)->block_size;
+}
+
+// Tells, for the slots one object's trace() visits inside its own block, whether each is new: a
+// slot visited twice counts once. Blocks of up to 512 bytes are 64 words, one bit each; larger
+// ones keep a list.
+class SeenSlots {
+public:
+    void begin(const Object* x, std::size_t size) noexcept {
+        base_ = reinterpret_cast<const char*>(x);
+        size_ = size;
+        bits_ = 0;
+        large_.clear();
+    }
+    const char* base() const noexcept { return base_; }
+    std::size_t size() const noexcept { return size_; }
+    bool inside(const void* slot) const noexcept { return offset(slot) < size_; }
+    // For a slot inside the block: true the first time.
+    bool first(const void* slot) {
+        const std::size_t word = offset(slot) / sizeof(void*);
+        if (word < 64) {
+            const std::uint64_t bit = std::uint64_t{1} << word;
+            if (bits_ & bit) return false;
+            bits_ |= bit;
+            return true;
+        }
+        if (std::find(large_.begin(), large_.end(), word) != large_.end()) return false;
+        large_.push_back(word);
+        return true;
+    }
+
+private:
+    std::size_t offset(const void* slot) const noexcept {
+        return static_cast<std::size_t>(static_cast<const char*>(slot) - base_);
+    }
+    const char* base_ = nullptr;
+    std::size_t size_ = 0;
+    std::uint64_t bits_ = 0;
+    std::vector<std::size_t> large_;
+};
+
+// Phase 1's visitor: subtracts one from each visited candidate's gc_refs and records the edge. A
+// slot of the object's own block visited twice counts once; a slot outside it flags the object
+// (kOutside) for phase 4. Checked builds also look at every outside slot now, so a mistake is
+// reported even when the object is not garbage.
+template <class Space>
+struct RecordVisitor final : Visitor {
+    Space* space;
+    Graph* graph;
+    TraceErrors* errors;
+    SlotOwners* owners;
+    Object* current = nullptr;
+    SeenSlots seen;
+    bool outside = false;
+    bool oom = false;  // the collector's own memory ran out (not the trace()'s fault)
+    std::vector<const void*> outside_slots;  // checked builds: to find one visited twice
+
+    RecordVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o) : space(s), graph(g), errors(e), owners(o) {}
+    void begin(Object* x, std::size_t size) {
+        current = x;
+        seen.begin(x, size);
+        outside = false;
+        if constexpr (OURO_CHECKS) outside_slots.clear();
+    }
+    void visit(Object*& slot) override {
+        if (seen.inside(&slot)) {
+            if (!seen.first(&slot)) {
+                errors->record(*current, "visited a Ref of its own twice (counted once)");
+                return;
+            }
+        } else {
+            outside = true;
+            if constexpr (OURO_CHECKS)
+                if (!check_outside(&slot)) return;
+        }
+        const std::uint32_t j = space->index(slot);
+        if (j == kNone) return;
+        --graph->slots[j].refs;
+        record_edge(j);
+    }
+    void record_edge(std::uint32_t j) {
+        try {
+            graph->edges.push_back(j);
+        } catch (...) {
+            oom = true;
+            throw;
+        }
+    }
+    // After the object's trace(): checked builds report an outside slot visited twice.
+    void end() {
+        if constexpr (OURO_CHECKS) {
+            std::sort(outside_slots.begin(), outside_slots.end());
+            if (std::adjacent_find(outside_slots.begin(), outside_slots.end()) != outside_slots.end())
+                errors->record(*current, "visited a Ref twice (a container visited both whole and element by element?)");
+        }
+    }
+
+private:
+    bool check_outside(const void* slot) {
+        const SlotOwner owner = owners->classify(slot, seen.base(), seen.size());
+        if (owner == SlotOwner::Static) {
+            errors->record(*current, "visited a Ref it does not own: a global or static (ignored)");
+            return false;
+        }
+        if (owner == SlotOwner::OtherObject) {
+            errors->record(*current, "visited a Ref it does not own: a member of another managed object (ignored)");
+            return false;
+        }
+        try {
+            outside_slots.push_back(slot);
+        } catch (...) {
+            oom = true;
+            throw;
+        }
+        return true;
+    }
+};
+
+// Phases 4 and 7's visitor: like RecordVisitor, but every slot counts once however many objects
+// of the set visit it, and slots the set cannot own (Static, OtherObject) do not count.
+template <class Space>
+struct VerifyVisitor final : Visitor {
+    Space* space;
+    Graph* graph;
+    TraceErrors* errors;
+    SlotOwners* owners;
+    Object* current = nullptr;
+    SeenSlots seen;
+    static constexpr bool outside = false;
+    bool oom = false;
+    std::unordered_set<const void*> outside_seen;  // outside slots visited by any member
+
+    VerifyVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o) : space(s), graph(g), errors(e), owners(o) {}
+    void begin(Object* x, std::size_t size) {
+        current = x;
+        seen.begin(x, size);
+    }
+    void end() {}
+    void visit(Object*& slot) override {
+        if (seen.inside(&slot)) {
+            if (!seen.first(&slot)) return;  // reported by phase 1 already
+        } else {
+            const SlotOwner owner = owners->classify(&slot, seen.base(), seen.size());
+            if (owner == SlotOwner::Static || owner == SlotOwner::OtherObject) {
+                errors->record(*current, owner == SlotOwner::Static
+                                             ? "visited a Ref it does not own: a global or static (ignored)"
+                                             : "visited a Ref it does not own: a member of another managed object (ignored)");
+                return;
+            }
+            if (!first_outside(&slot)) {
+                errors->record(*current, "visited a Ref twice (it, or another object of the garbage, visited it already: counted once)");
+                return;
+            }
+        }
+        const std::uint32_t j = space->index(slot);
+        if (j == kNone) return;
+        --graph->slots[j].refs;
+        try {
+            graph->edges.push_back(j);
+        } catch (...) {
+            oom = true;
+            throw;
+        }
+    }
+
+private:
+    bool first_outside(const void* slot) {
+        try {
+            return outside_seen.insert(slot).second;
+        } catch (...) {
+            oom = true;
+            throw;
+        }
+    }
+};
+
+// Phase 8's visitor: drops every reference an object holds, CPython's tp_clear: each slot is
+// nulled, then its count dropped (Py_CLEAR's order). What that frees cannot reach the object
+// being cleared: anything that could would have made it reachable. A slot the object cannot own
+// is left alone (the program's global keeps its value).
+struct ClearVisitor final : Visitor {
+    SlotOwners* owners;
+    SeenSlots seen;
+    explicit ClearVisitor(SlotOwners* o) : owners(o) {}
+    void visit(Object*& slot) override {
+        if (!seen.inside(&slot)) {
+            const SlotOwner owner = owners->classify(&slot, seen.base(), seen.size());
+            if (owner == SlotOwner::Static || owner == SlotOwner::OtherObject) return;
+        }
+        decref(std::exchange(slot, nullptr));
+    }
+};
+
+}  // namespace ouro::detail
