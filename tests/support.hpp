@@ -5,6 +5,8 @@
 
 #include <ouro/ouro.hpp>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <exception>
 #include <string>
@@ -14,6 +16,28 @@
 
 namespace {
 namespace support {
+
+// A test with a fresh heap of its own, current for the whole test, so that nothing a test
+// allocates or sets (thresholds, debug flags, frozen objects) reaches the next. As members, the
+// heap and its scope outlive the test's locals: the heap's final collection runs after them.
+class HeapTest : public ::testing::Test {
+protected:
+    ouro::Heap heap;
+    ouro::Heap::Scope scope{heap};
+};
+
+// A HeapTest without automatic collections: the only collections are those the test asks for.
+class QuietHeapTest : public HeapTest {
+protected:
+    QuietHeapTest() { ouro::gc::disable(); }
+};
+
+// Gives each variable its zero value (0, nullptr, empty): a fixture's SetUp() resets with it the
+// static counters and hooks of its file's types, which outlive every test.
+template <class... T>
+void reset(T&... vars) {
+    ((vars = T{}), ...);
+}
 
 // A tracked node that counts its destructions.
 struct Node : ouro::Object {

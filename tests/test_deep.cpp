@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -38,11 +40,10 @@ struct Tree : ouro::Object {
     }
 };
 
-class Deep : public testing::Test {
+// No automatic collections: a structure goes only in the release or collection the test makes.
+class Deep : public support::QuietHeapTest {
 protected:
-    void SetUp() override { g_alive = 0; }
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
+    void SetUp() override { support::reset(g_alive); }
 };
 
 ouro::Ref<Link> chain(std::size_t n) {
@@ -60,7 +61,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 TEST_F(Deep, TenMillionChainIsReleasedByCount) {
-    ouro::gc::disable();
     auto head = chain(10'000'000);
     ASSERT_EQ(g_alive, 10'000'000u);
     head = nullptr;  // one destructor call would recurse 10 M deep without the trashcan
@@ -68,7 +68,6 @@ TEST_F(Deep, TenMillionChainIsReleasedByCount) {
 }
 
 TEST_F(Deep, TenMillionCycleIsCollected) {
-    ouro::gc::disable();
     {
         auto head = chain(10'000'000);
         Link* tail = head.get();
@@ -81,7 +80,6 @@ TEST_F(Deep, TenMillionCycleIsCollected) {
 }
 
 TEST_F(Deep, MillionFanOutIsCollected) {
-    ouro::gc::disable();
     {
         auto hub = ouro::make<Fan>();
         hub->children.reserve(1'000'000);
@@ -97,7 +95,6 @@ TEST_F(Deep, MillionFanOutIsCollected) {
 }
 
 TEST_F(Deep, MillionDeepTreeIsCollectedAndReleased) {
-    ouro::gc::disable();
     // A tree one million levels deep: each node has one deep child and one leaf, and knows its
     // parent. Collected as garbage once, released by count once.
     auto build = [] {
@@ -128,7 +125,6 @@ TEST_F(Deep, MillionDeepTreeIsCollectedAndReleased) {
 
 // Linear time: 10x the objects costs about 10x the time, to release by count and to collect.
 TEST_F(Deep, TimeIsLinearInSize) {
-    ouro::gc::disable();
     auto measure = [](std::size_t n) {
         double release = 1e9, collect = 1e9;
         for (int round = 0; round < (n < 5'000'000 ? 3 : 1); ++round) {

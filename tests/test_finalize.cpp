@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <string>
 #include <vector>
 
@@ -13,11 +15,7 @@ struct Item : ouro::Object {
     void trace(ouro::Visitor& visit) override { visit(next); }
 };
 
-class FinalizeApi : public testing::Test {
-protected:
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
-};
+using FinalizeApi = support::HeapTest;
 
 TEST_F(FinalizeApi, RunsOnceWhenTheObjectDiesByCount) {
     int calls = 0;

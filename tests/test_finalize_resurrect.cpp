@@ -172,22 +172,15 @@ struct WeakProbe : ouro::Object {
     void finalize() override { g_log.push_back(probe && probe->alive() ? "fin, weakref alive" : "fin, weakref dead"); }
 };
 
-class FinalizeTest : public ::testing::Test {
+class FinalizeTest : public support::HeapTest {
 protected:
     void SetUp() override {
-        g_log.clear();
-        Fin::destroyed = 0;
-        Fin::finalized = 0;
-        Fin::resurrect_into = nullptr;
-        Fin::nested_collect = nullptr;
-        Plain::destroyed = 0;
+        support::reset(g_log, Fin::destroyed, Fin::finalized, Fin::resurrect_into, Fin::nested_collect,
+                       Plain::destroyed);
     }
-    void TearDown() override {
-        Fin::resurrect_into = nullptr;
-        Fin::nested_collect = nullptr;
-    }
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
+    // The heap's final collection comes after TearDown(): its finalizers must not reach the
+    // test's locals, which are gone by then.
+    void TearDown() override { support::reset(Fin::resurrect_into, Fin::nested_collect); }
 };
 
 Ref<Fin> make_cycle(const std::string& a, const std::string& b) {

@@ -47,14 +47,9 @@ void make_garbage_pair() {
     b->next = a;
 }
 
-class GcApiTest : public ::testing::Test {
+class GcApiTest : public support::HeapTest {
 protected:
-    void SetUp() override {
-        Node::destroyed = 0;
-        WithFinalizer::finalized = 0;
-    }
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
+    void SetUp() override { support::reset(Node::destroyed, WithFinalizer::finalized); }
 };
 
 // --- enable / disable / isenabled --------------------------------------------------------------

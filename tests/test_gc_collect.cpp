@@ -57,18 +57,12 @@ struct Inspect : ouro::Object {
     void trace(ouro::Visitor& visit) override { visit(traced); }
 };
 
-class CollectTest : public ::testing::Test {
+class CollectTest : public support::HeapTest {
 protected:
     void SetUp() override {
-        Node::destroyed = 0;
-        Node::destroyed_values = nullptr;
-        Pair::destroyed = 0;
-        Leaf::destroyed = 0;
-        Inspect::traced_null_at_death = 0;
-        Inspect::untraced_alive_at_death = 0;
+        support::reset(Node::destroyed, Node::destroyed_values, Pair::destroyed, Leaf::destroyed,
+                       Inspect::traced_null_at_death, Inspect::untraced_alive_at_death);
     }
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
 };
 
 // Makes a ring of n nodes and returns nothing: the ring is garbage at once.

@@ -51,11 +51,9 @@ struct Phoenix : ouro::Object {
     }
 };
 
-class GenerationsTest : public ::testing::Test {
+class GenerationsTest : public support::HeapTest {
 protected:
-    void SetUp() override { Node::destroyed = 0; }
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
+    void SetUp() override { support::reset(Node::destroyed); }
 };
 
 TEST_F(GenerationsTest, NewObjectsAreInGenerationZero) {

@@ -49,12 +49,7 @@ struct Phoenix : ouro::Object {
     void finalize() override { into->push_back(Ref<Phoenix>(this)); }
 };
 
-void reset_counters() {
-    Node::destroyed = 0;
-    FinNode::destroyed = 0;
-    FinNode::finalized = 0;
-    Leaf::destroyed = 0;
-}
+void reset_counters() { support::reset(Node::destroyed, FinNode::destroyed, FinNode::finalized, Leaf::destroyed); }
 
 // --- Heap::Scope and the current heap --------------------------------------------------------------
 
@@ -639,11 +634,7 @@ struct Owning : ouro::Object {
     std::size_t owned_bytes() const noexcept override { return items.capacity() * sizeof(int); }
 };
 
-class SysTest : public ::testing::Test {
-protected:
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
-};
+using SysTest = support::HeapTest;
 
 TEST_F(SysTest, GetsizeofIsTheBlockIncludingTheHeader) {
     // The header (count and collector word) lives inside the object, so the block is sizeof(T)

@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <cstdlib>
 #include <functional>
 #include <memory>
@@ -71,9 +73,9 @@ struct Unraisables {
     }
 };
 
-class Hostile : public testing::Test {
+class Hostile : public support::HeapTest {
 protected:
-    void SetUp() override { g_constructed = g_destroyed = g_bad_canary = 0; }
+    void SetUp() override { support::reset(g_constructed, g_destroyed, g_bad_canary); }
     // Everything dead, nothing destroyed twice, the heap empty and still working.
     void expect_clean() {
         ouro::gc::collect();
@@ -86,8 +88,6 @@ protected:
         EXPECT_EQ(ouro::gc::collect(), 1u);
         EXPECT_EQ(g_destroyed, g_constructed);
     }
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
 };
 
 // Drops a vector of references that finalizers may append to while it is being dropped.

@@ -143,19 +143,12 @@ struct TrackedLink : ouro::Object {
     void trace(ouro::Visitor& visit) override { visit(next); }
 };
 
-class RefTest : public ::testing::Test {
+class RefTest : public support::HeapTest {
 protected:
     void SetUp() override {
-        Atom::live = 0;
-        Atom::destroyed = 0;
-        Node::destroyed = 0;
-        Base::destroyed = 0;
-        Bag::destroyed = 0;
-        LoopBag::destroyed = 0;
-        Big::destroyed = 0;
+        support::reset(Atom::live, Atom::destroyed, Node::destroyed, Base::destroyed, Bag::destroyed,
+                       LoopBag::destroyed, Big::destroyed);
     }
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
 };
 
 // --- static shape of the API -------------------------------------------------------------------

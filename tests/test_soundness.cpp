@@ -32,15 +32,12 @@ namespace {
 using ouro::Ref;
 using support::HookCapture;
 
-class Soundness : public ::testing::Test {
+class Soundness : public support::QuietHeapTest {
 protected:
-    void SetUp() override { ouro::gc::disable(); }  // only the collections the tests ask for
     void TearDown() override {
         EXPECT_EQ(ouro::gc::collect(), 0u) << "garbage left behind";
         EXPECT_TRUE(ouro::gc::get_objects().empty());
     }
-    ouro::Heap heap;
-    ouro::Heap::Scope scope{heap};
 };
 
 // Counts its own destructions.

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -76,14 +78,20 @@ std::vector<ouro::Ref<Node>> make_nodes(int n, const std::string& prefix = "n") 
     return v;
 }
 
+// Each test starts with a heap of its own and an empty log; one fixture under each suite's name.
+class WeakContainerTest : public support::HeapTest {
+protected:
+    void SetUp() override { g_log.clear(); }
+};
+using WeakValueDictionary = WeakContainerTest;
+using WeakKeyDictionary = WeakContainerTest;
+using WeakSet = WeakContainerTest;
+
 }  // namespace
 
 // --- WeakValueDictionary ----------------------------------------------------------------------
 
-TEST(WeakValueDictionary, SeedCacheExample) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakValueDictionary, SeedCacheExample) {
     ouro::WeakValueDictionary<std::string, CachedObject> cache;
     auto obj = ouro::make<CachedObject>("obj");
     cache.insert_or_assign("obj", obj);  // cache['obj'] = obj
@@ -97,9 +105,7 @@ TEST(WeakValueDictionary, SeedCacheExample) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"dtor obj"}));
 }
 
-TEST(WeakValueDictionary, InsertGetContainsEraseClear) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, InsertGetContainsEraseClear) {
     ouro::WeakValueDictionary<std::string, CachedObject> d;
     EXPECT_TRUE(d.empty());
     EXPECT_EQ(d.get("a"), nullptr);
@@ -126,9 +132,7 @@ TEST(WeakValueDictionary, InsertGetContainsEraseClear) {
     EXPECT_EQ(d.size(), 1u);
 }
 
-TEST(WeakValueDictionary, OneValueUnderSeveralKeys) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, OneValueUnderSeveralKeys) {
     ouro::WeakValueDictionary<int, CachedObject> d;
     auto v = ouro::make<CachedObject>("v");
     for (int k = 0; k < 5; ++k) d.insert_or_assign(k, v);
@@ -139,9 +143,7 @@ TEST(WeakValueDictionary, OneValueUnderSeveralKeys) {
     for (int k = 0; k < 5; ++k) EXPECT_FALSE(d.contains(k));
 }
 
-TEST(WeakValueDictionary, ReplacedValueDyingLeavesTheNewEntry) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, ReplacedValueDyingLeavesTheNewEntry) {
     ouro::WeakValueDictionary<std::string, CachedObject> d;
     auto old_value = ouro::make<CachedObject>("old");
     auto new_value = ouro::make<CachedObject>("new");
@@ -162,9 +164,7 @@ TEST(WeakValueDictionary, ReplacedValueDyingLeavesTheNewEntry) {
     EXPECT_EQ(d.get("k"), third);
 }
 
-TEST(WeakValueDictionary, KeyReusedAfterTheValueDied) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, KeyReusedAfterTheValueDied) {
     ouro::WeakValueDictionary<std::string, CachedObject> d;
     for (int round = 0; round < 100; ++round) {
         auto v = ouro::make<CachedObject>("v");
@@ -174,10 +174,7 @@ TEST(WeakValueDictionary, KeyReusedAfterTheValueDied) {
     EXPECT_TRUE(d.empty());
 }
 
-TEST(WeakValueDictionary, EntryVanishesInACyclicCollection) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakValueDictionary, EntryVanishesInACyclicCollection) {
     ouro::WeakValueDictionary<std::string, Node> d;
     auto a = ouro::make<Node>("a");
     a->next = ouro::make<Node>("b");
@@ -192,9 +189,7 @@ TEST(WeakValueDictionary, EntryVanishesInACyclicCollection) {
     EXPECT_EQ(d.get("b"), nullptr);
 }
 
-TEST(WeakValueDictionary, IterationYieldsLiveEntries) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, IterationYieldsLiveEntries) {
     ouro::WeakValueDictionary<int, Node> d;
     auto nodes = make_nodes(10);
     for (int i = 0; i < 10; ++i) d.insert_or_assign(i, nodes[i]);
@@ -208,10 +203,7 @@ TEST(WeakValueDictionary, IterationYieldsLiveEntries) {
     EXPECT_EQ(std::distance(d.begin(), d.end()), 5);
 }
 
-TEST(WeakValueDictionary, IteratorHoldsTheYieldedValue) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakValueDictionary, IteratorHoldsTheYieldedValue) {
     ouro::WeakValueDictionary<std::string, CachedObject> d;
     auto v = ouro::make<CachedObject>("v");
     d.insert_or_assign("k", v);
@@ -225,9 +217,7 @@ TEST(WeakValueDictionary, IteratorHoldsTheYieldedValue) {
     EXPECT_TRUE(d.empty());
 }
 
-TEST(WeakValueDictionary, EntriesDyingDuringIteration) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, EntriesDyingDuringIteration) {
     ouro::WeakValueDictionary<int, Node> d;
     auto nodes = make_nodes(100);
     for (int i = 0; i < 100; ++i) d.insert_or_assign(i, nodes[i]);
@@ -249,9 +239,7 @@ TEST(WeakValueDictionary, EntriesDyingDuringIteration) {
     EXPECT_EQ(d.size(), 1u);
 }
 
-TEST(WeakValueDictionary, CollectionInsideTheLoop) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, CollectionInsideTheLoop) {
     ouro::WeakValueDictionary<int, Node> d;
     std::vector<ouro::Ref<Node>> loops = make_nodes(50);
     for (int i = 0; i < 50; ++i) {
@@ -277,9 +265,7 @@ TEST(WeakValueDictionary, CollectionInsideTheLoop) {
     EXPECT_EQ(d.get(-1), survivor);
 }
 
-TEST(WeakValueDictionary, AllocationTriggeredCollectionsInsideTheLoop) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, AllocationTriggeredCollectionsInsideTheLoop) {
     ouro::gc::set_threshold(5);
     ouro::WeakValueDictionary<int, Node> d;
     std::vector<ouro::Ref<Node>> keep;
@@ -307,9 +293,7 @@ TEST(WeakValueDictionary, AllocationTriggeredCollectionsInsideTheLoop) {
     for (auto [key, value] : d) EXPECT_EQ(key % 2, 1);
 }
 
-TEST(WeakValueDictionary, EraseInsertAndClearDuringIteration) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, EraseInsertAndClearDuringIteration) {
     ouro::WeakValueDictionary<int, Node> d;
     auto nodes = make_nodes(20);
     for (int i = 0; i < 20; ++i) d.insert_or_assign(i, nodes[i]);
@@ -337,9 +321,7 @@ TEST(WeakValueDictionary, EraseInsertAndClearDuringIteration) {
     EXPECT_EQ(d.size(), 1u);
 }
 
-TEST(WeakValueDictionary, NestedAndAbandonedIterators) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, NestedAndAbandonedIterators) {
     ouro::WeakValueDictionary<int, Node> d;
     auto nodes = make_nodes(10);
     for (int i = 0; i < 10; ++i) d.insert_or_assign(i, nodes[i]);
@@ -364,9 +346,7 @@ TEST(WeakValueDictionary, NestedAndAbandonedIterators) {
     EXPECT_EQ(d.size(), 8u);
 }
 
-TEST(WeakValueDictionary, DestroyedBeforeItsValues) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, DestroyedBeforeItsValues) {
     auto nodes = make_nodes(10);
     std::vector<ouro::WeakRef<ouro::Object>> outside;
     {
@@ -382,7 +362,9 @@ TEST(WeakValueDictionary, DestroyedBeforeItsValues) {
     for (auto& w : outside) EXPECT_FALSE(w.alive());
 }
 
-TEST(WeakValueDictionary, DeclaredBeforeTheHeap) {
+// Its heap ends inside the test, so it cannot have the fixture's, nor share the
+// WeakValueDictionary suite (gtest allows one fixture per suite).
+TEST(WeakValueDictionaryOutlivingItsHeap, DeclaredBeforeTheHeap) {
     ouro::WeakValueDictionary<int, Node> d;
     {
         ouro::Heap heap;
@@ -398,9 +380,7 @@ TEST(WeakValueDictionary, DeclaredBeforeTheHeap) {
     EXPECT_TRUE(d.empty());
 }
 
-TEST(WeakValueDictionary, CopyAndMove) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, CopyAndMove) {
     auto a = ouro::make<Node>("a");
     auto b = ouro::make<Node>("b");
     ouro::WeakValueDictionary<std::string, Node> d;
@@ -426,12 +406,9 @@ TEST(WeakValueDictionary, CopyAndMove) {
     EXPECT_TRUE(d.empty());
 }
 
-TEST(WeakValueDictionary, HeldByAManagedObject) {
+TEST_F(WeakValueDictionary, HeldByAManagedObject) {
     // A cache owned by an object in a cycle, declared in its trace(): when the owner is garbage,
     // the entries' callbacks do not run, and everything is freed.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
     struct Owner : Node {
         ouro::WeakValueDictionary<int, Node> cache;
         using Node::Node;
@@ -453,13 +430,10 @@ TEST(WeakValueDictionary, HeldByAManagedObject) {
     EXPECT_EQ(ouro::getweakrefcount(*live), 0u);
 }
 
-TEST(WeakValueDictionary, HeldByGarbageWhoseClearingFreesAValue) {
+TEST_F(WeakValueDictionary, HeldByGarbageWhoseClearingFreesAValue) {
     // The owner is garbage; its cache holds the only weak reference to an older object that only
     // the owner keeps alive. Clearing the owner frees that object, whose entry's callback may
     // then reach the cache of a half-cleared owner: the cache must stay consistent either way.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
     struct Owner : Node {
         ouro::WeakValueDictionary<int, Node> cache;
         ouro::WeakSet<Node> set;
@@ -488,11 +462,9 @@ TEST(WeakValueDictionary, HeldByGarbageWhoseClearingFreesAValue) {
     EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor owner"), 1);
 }
 
-TEST(WeakValueDictionary, LookupsDoNotAllocate) {
+TEST_F(WeakValueDictionary, LookupsDoNotAllocate) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33) && !defined(__SANITIZE_ADDRESS__) && \
     !OURO_TEST_ASAN
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
     ouro::WeakValueDictionary<std::string, Node> d;
     auto nodes = make_nodes(100);
     std::vector<std::string> keys;
@@ -511,9 +483,7 @@ TEST(WeakValueDictionary, LookupsDoNotAllocate) {
 #endif
 }
 
-TEST(WeakValueDictionary, ChurnKeepsCountsExact) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakValueDictionary, ChurnKeepsCountsExact) {
     ouro::WeakValueDictionary<int, Node> d;
     std::vector<ouro::Ref<Node>> alive;
     unsigned seed = 12345;
@@ -550,9 +520,7 @@ TEST(WeakValueDictionary, ChurnKeepsCountsExact) {
 
 // --- WeakKeyDictionary --------------------------------------------------------------------------
 
-TEST(WeakKeyDictionary, AttachesDataToObjects) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakKeyDictionary, AttachesDataToObjects) {
     ouro::WeakKeyDictionary<Node, std::string> notes;
     auto a = ouro::make<Node>("a");
     auto b = ouro::make<Node>("b");
@@ -572,9 +540,7 @@ TEST(WeakKeyDictionary, AttachesDataToObjects) {
     EXPECT_TRUE(notes.empty());
 }
 
-TEST(WeakKeyDictionary, KeysAreComparedByIdentity) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakKeyDictionary, KeysAreComparedByIdentity) {
     ouro::WeakKeyDictionary<Node, int> d;
     auto x = ouro::make<Node>("same");
     auto y = ouro::make<Node>("same");
@@ -589,10 +555,7 @@ TEST(WeakKeyDictionary, KeysAreComparedByIdentity) {
     EXPECT_TRUE(by_base.contains(x));
 }
 
-TEST(WeakKeyDictionary, KeyDeathDestroysTheValue) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakKeyDictionary, KeyDeathDestroysTheValue) {
     ouro::WeakKeyDictionary<Node, ouro::Ref<CachedObject>> d;
     auto key = ouro::make<Node>("key");
     d.insert_or_assign(key, ouro::make<CachedObject>("value"));
@@ -610,9 +573,7 @@ TEST(WeakKeyDictionary, KeyDeathDestroysTheValue) {
     EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor value2"), 1);
 }
 
-TEST(WeakKeyDictionary, IterationYieldsKeysAndMutableValues) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakKeyDictionary, IterationYieldsKeysAndMutableValues) {
     ouro::WeakKeyDictionary<Node, int> d;
     auto nodes = make_nodes(10);
     for (int i = 0; i < 10; ++i) d.insert_or_assign(nodes[i], i);
@@ -629,9 +590,7 @@ TEST(WeakKeyDictionary, IterationYieldsKeysAndMutableValues) {
     EXPECT_FALSE(names.count("n3"));
 }
 
-TEST(WeakKeyDictionary, KeysDyingDuringIterationAndCollections) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakKeyDictionary, KeysDyingDuringIterationAndCollections) {
     ouro::WeakKeyDictionary<Node, Noisy> d;
     auto nodes = make_nodes(60);
     for (int i = 0; i < 60; ++i) {
@@ -655,11 +614,9 @@ TEST(WeakKeyDictionary, KeysDyingDuringIterationAndCollections) {
     EXPECT_TRUE(d.empty());
 }
 
-TEST(WeakKeyDictionary, ValueDestructorReentersTheDictionary) {
+TEST_F(WeakKeyDictionary, ValueDestructorReentersTheDictionary) {
     // A value's destructor runs when its entry goes (erase, replacement, clear, death of the
     // key): it may insert, erase, or kill other keys, and the dictionary stays consistent.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
     ouro::WeakKeyDictionary<Node, Noisy> d;
     auto a = ouro::make<Node>("a");
     auto b = ouro::make<Node>("b");
@@ -704,10 +661,8 @@ TEST(WeakKeyDictionary, ValueDestructorReentersTheDictionary) {
     EXPECT_EQ(d.get(b)->name, "after clear");
 }
 
-TEST(WeakKeyDictionary, DestroyedByItsOwnValue) {
+TEST_F(WeakKeyDictionary, DestroyedByItsOwnValue) {
     // Removing an entry destroys its value, whose destructor destroys the dictionary itself.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
     std::optional<ouro::WeakKeyDictionary<Node, Noisy>> d(std::in_place);
     auto a = ouro::make<Node>("a");
     auto b = ouro::make<Node>("b");
@@ -718,10 +673,7 @@ TEST(WeakKeyDictionary, DestroyedByItsOwnValue) {
     b = nullptr;  // b's record went with the dictionary: nothing calls back
 }
 
-TEST(WeakKeyDictionary, TraceLetsValueCyclesBeCollected) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakKeyDictionary, TraceLetsValueCyclesBeCollected) {
     struct Owner : Node {
         ouro::WeakKeyDictionary<Node, std::vector<ouro::Ref<Node>>> extra;
         using Node::Node;
@@ -743,11 +695,9 @@ TEST(WeakKeyDictionary, TraceLetsValueCyclesBeCollected) {
     EXPECT_EQ(ouro::getweakrefcount(*key), 0u);
 }
 
-TEST(WeakKeyDictionary, TraceSkipsValuesItCannotVisit) {
+TEST_F(WeakKeyDictionary, TraceSkipsValuesItCannotVisit) {
     // Values the collector cannot walk (a set yields const elements, a map yields pairs) are not
     // visited: their references act as roots. It compiles, and nothing is freed too early.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
     struct Owner : Node {
         ouro::WeakKeyDictionary<Node, std::unordered_set<ouro::Ref<Node>>> sets;
         ouro::WeakKeyDictionary<Node, std::map<int, ouro::Ref<Node>>> maps;
@@ -772,9 +722,7 @@ TEST(WeakKeyDictionary, TraceSkipsValuesItCannotVisit) {
     EXPECT_EQ(owner->maps.get(key)->at(1)->name, "held");
 }
 
-TEST(WeakKeyDictionary, CopyAndMove) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakKeyDictionary, CopyAndMove) {
     auto a = ouro::make<Node>("a");
     ouro::WeakKeyDictionary<Node, std::string> d;
     d.insert_or_assign(a, "x");
@@ -792,9 +740,7 @@ TEST(WeakKeyDictionary, CopyAndMove) {
 
 // --- WeakSet ----------------------------------------------------------------------------------------
 
-TEST(WeakSet, AddContainsDiscard) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakSet, AddContainsDiscard) {
     ouro::WeakSet<Node> s;
     auto a = ouro::make<Node>("a");
     auto b = ouro::make<Node>("b");
@@ -816,9 +762,7 @@ TEST(WeakSet, AddContainsDiscard) {
     EXPECT_EQ(ouro::getweakrefcount(*a), 0u);
 }
 
-TEST(WeakSet, TracksLiveInstances) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakSet, TracksLiveInstances) {
     ouro::WeakSet<Node> instances;
     auto nodes = make_nodes(100);
     for (auto& n : nodes) instances.insert(n);
@@ -833,9 +777,7 @@ TEST(WeakSet, TracksLiveInstances) {
     EXPECT_FALSE(it->get()->name.empty());
 }
 
-TEST(WeakSet, MembersDyingWhileIteratingWithCollectionsAndAllocations) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakSet, MembersDyingWhileIteratingWithCollectionsAndAllocations) {
     ouro::gc::set_threshold(3);
     ouro::WeakSet<Node> s;
     std::vector<ouro::Ref<Node>> nodes = make_nodes(300);
@@ -863,9 +805,7 @@ TEST(WeakSet, MembersDyingWhileIteratingWithCollectionsAndAllocations) {
         }
 }
 
-TEST(WeakSet, CallbackOfAnotherWeakrefChangesTheSetDuringIteration) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakSet, CallbackOfAnotherWeakrefChangesTheSetDuringIteration) {
     ouro::WeakSet<Node> s;
     auto nodes = make_nodes(10);
     for (auto& n : nodes) s.insert(n);
@@ -885,10 +825,7 @@ TEST(WeakSet, CallbackOfAnotherWeakrefChangesTheSetDuringIteration) {
     EXPECT_TRUE(s.contains(nodes[9]));
 }
 
-TEST(WeakSet, HeldByAManagedObject) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakSet, HeldByAManagedObject) {
     struct Subject : Node {
         ouro::WeakSet<Node> observers;
         using Node::Node;
@@ -909,9 +846,7 @@ TEST(WeakSet, HeldByAManagedObject) {
     EXPECT_EQ(g_log.size(), 2u);
 }
 
-TEST(WeakSet, CopyMoveAndOutlivingMembers) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakSet, CopyMoveAndOutlivingMembers) {
     auto a = ouro::make<Node>("a");
     auto b = ouro::make<Node>("b");
     std::optional<ouro::WeakSet<Node>> s(std::in_place);

@@ -72,14 +72,17 @@ struct CaptureUnraisable {
     ~CaptureUnraisable() { ouro::set_unraisable_hook(previous); }
 };
 
+// Each test starts with a heap of its own and an empty log (the class is named after the suite).
+class WeakRef : public support::HeapTest {
+protected:
+    void SetUp() override { g_log.clear(); }
+};
+
 }  // namespace
 
 // --- the basics: weakref.ref(obj) -------------------------------------------------------------
 
-TEST(WeakRef, SeedExampleCallReturnsReferentThenNull) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, SeedExampleCallReturnsReferentThenNull) {
     auto obj = ouro::make<Node>("obj");
     ouro::WeakRef<Node> weak_obj(obj);
     EXPECT_EQ(weak_obj(), obj);  // print(weak_obj()) shows the object
@@ -90,9 +93,7 @@ TEST(WeakRef, SeedExampleCallReturnsReferentThenNull) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"dtor obj"}));
 }
 
-TEST(WeakRef, DefaultConstructedIsEmptyAndNullReferentThrows) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakRef, DefaultConstructedIsEmptyAndNullReferentThrows) {
     ouro::WeakRef<Node> empty;
     EXPECT_EQ(empty(), nullptr);
     EXPECT_FALSE(empty.alive());
@@ -101,9 +102,7 @@ TEST(WeakRef, DefaultConstructedIsEmptyAndNullReferentThrows) {
 }
 
 // Rule 1: no per-object field; an object never weakly referenced has no weak reference records.
-TEST(WeakRef, NeverWeaklyReferencedPaysNothing) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakRef, NeverWeaklyReferencedPaysNothing) {
     EXPECT_EQ(sizeof(ouro::Object), sizeof(void*) + 8);  // vtable, count, gc word: nothing else
     auto obj = ouro::make<Node>("obj");
     EXPECT_EQ(ouro::getweakrefcount(*obj), 0u);
@@ -116,9 +115,7 @@ TEST(WeakRef, NeverWeaklyReferencedPaysNothing) {
     EXPECT_TRUE(ouro::getweakrefs(*obj).empty());
 }
 
-TEST(WeakRef, CountsRecordsNotHandles) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakRef, CountsRecordsNotHandles) {
     auto obj = ouro::make<Node>("obj");
     ouro::WeakRef<Node> plain1(obj);
     ouro::WeakRef<Node> plain2(obj);  // shares plain1's record, as weakref.ref(o) is ref(o)
@@ -134,10 +131,7 @@ TEST(WeakRef, CountsRecordsNotHandles) {
     EXPECT_EQ(ouro::getweakrefcount(*obj), 2u);
 }
 
-TEST(WeakRef, GetweakrefsNewestFirst) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, GetweakrefsNewestFirst) {
     auto obj = ouro::make<Node>("obj");
     ouro::WeakRef<Node> a(obj, logger("a"));
     ouro::WeakRef<Node> b(obj, logger("b"));
@@ -155,9 +149,7 @@ TEST(WeakRef, GetweakrefsNewestFirst) {
 
 // --- equality, hashing, copies -----------------------------------------------------------------
 
-TEST(WeakRef, EqualityFollowsReferentWhileAliveThenIdentity) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
+TEST_F(WeakRef, EqualityFollowsReferentWhileAliveThenIdentity) {
     auto x = ouro::make<Node>("x");
     auto y = ouro::make<Node>("y");
     ouro::WeakRef<Node> x1(x, logger("x1"));
@@ -181,10 +173,7 @@ TEST(WeakRef, EqualityFollowsReferentWhileAliveThenIdentity) {
     EXPECT_EQ(set.count(x1_copy), 1u);
 }
 
-TEST(WeakRef, ConvertsToBaseSharingTheRecord) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, ConvertsToBaseSharingTheRecord) {
     auto f = ouro::make<Finalized>("f");
     ouro::WeakRef<Finalized> derived(f, [](const ouro::WeakRef<Finalized>&) { g_log.push_back("cb"); });
     ouro::WeakRef<Node> base = derived;
@@ -197,10 +186,7 @@ TEST(WeakRef, ConvertsToBaseSharingTheRecord) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"fin f", "cb", "dtor f"}));
 }
 
-TEST(WeakRef, CopiesShareOneCallbackThatRunsOnce) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CopiesShareOneCallbackThatRunsOnce) {
     auto obj = ouro::make<Node>("obj");
     ouro::WeakRef<Node> w(obj, logger("w"));
     std::vector<ouro::WeakRef<Node>> copies(10, w);
@@ -211,10 +197,7 @@ TEST(WeakRef, CopiesShareOneCallbackThatRunsOnce) {
     for (const auto& c : copies) EXPECT_TRUE(c == w);
 }
 
-TEST(WeakRef, CallbackRunsOnlyWhileAHandleExists) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CallbackRunsOnlyWhileAHandleExists) {
     auto obj = ouro::make<Node>("obj");
     std::optional<ouro::WeakRef<Node>> w(std::in_place, obj, logger("dropped"));
     ouro::WeakRef<Node> kept(obj, logger("kept"));
@@ -225,10 +208,7 @@ TEST(WeakRef, CallbackRunsOnlyWhileAHandleExists) {
 
 // --- rule 2: death by count ----------------------------------------------------------------------
 
-TEST(WeakRef, DeathByCountFinalizeThenClearThenCallbacksNewestFirstThenFree) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, DeathByCountFinalizeThenClearThenCallbacksNewestFirstThenFree) {
     auto f = ouro::make<Finalized>("f");
     ouro::WeakRef<Node> plain(f);
     ouro::WeakRef<Node> first(f, logger("first"));
@@ -249,11 +229,8 @@ TEST(WeakRef, DeathByCountFinalizeThenClearThenCallbacksNewestFirstThenFree) {
     EXPECT_FALSE(plain.alive());
 }
 
-TEST(WeakRef, ResurrectionByCountKeepsWeakrefs) {
+TEST_F(WeakRef, ResurrectionByCountKeepsWeakrefs) {
     // CPython's subtype_dealloc: a __del__ that resurrects returns before weakrefs are cleared.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
     ouro::Ref<Node> saved;
     auto f = ouro::make<Finalized>("f");
     ouro::WeakRef<Node> w(f, logger("w"));
@@ -268,10 +245,7 @@ TEST(WeakRef, ResurrectionByCountKeepsWeakrefs) {
 
 // --- rule 3: death in a cyclic collection --------------------------------------------------------
 
-TEST(WeakRef, CollectionClearsEveryWeakrefBeforeAnyFinalizer) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CollectionClearsEveryWeakrefBeforeAnyFinalizer) {
     auto a = ouro::make<Finalized>("a");
     auto b = ouro::make<Finalized>("b");
     a->next = b;
@@ -303,10 +277,7 @@ TEST(WeakRef, CollectionClearsEveryWeakrefBeforeAnyFinalizer) {
     EXPECT_FALSE(wb.alive());
 }
 
-TEST(WeakRef, CollectionRunsCallbacksNewestFirst) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CollectionRunsCallbacksNewestFirst) {
     auto a = ouro::make<Node>("a");
     a->next = a;
     ouro::WeakRef<Node> w1(a, logger("1"));
@@ -317,12 +288,9 @@ TEST(WeakRef, CollectionRunsCallbacksNewestFirst) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"cb 3 cleared", "cb 2 cleared", "cb 1 cleared", "dtor a"}));
 }
 
-TEST(WeakRef, GarbageWeakrefNeverCallsBack) {
+TEST_F(WeakRef, GarbageWeakrefNeverCallsBack) {
     // test_gc.py's test_bug1055820c shape: a weakref held only by the garbage does not call back;
     // one held from outside does.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
     auto h = ouro::make<Holder>("h");
     auto x = ouro::make<Node>("x");
     h->next = x;
@@ -338,13 +306,10 @@ TEST(WeakRef, GarbageWeakrefNeverCallsBack) {
     EXPECT_FALSE(outside.alive());
 }
 
-TEST(WeakRef, GarbageWeakrefToAnObjectTheGarbageFreesNeverCallsBack) {
+TEST_F(WeakRef, GarbageWeakrefToAnObjectTheGarbageFreesNeverCallsBack) {
     // The referent is not in the unreachable set (untracked, or older than the generation being
     // collected), but dies when clearing the garbage drops its last reference: the weakref held by
     // the garbage still must not call back (its holder is half torn down by then).
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
     struct Plain : ouro::Object {  // no trace(): never tracked
         ~Plain() override { g_log.push_back("dtor plain"); }
     };
@@ -382,10 +347,7 @@ TEST(WeakRef, GarbageWeakrefToAnObjectTheGarbageFreesNeverCallsBack) {
     EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor old"), 1);
 }
 
-TEST(WeakRef, GarbageWeakrefToItsOwnHolderNeverCallsBack) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, GarbageWeakrefToItsOwnHolderNeverCallsBack) {
     auto h = ouro::make<Holder>("h");
     h->next = h;
     h->weak = ouro::WeakRef<Node>(h, logger("self"));
@@ -394,11 +356,8 @@ TEST(WeakRef, GarbageWeakrefToItsOwnHolderNeverCallsBack) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"dtor h"}));
 }
 
-TEST(WeakRef, GarbageWeakrefWithAHandleOutsideCallsBack) {
+TEST_F(WeakRef, GarbageWeakrefWithAHandleOutsideCallsBack) {
     // The record is reachable through a copy held outside the garbage: it is not garbage.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
     auto h = ouro::make<Holder>("h");
     h->next = h;
     h->weak = ouro::WeakRef<Node>(h, logger("shared"));
@@ -408,10 +367,7 @@ TEST(WeakRef, GarbageWeakrefWithAHandleOutsideCallsBack) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"cb shared cleared", "dtor h"}));
 }
 
-TEST(WeakRef, GarbageWeakrefToALiveObjectStaysQuiet) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, GarbageWeakrefToALiveObjectStaysQuiet) {
     auto live = ouro::make<Node>("live");
     auto h = ouro::make<Holder>("h");
     h->next = h;
@@ -424,10 +380,7 @@ TEST(WeakRef, GarbageWeakrefToALiveObjectStaysQuiet) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"dtor h", "dtor live"}));
 }
 
-TEST(WeakRef, ResurrectingFinalizerStillSeesWeakrefsCleared) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, ResurrectingFinalizerStillSeesWeakrefsCleared) {
     ouro::Ref<Node> saved;
     auto f = ouro::make<Finalized>("f");
     f->next = f;
@@ -451,10 +404,7 @@ TEST(WeakRef, ResurrectingFinalizerStillSeesWeakrefsCleared) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"cb w cleared", "fin f cleared", "cb again cleared", "dtor f"}));
 }
 
-TEST(WeakRef, SurvivingCycleKeepsItsWeakrefs) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, SurvivingCycleKeepsItsWeakrefs) {
     auto a = ouro::make<Node>("a");
     a->next = ouro::make<Node>("b");
     a->next->next = a;
@@ -464,7 +414,9 @@ TEST(WeakRef, SurvivingCycleKeepsItsWeakrefs) {
     EXPECT_TRUE(g_log.empty());
 }
 
-TEST(WeakRef, HeapDestructionCollectsAndCallsBack) {
+// Its heap ends inside the test, so it cannot have the fixture's, nor share the WeakRef suite
+// (gtest allows one fixture per suite).
+TEST(WeakRefOutlivingItsHeap, HeapDestructionCollectsAndCallsBack) {
     g_log.clear();
     ouro::WeakRef<Node> cyclic;  // handles that outlive their heap
     ouro::WeakRef<Node> early;
@@ -487,10 +439,7 @@ TEST(WeakRef, HeapDestructionCollectsAndCallsBack) {
 
 // --- rule 4: what a callback may do --------------------------------------------------------------
 
-TEST(WeakRef, CallbackMayAllocate) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CallbackMayAllocate) {
     std::vector<ouro::Ref<Node>> made;
     auto allocate = [&](const ouro::WeakRef<Node>&) {
         for (int i = 0; i < 100; ++i) {
@@ -517,10 +466,7 @@ TEST(WeakRef, CallbackMayAllocate) {
 
 // Death by count with a callback that makes a collection run (by allocating past the threshold,
 // or by calling gc::collect()) while the dying object, at count 0, is still allocated.
-TEST(WeakRef, CallbackMayAllocateIntoACollectionDuringDeathByCount) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CallbackMayAllocateIntoACollectionDuringDeathByCount) {
     ouro::gc::set_threshold(1);
     auto a = ouro::make<Node>("a");
     ouro::WeakRef<Node> w(a, [](const ouro::WeakRef<Node>&) {
@@ -530,10 +476,7 @@ TEST(WeakRef, CallbackMayAllocateIntoACollectionDuringDeathByCount) {
     EXPECT_EQ(std::count(g_log.begin(), g_log.end(), "dtor a"), 1);
 }
 
-TEST(WeakRef, CallbackMayCallCollectDuringDeathByCount) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CallbackMayCallCollectDuringDeathByCount) {
     std::vector<std::size_t> results;
     auto garbage = ouro::make<Node>("garbage");
     garbage->next = garbage;
@@ -546,10 +489,7 @@ TEST(WeakRef, CallbackMayCallCollectDuringDeathByCount) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"dtor garbage", "dtor a"}));
 }
 
-TEST(WeakRef, CallbackMayCallCollectDuringACollection) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CallbackMayCallCollectDuringACollection) {
     std::vector<std::size_t> results;
     auto c = ouro::make<Node>("c");
     c->next = c;
@@ -562,12 +502,9 @@ TEST(WeakRef, CallbackMayCallCollectDuringACollection) {
     EXPECT_EQ(ouro::gc::collect(), 0u);
 }
 
-TEST(WeakRef, CallbackMayResurrectOtherGarbage) {
+TEST_F(WeakRef, CallbackMayResurrectOtherGarbage) {
     // A callback reaches a member of the garbage through a raw pointer and keeps it: the
     // collector must notice (as for a resurrecting finalizer) and free nothing it reaches.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
     ouro::Ref<Node> saved;
     auto a = ouro::make<Node>("a");
     auto b = ouro::make<Node>("b");
@@ -592,10 +529,7 @@ TEST(WeakRef, CallbackMayResurrectOtherGarbage) {
     EXPECT_EQ(g_log.size(), 3u);
 }
 
-TEST(WeakRef, CallbackMayResurrectOtherObjectsByCount) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CallbackMayResurrectOtherObjectsByCount) {
     ouro::Ref<Node> saved;
     auto a = ouro::make<Node>("a");
     a->next = ouro::make<Node>("b");
@@ -609,10 +543,7 @@ TEST(WeakRef, CallbackMayResurrectOtherObjectsByCount) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"dtor a", "dtor b"}));
 }
 
-TEST(WeakRef, CallbackMayCreateNewWeakrefs) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CallbackMayCreateNewWeakrefs) {
     auto target = ouro::make<Node>("target");
     std::vector<ouro::WeakRef<Node>> created;
     auto create = [&](const ouro::WeakRef<Node>&) {
@@ -635,13 +566,10 @@ TEST(WeakRef, CallbackMayCreateNewWeakrefs) {
     for (const auto& w : created) EXPECT_FALSE(w.alive());
 }
 
-TEST(WeakRef, CallbackMayWeaklyReferenceOtherGarbage) {
+TEST_F(WeakRef, CallbackMayWeaklyReferenceOtherGarbage) {
     // A weakref made during the collection to a member of the garbage (reached by a raw
     // pointer) is not among those the weakref phase cleared: it is cleared when the member is
     // freed, and its callback then runs, with the heap still consistent.
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
     auto a = ouro::make<Node>("a");
     auto b = ouro::make<Node>("b");
     a->next = b;
@@ -664,10 +592,7 @@ TEST(WeakRef, CallbackMayWeaklyReferenceOtherGarbage) {
     EXPECT_EQ(ouro::gc::collect(), 0u);
 }
 
-TEST(WeakRef, CallbackMayDropTheLastHandleToItsOwnWeakref) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CallbackMayDropTheLastHandleToItsOwnWeakref) {
     std::optional<ouro::WeakRef<Node>> only;
     auto drop_self = [&](const ouro::WeakRef<Node>& self) {
         only.reset();  // `self` is still usable: the callback is handed a handle of its own
@@ -688,10 +613,7 @@ TEST(WeakRef, CallbackMayDropTheLastHandleToItsOwnWeakref) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"cb cleared", "dtor a", "cb cleared", "dtor c"}));
 }
 
-TEST(WeakRef, CallbackCapturesAreReleasedAfterItRuns) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, CallbackCapturesAreReleasedAfterItRuns) {
     auto captured = ouro::make<Node>("captured");
     auto a = ouro::make<Node>("a");
     ouro::WeakRef<Node> w(a, [keep = captured](const ouro::WeakRef<Node>&) { g_log.push_back("cb"); });
@@ -701,10 +623,7 @@ TEST(WeakRef, CallbackCapturesAreReleasedAfterItRuns) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"cb", "dtor captured", "dtor a"}));
 }
 
-TEST(WeakRef, ThrowingCallbackIsReportedAndOthersStillRun) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, ThrowingCallbackIsReportedAndOthersStillRun) {
     CaptureUnraisable capture;
     auto thrower = [](const ouro::WeakRef<Node>&) {
         g_log.push_back("cb throws");
@@ -731,10 +650,7 @@ TEST(WeakRef, ThrowingCallbackIsReportedAndOthersStillRun) {
     EXPECT_EQ(capture.reports.size(), 2u);
 }
 
-TEST(WeakRef, ManyObjectsManyCallbacksInOneCollection) {
-    ouro::Heap heap;
-    ouro::Heap::Scope scope(heap);
-    g_log.clear();
+TEST_F(WeakRef, ManyObjectsManyCallbacksInOneCollection) {
     int calls = 0;
     std::vector<ouro::WeakRef<Node>> refs;
     {
