@@ -7,8 +7,14 @@
 // of depth n, then for d = 4, 6, ..., n build, check and drop 2^(n-d+4) trees of depth d.
 // check = node count. Every check is compared with its closed form (2^(d+1)-1 per tree).
 //
-// Usage: binary_trees_<impl> --n N [--text] [--no-gc (ouro only)]   (--text: print the Benchmarks Game output instead
-// of JSON, for comparison with the reference text)
+// Two idioms for building a node (ouro and make_shared; --idiom, default ctor):
+//   ctor   make<TreeNode>(bottom_up(d - 1), bottom_up(d - 1)): the children go to the constructor
+//   link   auto n = make<TreeNode>(); n->left = bottom_up(d - 1); n->right = ...; return n;
+//          create-then-link, as most programs build their graphs (reported as "<impl> (link)")
+// Boehm's nodes are raw memory, written after GC_MALLOC either way.
+//
+// Usage: binary_trees_<impl> --n N [--text] [--idiom ctor|link] [--no-gc (ouro only)]   (--text: print the Benchmarks
+// Game output instead of JSON, for comparison with the reference text)
 #include "common.hpp"
 
 #include <memory>
@@ -27,9 +33,17 @@ struct TreeNode : ouro::Object {
     }
 };
 using Tree = ouro::Ref<TreeNode>;
+template <bool kLink>
 Tree bottom_up(int depth) {
     if (depth <= 0) return ouro::make<TreeNode>();
-    return ouro::make<TreeNode>(bottom_up(depth - 1), bottom_up(depth - 1));
+    if constexpr (kLink) {
+        auto node = ouro::make<TreeNode>();
+        node->left = bottom_up<kLink>(depth - 1);
+        node->right = bottom_up<kLink>(depth - 1);
+        return node;
+    } else {
+        return ouro::make<TreeNode>(bottom_up<kLink>(depth - 1), bottom_up<kLink>(depth - 1));
+    }
 }
 #elif defined(BENCH_IMPL_SHARED)
 struct TreeNode {
@@ -38,9 +52,17 @@ struct TreeNode {
     TreeNode(std::shared_ptr<TreeNode> l, std::shared_ptr<TreeNode> r) : left(std::move(l)), right(std::move(r)) {}
 };
 using Tree = std::shared_ptr<TreeNode>;
+template <bool kLink>
 Tree bottom_up(int depth) {
     if (depth <= 0) return std::make_shared<TreeNode>();
-    return std::make_shared<TreeNode>(bottom_up(depth - 1), bottom_up(depth - 1));
+    if constexpr (kLink) {
+        auto node = std::make_shared<TreeNode>();
+        node->left = bottom_up<kLink>(depth - 1);
+        node->right = bottom_up<kLink>(depth - 1);
+        return node;
+    } else {
+        return std::make_shared<TreeNode>(bottom_up<kLink>(depth - 1), bottom_up<kLink>(depth - 1));
+    }
 }
 #else
 struct TreeNode {
@@ -48,11 +70,12 @@ struct TreeNode {
     TreeNode* right;
 };
 using Tree = TreeNode*;
+template <bool kLink>
 Tree bottom_up(int depth) {
     auto* node = static_cast<TreeNode*>(GC_MALLOC(sizeof(TreeNode)));
     if (depth > 0) {
-        node->left = bottom_up(depth - 1);
-        node->right = bottom_up(depth - 1);
+        node->left = bottom_up<kLink>(depth - 1);
+        node->right = bottom_up<kLink>(depth - 1);
     } else {
         node->left = node->right = nullptr;
     }
@@ -80,13 +103,22 @@ int main(int argc, char** argv) {
     std::string out;
     char line[128];
     std::string impl = bench::kImpl;
+    const std::string idiom = args.str("--idiom", "ctor");
+    if (idiom != "ctor" && idiom != "link") {
+        std::fprintf(stderr, "--idiom must be ctor or link\n");
+        return 2;
+    }
+    const bool link = idiom == "link";
+    Tree (*const bottom_up)(int) = link ? ::bottom_up<true> : ::bottom_up<false>;
+    std::string variants = link ? "link" : "";
 #if defined(BENCH_IMPL_OURO)
     // Diagnostic only: --no-gc disables automatic collection to show what the collector costs.
     if (args.flag("--no-gc")) {
         ouro::gc::disable();
-        impl += " (gc disabled)";
+        variants += variants.empty() ? "gc disabled" : ", gc disabled";
     }
 #endif
+    if (!variants.empty()) impl += " (" + variants + ")";
 
     double t0 = bench::now();
     {

@@ -5,8 +5,10 @@
 # Writes build/bench/results.json; a full run also regenerates docs/benchmarks.md (between its
 # markers), docs/benchmarks.json and the SVG charts.
 #
+# The workloads are declared in bench/run.py (WORKLOADS) and bench/CMakeLists.txt (OURO_BENCH_WORKLOADS).
+#
 # Usage: scripts/bench.sh [--quick] [--write-docs] [--only REGEX] [--bt-n N] [--procs K]
-#   --quick       small sizes, a smoke run (about a minute); leaves docs/ alone unless --write-docs
+#   --quick       small sizes, a smoke run (about two minutes); leaves docs/ alone unless --write-docs
 #   --only REGEX  run only the jobs whose "group:impl" matches (e.g. 'collect_|binary_trees')
 #   BENCH_JOBS=1  parallel compile jobs (default: all cores)
 set -euo pipefail
