@@ -1,5 +1,5 @@
 // Allocator shapes (after mimalloc-bench's single-threaded ones), built once per allocator:
-//   BENCH_IMPL_OURO    ouro::PoolResource, the heap's allocator used on its own (issue 4)
+//   BENCH_IMPL_OURO    ouro::PoolResource, the heap's allocator used on its own
 //   BENCH_IMPL_MALLOC  malloc/free (glibc, or mimalloc / jemalloc when linked in: BENCH_IMPL_NAME)
 // Shapes (n = --n operations unless said otherwise):
 //   alloc_lifo       allocate one 32-byte block and free it

@@ -5,7 +5,7 @@ An allocator whose pools each serve one size class holds, at some moment, every 
 memory a class needed once cannot serve another class until a whole pool of it empties, and in
 these shapes long-lived blocks sit in every pool (sh6bench-like: every 10th block, kept 10 rounds;
 producer/consumer: the whole queue; mixed lifetimes: the 100k long-lived set). So no such allocator
-(issue 4's design, mimalloc's, jemalloc's) goes below the sum over classes of each class's peak
+(ouroboros' pools, mimalloc's, jemalloc's) goes below the sum over classes of each class's peak
 live bytes. An allocator that splits and coalesces chunks of any size (glibc) needs only the
 peak of all its chunks together, each a request plus an 8-byte header, rounded to 16 bytes
 (32 at least). This replays a shape's block sizes and lifetimes (16-byte classes, as the benchmark

@@ -1,4 +1,4 @@
-// Full collections of large heaps (issue 2's figures), the peer of bench/python/collect.py.
+// Full collections of large heaps, the peer of bench/python/collect.py.
 //
 // Shapes (N objects of Node{int; Ref next}, built with the collector disabled, as the Python
 // peer builds with gc.disable()):
@@ -7,8 +7,8 @@
 //   cycles         N/2 garbage two-node cycles (a <-> b), no roots
 //   cycles_churned the same garbage, allocated after 2N objects were made and a random half of
 //                  them freed, so the cycles land in scattered holes
-// Metrics per repetition: collect_s (the first full collection after building: the figure of
-// issue 2), and for the live shapes collect_<shape>_again (a second full collection, everything
+// Metrics per repetition: collect_s (the first full collection after building: the headline
+// figure), and for the live shapes collect_<shape>_again (a second full collection, everything
 // now old, after one reference was dropped so that the collector has to look again).
 // Verified: collect() returns 0 and the chain is intact (live shapes), or returns N and N
 // destructors ran (garbage shapes).

@@ -72,19 +72,19 @@ class Row:
     peers: dict = field(default_factory=dict)  # peer impl -> the bench whose figure is that peer's here
 
 
-ISSUE2 = "issue 2"
+CORE = "the collector and the allocator against their peers"
 PROGRAMS = "collections and weak references in the programs people write"
-TARGET_GROUPS = [ISSUE2, PROGRAMS]  # the order the targets are printed in
+TARGET_GROUPS = [CORE, PROGRAMS]  # the order the targets are printed in
 
 
 @dataclass
 class PeerTime:
-    """Issue 2's form: ouroboros' time ÷ a peer's, as in the ratios table, <= limit."""
+    """ouroboros' time ÷ a peer's, as in the ratios table, <= limit."""
     text: str
     bench: str
     peer: str
     limit: float
-    group: str = ISSUE2
+    group: str = CORE
 
     def evaluate(self, f):
         r = f.ratio(self.bench, self.peer)
@@ -98,7 +98,7 @@ class Overhead:
     text: str
     bench: str
     limit: float = 16
-    group: str = ISSUE2
+    group: str = CORE
 
     def evaluate(self, f):
         st, live = f.result(self.bench, "ouro", "static_B"), f.result(self.bench, "ouro", "rss_live_B")
@@ -628,14 +628,14 @@ def stdout_table(results, rats, targ, desc, failures, texts):
         print()
         print("Targets (%s):" % group)
         for t in targ:
-            if t.get("group", ISSUE2) != group:
+            if t.get("group", CORE) != group:
                 continue
             val = ("ratio %.3g" % t["ratio"]) if t.get("ratio") is not None else (
                 "%.1f B" % t["value"] if t.get("value") is not None else "not measured")
             if t.get("measured"):
                 val += " (%s)" % t["measured"]
             print("  [%s] %s: %s" % ("met" if t["met"] else "MISSED", t["target"], val))
-        if group == ISSUE2:
+        if group == CORE:
             for t in texts:
                 print("  [%s] binary-trees n=10 output matches the reference text: %s" % (
                     "ok" if t["ok"] else "FAILED", t["impl"]))
@@ -689,7 +689,7 @@ def markdown(meta, results, rats, targ, desc, texts, pz, failures):
         L.append("| target | measured | met |")
         L.append("|---|---|---|")
         for t in targ:
-            if t.get("group", ISSUE2) != group:
+            if t.get("group", CORE) != group:
                 continue
             if t.get("measured"):
                 val = "%s = %.3g" % (t["measured"], t["ratio"])
@@ -702,7 +702,7 @@ def markdown(meta, results, rats, targ, desc, texts, pz, failures):
             else:
                 val = "not measured"
             L.append("| %s | %s | %s |" % (t["target"], val, "yes" if t["met"] else "**no**"))
-        if group == ISSUE2:
+        if group == CORE:
             for t in texts:
                 L.append("| binary-trees n=10 output = reference text (%s) | %s | %s |" % (
                     IMPL_LABEL.get(t["impl"], t["impl"]), "identical" if t["ok"] else "differs",

@@ -1,4 +1,4 @@
-// The allocator (issue 4): size classes, statistics, PoolResource / PoolAllocator, memory
+// The allocator (docs/design.md §2): size classes, statistics, PoolResource / PoolAllocator, memory
 // returned to the OS, and misuse detection.
 #include <ouro/ouro.hpp>
 
@@ -342,7 +342,7 @@ TEST(Allocator, AlignmentIsHonoured) {
         }
 }
 
-// Issue 4 §4: about 1 GiB of small blocks, 90% freed in a scattered order, then the rest; the
+// About 1 GiB of small blocks, 90% freed in a scattered order, then the rest; the
 // resident size must come back to within 10% of where it started (glibc malloc keeps it).
 TEST(Allocator, ResidentMemoryReturnsAfterScatteredFrees) {
     constexpr std::size_t kBlock = 64;

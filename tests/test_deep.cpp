@@ -1,4 +1,4 @@
-// Deep and wide structures (issue 6 §3): released or collected on the default 8 MB stack, in time
+// Deep and wide structures (docs/reliability.md §4): released or collected on the default 8 MB stack, in time
 // linear in their size.
 #include <ouro/ouro.hpp>
 

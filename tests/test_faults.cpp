@@ -1,4 +1,4 @@
-// Fault injection (issue 6 §4): std::bad_alloc at every Nth allocation the library makes —
+// Fault injection (docs/reliability.md §3): std::bad_alloc at every Nth allocation the library makes —
 // inside make, inside collections, inside weak reference registration. The failing operation
 // reports the error; nothing leaks; the heap stays consistent and keeps working.
 #include <ouro/ouro.hpp>

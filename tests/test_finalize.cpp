@@ -1,4 +1,4 @@
-// ouro::finalize and Finalizer (weakref.finalize), issue 3.
+// ouro::finalize and Finalizer (weakref.finalize, docs/cpython.md §5).
 #include <ouro/ouro.hpp>
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
-// Finalizers (PEP 442), resurrection, re-entrancy and errors from user code (issue 2, semantics
-// 3, 6 and 7; docs/cpython.md §2 steps 7-10).
+// Finalizers (PEP 442), resurrection, re-entrancy and errors from user code (docs/cpython.md §2,
+// steps 6-9).
 #include <ouro/ouro.hpp>
 #include <ouro/weakref.hpp>
 

@@ -1,4 +1,4 @@
-// Hostile user code (issue 6 §5), the cases the other files do not already cover one by one:
+// Hostile user code (docs/reliability.md §5), the cases the other files do not already cover one by one:
 // every hook throwing in one collection and in one deep release, finalizers that drop the last
 // reference to an object being finalized (their own included), weak references destroyed inside
 // their own callback (and inside each other's), and resurrection through weak containers read

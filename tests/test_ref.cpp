@@ -1,5 +1,5 @@
 // ouro::Ref<T>, ouro::make<T>, ref_cast, std::hash, destruction at count zero, tracked vs
-// untracked types, and the iterative release of very long chains (issue 2, semantics 1 and 2).
+// untracked types, and the iterative release of very long chains (docs/design.md §4).
 #include <ouro/ouro.hpp>
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// WeakRef, getweakrefcount and getweakrefs: the rules of issue 3, in the spirit of CPython's
+// WeakRef, getweakrefcount and getweakrefs: CPython's rules (docs/cpython.md §5), in the spirit of CPython's
 // test_weakref.py and the weakref parts of test_gc.py.
 #include <ouro/ouro.hpp>
 #include <ouro/weakref.hpp>
