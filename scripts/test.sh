@@ -3,7 +3,7 @@
 # warnings are errors), a Release build with GCC (checks off; GCC's optimiser-driven warnings) and
 # an ASan+UBSan build with Clang, where the randomized model runs 1,000,000 operations. Then a short libFuzzer run (scripts/fuzz.sh) and valgrind memcheck over the seed
 # tour and a stress subset (scripts/valgrind.sh). Also compiles the benchmarks warning-free.
-# Usage: scripts/test.sh [--quick]   (--quick: the GCC Debug pass only)
+# Usage: scripts/test.sh [--quick]   (--quick: the GCC Debug and Release passes and packaging only)
 # Soak mode (not in CI): see docs/reliability.md, e.g.
 #   OURO_MODEL_SOAK_SECONDS=600 build/clang-asan/tests/ouro_tests --gtest_filter='RandomModel.*'
 #   bash scripts/fuzz.sh 3600
