@@ -37,14 +37,13 @@ struct YoungSpace {
     }
     // Calls f(object, slot, block size) for every candidate.
     template <class F>
-    void gather(Graph& g, F&& f) {
-        for (std::uint32_t j = 0; j < n; ++j)
-            if (Object* x = at(j)) {  // null: a hole where an object died
-                g.start();
-                f(x, j, block_size(x));
-            }
+    void gather(Graph&, F&& f) {
+        for (std::uint32_t j = 0; j < n; ++j) {
+            Object* x = at(j);
+            f(x, j, block_size(x));
+        }
     }
-    std::size_t population() const noexcept { return list.count_live(base); }
+    std::size_t population() const noexcept { return n; }
     template <class F>
     void scan(const Slot* graph, F&& f) const {
         for (std::uint32_t j = 0; j < n; ++j)
@@ -69,8 +68,12 @@ public:
         table_.reserve_one();
         table_.place(Bucket{p, base, p->div_magic});
     }
-    const Bucket* find(const Pool* p) const noexcept {
-        return table_.find(hash_of(p), [p](const Bucket& b) { return b.pool == p; });
+    // Consecutive edges mostly land in the same pool: the last answer is kept.
+    OURO_ALWAYS_INLINE const Bucket* find(const Pool* p) const noexcept {
+        if (p == last_.pool) return &last_;
+        const Bucket* b = table_.find(hash_of(p), [p](const Bucket& x) { return x.pool == p; });
+        if (b) last_ = *b;
+        return b;
     }
 
 private:
@@ -79,6 +82,7 @@ private:
         return static_cast<std::size_t>((reinterpret_cast<std::uintptr_t>(p) >> 6) * 0x9E3779B97F4A7C15ull >> 32);
     }
     OpenTable<Bucket> table_;
+    mutable Bucket last_{};
 };
 
 // Full collections: the slot is the block's number across the tracked pools (pool base + block
@@ -122,21 +126,21 @@ struct FullSpace {
     // Calls f(object, slot, block size) for every block of the tracked pools in address order,
     // then for every large object.
     template <class F>
-    void for_each_block(F&& f) const {
+    OURO_ALWAYS_INLINE void for_each_block(F&& f) const {
         for (auto [p, base] : pools) {
             std::uint32_t j = base;
-            for (char* b = p->data(); b != p->bump_end(); b += p->block_size, ++j)
-                f(reinterpret_cast<Object*>(b), j, std::size_t{p->block_size});
+            const std::size_t size = p->block_size;
+            char* const end = p->bump_end();
+            for (char* b = p->data(); b != end; b += size, ++j) f(reinterpret_cast<Object*>(b), j, size);
         }
         for (std::uint32_t i = 0; i < large.size(); ++i) f(large[i], large_base + i, block_size(large[i]));
     }
     template <class F>
-    void gather(Graph& g, F&& f) {
+    void gather(Graph&, F&& f) {
         eligible = 0;
-        for_each_block([&](Object* o, std::uint32_t j, std::size_t size) {
+        for_each_block([&](Object* o, std::uint32_t j, std::size_t size) __attribute__((always_inline)) {
             if (!is_eligible(gcword(o))) return;
             ++eligible;
-            g.start();
             f(o, j, size);
         });
         gathered = true;
@@ -182,8 +186,7 @@ struct SetSpace {
         return it != sorted.end() && *it == y ? static_cast<std::uint32_t>(it - sorted.begin()) : kNone;
     }
     template <class F>
-    void gather(Graph& g, F&& f) {
-        g.start();
+    void gather(Graph&, F&& f) {
         for (std::uint32_t j = 0; j < sorted.size(); ++j) f(sorted[j], j, block_size(sorted[j]));
     }
 };

@@ -84,14 +84,16 @@ void analyse(Space& space, Graph& g, std::int32_t bias, TraceErrors& errors, Slo
              std::size_t edges_hint = 0) {
     g.edges.reserve(edges_hint);
     Visit visitor(&space, &g, &errors, &owners);
-    space.gather(g, [&](Object* x, std::uint32_t j, std::size_t size) {
+    Slot* const slots = g.slots.data();
+    space.gather(g, [&](Object* x, std::uint32_t j, std::size_t size) __attribute__((always_inline)) {
         visitor.begin(x, size);
         // A count of 0 means a deallocation is under way (the trashcan may have queued it):
         // that deallocation holds it, so it counts as referenced from outside.
         const std::uint32_t count = refcnt(x);
-        g.slots[j].refs += clamp_count(count ? count : 1) - bias;
+        Slot& slot = slots[j];
+        slot.refs += clamp_count(count ? count : 1) - bias;
         const std::size_t start = g.edges.size();
-        g.slots[j].link = kCandidate;  // its own edges (a self-reference) see it as a candidate
+        slot.link = kCandidate;  // its own edges (a self-reference) see it as a candidate
         try {
             x->trace(visitor);
         } catch (...) {
@@ -100,17 +102,19 @@ void analyse(Space& space, Graph& g, std::int32_t bias, TraceErrors& errors, Slo
             throw TraceFailed{};
         }
         visitor.end();
-        const std::uint32_t outside = visitor.outside ? kOutside : 0u;
+        const std::uint32_t doubtful = visitor.doubtful ? kDoubtful : 0u;
         const std::size_t n = g.edges.size() - start;
-        if (n <= 1) {
-            g.slots[j].link = kCandidate | kInline | outside | (n ? g.edges[start] : kNoTarget);
+        if (n <= 2) {
+            slot.link = kCandidate | kInline | doubtful | (n ? g.edges[start] : kNoTarget);
+            slot.second = n == 2 ? g.edges[start + 1] : kNoTarget;
             g.edges.resize(start);
         } else {
             if (start >= kNoTarget) throw std::length_error("ouro::gc: a collection of more than 2^29 references");
-            g.slots[j].link = kCandidate | outside | static_cast<std::uint32_t>(start);
+            slot.link = kCandidate | doubtful | static_cast<std::uint32_t>(start);
             g.edges.push_back(kNone);
         }
     });
+    visitor.flush();
     g.mark();
 }
 
@@ -173,11 +177,10 @@ private:
             analyse<RecordVisitor<Space>>(space, g, 0, errors_, owners_, gen_ == 2 ? s_.collector.edges_hint : 0);
             if (gen_ == 2) s_.collector.edges_hint = g.edges.size();
             doubtful_ = g.overcounted;
-            if (g.started)
-                space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
+            space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
                     if (g.reached(j)) return;
                     unreachable_.push_back(x);
-                    doubtful_ |= (g.slots[j].link & kOutside) != 0;
+                    doubtful_ |= (g.slots[j].link & kDoubtful) != 0;
                 });
         } catch (const TraceFailed&) {
             unreachable_.clear();
@@ -209,7 +212,7 @@ private:
             // Promoted by a young collection: pending long-lived objects (§6 of docs/design.md).
             const std::uint32_t index = s_.schedule.promotion_index(gen_);
             for (std::uint32_t i = 0; i < young.size(); ++i)
-                if (Object* x = young[i]) set_generation(x, 2, index);
+                set_generation(young[i], 2, index);
             young.clear();
         }
         HeapAccess::count0(heap_) = 0;

@@ -88,7 +88,7 @@ std::vector<Ref<Object>> get_objects(int generation) {
     if (generation < 2) {
         auto& young = HeapAccess::young(heap());
         for (auto* it = young.begin(generation); it != young.end(generation); ++it)
-            if (*it && is_tracked_object(*it)) out.emplace_back(*it);
+            if (is_tracked_object(*it)) out.emplace_back(*it);
         return out;
     }
     detail::for_each_object(heap(), [&](Object* o) {

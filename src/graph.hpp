@@ -7,26 +7,30 @@
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
-#include <vector>
+
+#include <ouro/config.hpp>
 
 namespace ouro::detail {
 
 constexpr std::uint32_t kNone = 0xffffffffu;
 
-// One candidate's scratch: 8 bytes, so a step of the marking chase is one memory access.
+// One candidate's scratch: 12 bytes, so that a step of the marking chase along an object with
+// one or two references (a list's links, a tree's children, a doubly linked list) is one access.
 struct Slot {
-    std::int32_t refs;   // gc_refs: count minus references from candidates; kReached once marked
-    std::uint32_t link;  // flags | the one edge's target (or kNoTarget) when kInline,
-                         //       | else the index of the candidate's run of edges in Graph::edges
+    std::int32_t refs;     // gc_refs: count minus references from candidates; kReached once marked
+    std::uint32_t link;    // flags | the first edge's target (or kNoTarget) when kInline,
+                           //       | else the index of the candidate's run of edges in Graph::edges
+    std::uint32_t second;  // kInline: the second edge's target, or kNoTarget
 };
 constexpr std::int32_t kReached = INT32_MIN;
 constexpr std::int32_t kPeeled = INT32_MIN + 1;  // died by its count once user code let go (see peel)
 constexpr std::uint32_t kCandidate = 1u << 31;
 constexpr std::uint32_t kInline = 1u << 30;
 // The candidate's trace() visited a slot outside its own block (a container's buffer, a
-// unique_ptr's target, or a mistake): its references are checked before anything is freed.
-constexpr std::uint32_t kOutside = 1u << 29;
-constexpr std::uint32_t kLinkMask = kOutside - 1;
+// unique_ptr's target, or a mistake), or its own slots out of order: if it is garbage, its
+// references are counted again, exactly, before anything is freed (RecordVisitor).
+constexpr std::uint32_t kDoubtful = 1u << 29;
+constexpr std::uint32_t kLinkMask = kDoubtful - 1;
 constexpr std::uint32_t kNoTarget = kLinkMask;  // also the limit on slots and on edges
 
 inline bool is_candidate_slot(const Slot* slots, std::uint32_t j) noexcept { return slots[j].link & kCandidate; }
@@ -36,31 +40,24 @@ inline bool is_candidate_slot(const Slot* slots, std::uint32_t j) noexcept { ret
 struct GraphBuffers {
     ScratchArray<Slot> slots;
     ScratchArray<std::uint32_t> edges;
-    std::vector<std::uint32_t> stack;
+    ScratchArray<std::uint32_t> stack;  // room for every slot: each is pushed at most once
 };
 
 // One reachability analysis over candidates numbered 0..size-1.
 struct Graph {
     ScratchArray<Slot>& slots;           // all zero: no candidates yet
-    ScratchArray<std::uint32_t>& edges;  // runs of two or more targets, each ended by kNone
-    std::vector<std::uint32_t>& stack;
+    ScratchArray<std::uint32_t>& edges;  // runs of three or more targets, each ended by kNone
+    ScratchArray<std::uint32_t>& stack;
     std::size_t size;
-    bool started = false;
     // Some candidate's references from candidates outnumber its count: a trace() visits a
     // reference it does not hold, or one twice (seen by mark).
     bool overcounted = false;
 
+    // Throws std::bad_alloc (or std::length_error) before anything changed.
     Graph(GraphBuffers& b, std::size_t n) : slots(b.slots), edges(b.edges), stack(b.stack), size(n) {
         if (n >= kNoTarget) throw std::length_error("ouro::gc: a collection of more than 2^29 objects");
         edges.clear();
-        stack.clear();
-    }
-    // The slots are zeroed when the first candidate is gathered: a collection that finds no
-    // candidate never touches them.
-    void start() {
-        if (started) return;
-        slots.assign_zero(size);
-        started = true;
+        slots.assign_zero(n);
     }
     bool reached(std::uint32_t j) const noexcept { return slots[j].refs == kReached; }
 
@@ -70,36 +67,76 @@ struct Graph {
         const std::uint32_t link = slots[j].link;
         if (link & kInline) {
             if ((link & kLinkMask) != kNoTarget) f(link & kLinkMask);
+            if (slots[j].second != kNoTarget) f(slots[j].second);
             return;
         }
         for (const std::uint32_t* e = edges.data() + (link & kLinkMask); *e != kNone; ++e) f(*e);
     }
 
     // Marks everything reachable from the candidates with gc_refs > 0 (the roots), depth first
-    // with an explicit stack. Objects with one reference (list links) cost one memory access per
-    // step: the target is inline in the slot. Every candidate's final gc_refs is looked at once
-    // (as a root or when first reached): a negative one sets `overcounted`.
+    // with an explicit stack, reading only the slots and the edge runs. A target is checked when
+    // it is taken off the stack, not when it is pushed, and taken through a small FIFO whose
+    // entries are prefetched as they enter: the chase is a string of cache misses otherwise.
+    // Every candidate's final gc_refs is looked at once (as a root or when first reached): a
+    // negative one sets `overcounted`.
     void mark() {
-        if (!started) return;
-        auto reach = [&](std::uint32_t t) {
-            const std::int32_t r = slots[t].refs;
-            if (r == kReached || !(slots[t].link & kCandidate)) return;
-            overcounted |= r < 0;
-            slots[t].refs = kReached;
-            stack.push_back(t);
+        constexpr std::uint32_t kAhead = 8;  // the FIFO's depth: misses in flight
+        std::uint32_t ahead[kAhead];
+        std::uint32_t in = 0, queued = 0;
+        Slot* const s = slots.data();
+        const std::uint32_t* const runs = edges.data();
+        stack.reserve(size + 2);
+        std::uint32_t* bottom = stack.data();
+        std::uint32_t* top = bottom;
+        std::uint32_t* limit = bottom + stack.capacity();
+        auto push = [&](std::uint32_t t) {
+            if (OURO_UNLIKELY(top == limit)) {  // more pushes than slots: duplicates on the stack
+                const std::size_t depth = static_cast<std::size_t>(top - bottom);
+                stack.commit(depth);
+                stack.reserve(depth * 2);
+                bottom = stack.data();
+                top = bottom + depth;
+                limit = bottom + stack.capacity();
+            }
+            *top++ = t;
+        };
+        auto visit = [&](std::uint32_t t) {
+            Slot& x = s[t];
+            if (x.refs == kReached || !(x.link & kCandidate)) return;
+            overcounted |= x.refs < 0;
+            x.refs = kReached;
+            const std::uint32_t link = x.link;
+            if (link & kInline) {
+                if ((link & kLinkMask) != kNoTarget) push(link & kLinkMask);
+                if (x.second != kNoTarget) push(x.second);
+                return;
+            }
+            for (const std::uint32_t* e = runs + (link & kLinkMask); *e != kNone; ++e) push(*e);
         };
         for (std::uint32_t root = 0; root < size; ++root) {
-            const std::int32_t r = slots[root].refs;
-            if (!(slots[root].link & kCandidate) || r == kReached) continue;
+            const std::int32_t r = s[root].refs;
+            if (!(s[root].link & kCandidate) || r == kReached) continue;
             if (r <= 0) {
                 overcounted |= r < 0;
                 continue;
             }
-            reach(root);
-            while (!stack.empty()) {
-                const std::uint32_t j = stack.back();
-                stack.pop_back();
-                for_each_edge(j, reach);
+            push(root);
+            while (top != bottom || queued) {
+                if (top != bottom) {
+                    const std::uint32_t t = *--top;
+                    __builtin_prefetch(&s[t]);
+                    const std::uint32_t at = in++ % kAhead;
+                    if (queued < kAhead) {
+                        ++queued;
+                        ahead[at] = t;
+                        continue;
+                    }
+                    const std::uint32_t oldest = ahead[at];
+                    ahead[at] = t;
+                    visit(oldest);
+                } else {
+                    visit(ahead[(in - queued--) % kAhead]);
+                }
             }
         }
     }
@@ -110,20 +147,21 @@ struct Graph {
     // are set to kPeeled. count(j) gives candidate j's reference count.
     template <class Count>
     void peel(std::int32_t bias, Count&& count) {
-        if (!started) return;
+        stack.reserve(size);  // each slot is pushed at most once
+        std::uint32_t* const bottom = stack.data();
+        std::uint32_t* top = bottom;
         // An unreached candidate's references all come from unreached candidates: its in-degree
         // there is its count less the collector's hold.
         for (std::uint32_t j = 0; j < size; ++j)
             if ((slots[j].link & kCandidate) && slots[j].refs != kReached) {
                 slots[j].refs = count(j) - bias;
-                if (slots[j].refs == 0) stack.push_back(j);
+                if (slots[j].refs == 0) *top++ = j;
             }
-        while (!stack.empty()) {
-            const std::uint32_t j = stack.back();
-            stack.pop_back();
+        while (top != bottom) {
+            const std::uint32_t j = *--top;
             slots[j].refs = kPeeled;
             for_each_edge(j, [&](std::uint32_t t) {
-                if ((slots[t].link & kCandidate) && slots[t].refs > 0 && --slots[t].refs == 0) stack.push_back(t);
+                if ((slots[t].link & kCandidate) && slots[t].refs > 0 && --slots[t].refs == 0) *top++ = t;
             });
         }
     }

@@ -38,6 +38,7 @@ public:
     T& operator[](std::size_t i) noexcept { return data_[i]; }
     const T& operator[](std::size_t i) const noexcept { return data_[i]; }
     std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return cap_; }
     bool empty() const noexcept { return size_ == 0; }
     T* begin() noexcept { return data_; }
     T* end() noexcept { return data_ + size_; }
@@ -61,10 +62,13 @@ public:
         if (size_ == cap_) reserve(cap_ ? cap_ * 2 : 1024);
         data_[size_++] = v;
     }
+    // After elements up to n were written through data() within the capacity reserve() made.
+    void commit(std::size_t n) noexcept { size_ = n; }
 
-    // Grows the capacity to at least n elements; new elements are zero.
+    // Grows the capacity to at least n elements (doubling at least); new elements are zero.
     void reserve(std::size_t n) {
         if (n <= cap_) return;
+        if (n < cap_ * 2) n = cap_ * 2;
         fault_point();
         std::size_t bytes = n * sizeof(T);
         if (bytes < kMapThreshold && !mapped_) {

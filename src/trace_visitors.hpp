@@ -37,20 +37,21 @@ public:
     std::size_t size() const noexcept { return size_; }
     bool inside(const void* slot) const noexcept { return offset(slot) < size_; }
     // For a slot inside the block: true the first time.
-    bool first(const void* slot) {
+    OURO_ALWAYS_INLINE bool first(const void* slot) {
         const std::size_t word = offset(slot) / sizeof(void*);
-        if (word < 64) {
-            const std::uint64_t bit = std::uint64_t{1} << word;
-            if (bits_ & bit) return false;
-            bits_ |= bit;
-            return true;
-        }
-        if (std::find(large_.begin(), large_.end(), word) != large_.end()) return false;
-        large_.push_back(word);
+        if (OURO_UNLIKELY(word >= 64)) return first_beyond_64(word);
+        const std::uint64_t bit = std::uint64_t{1} << word;
+        if (bits_ & bit) return false;
+        bits_ |= bit;
         return true;
     }
 
 private:
+    OURO_NOINLINE bool first_beyond_64(std::size_t word) {
+        if (std::find(large_.begin(), large_.end(), word) != large_.end()) return false;
+        large_.push_back(word);
+        return true;
+    }
     std::size_t offset(const void* slot) const noexcept {
         return static_cast<std::size_t>(static_cast<const char*>(slot) - base_);
     }
@@ -60,10 +61,13 @@ private:
     std::vector<std::size_t> large_;
 };
 
-// Phase 1's visitor: subtracts one from each visited candidate's gc_refs and records the edge. A
-// slot of the object's own block visited twice counts once; a slot outside it flags the object
-// (kOutside) for phase 4. Checked builds also look at every outside slot now, so a mistake is
-// reported even when the object is not garbage.
+// Phase 1's visitor: subtracts one from each visited candidate's gc_refs and records the edge.
+// It flags the object as doubtful (kDoubtful, for phase 4) when its trace() visits a slot outside
+// the object's own block, or its own slots out of increasing address order: slots visited in
+// order (as OURO_TRACE and most hand-written traces do: members in declaration order) cannot
+// repeat, and the flag costs a compare where an exact check of repeats would cost more. Checked
+// builds check repeats exactly and every outside slot now, so that a mistake is reported even
+// when the object is not garbage.
 template <class Space>
 struct RecordVisitor final : Visitor {
     Space* space;
@@ -71,49 +75,111 @@ struct RecordVisitor final : Visitor {
     TraceErrors* errors;
     SlotOwners* owners;
     Object* current = nullptr;
-    SeenSlots seen;
-    bool outside = false;
+    SeenSlots seen;         // checked builds: the object's own slots, for an exact check of repeats
+    bool doubtful = false;
     bool oom = false;  // the collector's own memory ran out (not the trace()'s fault)
     std::vector<const void*> outside_slots;  // checked builds: to find one visited twice
 
-    RecordVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o) : space(s), graph(g), errors(e), owners(o) {}
-    void begin(Object* x, std::size_t size) {
+    RecordVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o)
+        : space(s), graph(g), errors(e), owners(o), slots_(g->slots.data()) {}
+    OURO_ALWAYS_INLINE void begin(Object* x, std::size_t size) {
         current = x;
-        seen.begin(x, size);
-        outside = false;
-        if constexpr (OURO_CHECKS) outside_slots.clear();
+        base_ = reinterpret_cast<const char*>(x);
+        floor_ = base_;
+        size_ = size;
+        doubtful = false;
+        if constexpr (OURO_CHECKS) {
+            seen.begin(x, size);
+            outside_slots.clear();
+        }
+        cursor_ = buffer_;
+        limit_ = buffer_ + kBuffer;
     }
+    // Called when the buffer is full: it is recorded, and the slot starts the next one.
     void visit(Object*& slot) override {
-        if (seen.inside(&slot)) {
-            if (!seen.first(&slot)) {
-                errors->record(*current, "visited a Ref of its own twice (counted once)");
-                return;
-            }
-        } else {
-            outside = true;
-            if constexpr (OURO_CHECKS)
-                if (!check_outside(&slot)) return;
-        }
-        const std::uint32_t j = space->index(slot);
-        if (j == kNone) return;
-        --graph->slots[j].refs;
-        record_edge(j);
+        drain();
+        *cursor_++ = &slot;
     }
-    void record_edge(std::uint32_t j) {
-        try {
-            graph->edges.push_back(j);
-        } catch (...) {
-            oom = true;
-            throw;
-        }
-    }
-    // After the object's trace(): checked builds report an outside slot visited twice.
-    void end() {
+    // After the object's trace(): the buffered slots are recorded; checked builds report an
+    // outside slot visited twice.
+    OURO_ALWAYS_INLINE void end() {
+        drain();
         if constexpr (OURO_CHECKS) {
             std::sort(outside_slots.begin(), outside_slots.end());
             if (std::adjacent_find(outside_slots.begin(), outside_slots.end()) != outside_slots.end())
                 errors->record(*current, "visited a Ref twice (a container visited both whole and element by element?)");
         }
+    }
+
+private:
+    // trace() writes non-null slots here (Visitor's buffer): a loop instead of a virtual call each.
+    static constexpr std::size_t kBuffer = 32;
+    Object** buffer_[kBuffer];
+    const char* base_ = nullptr;   // the object's block
+    std::size_t size_ = 0;
+    const char* floor_ = nullptr;  // past the last slot of the block visited
+    Slot* slots_;                  // the graph's (allocated before the gather)
+
+    // Room for the buffer's edges is made once, so that recording one is a plain store; the loop
+    // works on locals (through `this` every field would be a load and a store per slot).
+    OURO_ALWAYS_INLINE void drain() {
+        if (cursor_ == buffer_) return;
+        auto& edges = graph->edges;
+        try {
+            edges.reserve(edges.size() + kBuffer);
+        } catch (...) {
+            oom = true;
+            throw;
+        }
+        std::uint32_t* out = edges.data() + edges.size();
+        const char* const base = base_;
+        const std::size_t size = size_;
+        const char* floor = floor_;
+        bool doubt = doubtful;
+        std::uint32_t in = in_;
+        Slot* const slots = slots_;
+        for (Object*** p = buffer_; p != cursor_; ++p) {
+            Object*& slot = **p;
+            const char* at = reinterpret_cast<const char*>(&slot);
+            if (static_cast<std::size_t>(at - base) < size) {
+                if constexpr (OURO_CHECKS) {
+                    if (!seen.first(&slot)) {
+                        errors->record(*current, "visited a Ref of its own twice (counted once)");
+                        continue;
+                    }
+                }
+                doubt |= at < floor;
+                floor = at + 1;
+            } else {
+                doubt = true;
+                if constexpr (OURO_CHECKS)
+                    if (!check_outside(&slot)) continue;
+            }
+            const std::uint32_t j = space->index(slot);
+            if (j == kNone) continue;
+            // The decrement waits in a small ring, its target prefetched as it enters: in a big
+            // heap each target's slot is a cache miss (and decrements commute).
+            __builtin_prefetch(&slots[j], 1);
+            const std::uint32_t k = in++ % kAhead;
+            if (in > kAhead) --slots[ahead_[k]].refs;
+            ahead_[k] = j;
+            *out++ = j;
+        }
+        edges.commit(static_cast<std::size_t>(out - edges.data()));
+        floor_ = floor;
+        doubtful = doubt;
+        in_ = in;
+        cursor_ = buffer_;
+    }
+    static constexpr std::uint32_t kAhead = 16;
+    std::uint32_t ahead_[kAhead];
+    std::uint32_t in_ = 0;
+
+public:
+    // After the last candidate: the decrements still waiting.
+    void flush() noexcept {
+        for (std::uint32_t i = in_ > kAhead ? in_ - kAhead : 0; i < in_; ++i) --slots_[ahead_[i % kAhead]].refs;
+        in_ = 0;
     }
 
 private:
@@ -147,7 +213,7 @@ struct VerifyVisitor final : Visitor {
     SlotOwners* owners;
     Object* current = nullptr;
     SeenSlots seen;
-    static constexpr bool outside = false;
+    static constexpr bool doubtful = false;
     bool oom = false;
     std::unordered_set<const void*> outside_seen;  // outside slots visited by any member
 
@@ -157,9 +223,13 @@ struct VerifyVisitor final : Visitor {
         seen.begin(x, size);
     }
     void end() {}
+    void flush() noexcept {}
     void visit(Object*& slot) override {
         if (seen.inside(&slot)) {
-            if (!seen.first(&slot)) return;  // reported by phase 1 already
+            if (!seen.first(&slot)) {
+                errors->record(*current, "visited a Ref of its own twice (counted once)");
+                return;
+            }
         } else {
             const SlotOwner owner = owners->classify(&slot, seen.base(), seen.size());
             if (owner == SlotOwner::Static || owner == SlotOwner::OtherObject) {

@@ -9,46 +9,19 @@ namespace ouro::detail {
 
 YoungList::~YoungList() { std::free(items_); }
 
-// Drops the holes, keeping both generations in order; rewrites the moved members' positions.
-void YoungList::squeeze() noexcept {
-    std::uint32_t n = 0, boundary = 0;
-    for (std::uint32_t i = 0; i < size_; ++i) {
-        if (i == boundary_) boundary = n;
-        if (Object* x = items_[i]) {
-            set_generation(x, 0, n);
-            items_[n++] = x;
-        }
-    }
-    boundary_ = boundary_ == size_ ? n : boundary;
-    size_ = n;
-}
-
 bool YoungList::push(Object* o, bool old) noexcept {
     if (size_ == capacity_) {
-        // Holes are squeezed out when the array fills; it grows unless that frees more than
-        // half, so the work stays proportional to the appends. At the size limit, a squeeze that
-        // freed little is tried again only after as many refusals as it cost.
-        if (capacity_ == kYoungListLimit && ++refused_ < capacity_ / 2) return false;
-        refused_ = 0;
-        squeeze();
-        if (size_ >= capacity_ / 2 && capacity_ < kYoungListLimit) {
-            std::uint32_t cap = capacity_ ? std::min(capacity_ * 2, kYoungListLimit) : 1024;
-            if (auto* grown = static_cast<Object**>(std::realloc(items_, cap * sizeof(Object*)))) {
-                items_ = grown;
-                capacity_ = cap;
-            }
-        }
-        if (size_ == capacity_) return false;
+        if (capacity_ == kYoungListLimit) return false;
+        const std::uint32_t cap = capacity_ ? std::min(capacity_ * 2, kYoungListLimit) : 1024;
+        auto* grown = static_cast<Object**>(std::realloc(items_, cap * sizeof(Object*)));
+        if (!grown) return false;
+        items_ = grown;
+        capacity_ = cap;
     }
     if (!old) return try_push(o);
     // Generation 1 ends at the boundary: the first member of generation 0 moves to the end.
-    if (boundary_ != size_) {
-        Object* x = items_[boundary_];
-        items_[size_] = x;
-        if (x) set_generation(x, 0, size_);
-    }
-    items_[boundary_] = o;
-    set_generation(o, 0, boundary_++);
+    if (boundary_ != size_) place(items_[boundary_], size_);
+    place(o, boundary_++);
     ++size_;
     return true;
 }
@@ -67,7 +40,7 @@ std::string YoungList::check() const {
     if (boundary_ > size_ || size_ > capacity_) return "young list: boundary, size and capacity out of order";
     for (std::uint32_t i = 0; i < size_; ++i) {
         Object* x = items_[i];
-        if (!x) continue;
+        if (!x) return "young list: a hole at " + std::to_string(i);
         const std::uint32_t w = gcword(x);
         if ((w & (kLive | kTracked)) != (kLive | kTracked)) return "young list: a dead or untracked member at " + std::to_string(i);
         if (generation(w) != 0 || (w >> kIndexShift) != i) return "young list: member " + std::to_string(i) + " does not know its position";

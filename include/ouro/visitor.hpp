@@ -101,6 +101,12 @@ protected:
     Visitor& operator=(const Visitor&) = default;
     ~Visitor() = default;
 
+    // A visitor that handles many slots (the collector's gather) may have them written into a
+    // buffer, [cursor_, limit_), instead of taking a virtual call each; when the buffer is full,
+    // or there is none, visit() is called. It reads the buffer once trace() returns.
+    Object*** cursor_ = nullptr;
+    Object*** limit_ = nullptr;
+
 private:
     template <class X>
     void visit_value(X& x) {
@@ -114,7 +120,9 @@ private:
 #if OURO_CHECKS
             visit_any(&slot);
 #endif
-            if (slot) visit(slot);
+            if (!slot) return;
+            if (cursor_ != limit_) *cursor_++ = &slot;
+            else visit(slot);
         } else if constexpr (requires { detail::RefAccess::record(x); }) {
             if (detail::WeakRecord*& r = detail::RefAccess::record(x)) visit_weak(r);
         } else if constexpr (requires { x.has_value(); *x; } || requires { x.get(); *x; }) {  // optional, unique_ptr
