@@ -351,7 +351,7 @@ void run_callbacks(GcModule& m, std::string_view phase, const gc::Info& info) {
 
 }  // namespace
 
-std::size_t collect(Heap& h, int generation) {
+std::size_t collect(Heap& h, int generation, bool automatic) {
     HeapState& s = HeapAccess::state(h);
     if (s.schedule.collecting) return 0;
     s.schedule.collecting = true;
@@ -368,6 +368,7 @@ std::size_t collect(Heap& h, int generation) {
     run_callbacks(s.gc, "start", gc::Info{generation, 0, 0, 0});
     const double t0 = os::precise_now_s();
     std::size_t found = Collection(h, generation).run();
+    s.schedule.found(generation, found, automatic);
     if (generation == 2) HeapAccess::allocator(h).purge();  // empty arenas kept past their time
     const double seconds = os::precise_now_s() - t0;
 

@@ -70,6 +70,7 @@ void set_threshold(std::size_t threshold0, std::size_t threshold1) {
 }
 void set_threshold(std::size_t threshold0, std::size_t threshold1, std::size_t threshold2) {
     schedule().threshold = {threshold0, threshold1, threshold2};
+    schedule().adaptive = false;  // thresholds asked for: CPython's exact schedule
     HeapAccess::update_trigger(heap());
 }
 std::array<GenerationStats, 3> get_stats() { return module().stats; }

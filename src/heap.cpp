@@ -77,7 +77,7 @@ void* Heap::allocate_large(std::size_t size, std::size_t align, std::size_t pref
     return obj;
 }
 
-void Heap::collect_generations() { detail::collect(*this, state_->schedule.choose()); }
+void Heap::collect_generations() { detail::collect(*this, state_->schedule.choose(), true); }
 
 Heap::Scope::Scope(Heap& heap) : heap_(heap), previous_(detail::t_current_heap) {
     auto& owner = heap.state_->owner;

@@ -81,7 +81,8 @@ void run_atexit_finalizers(Heap& h) noexcept;
 void freeze(Heap& h) noexcept;
 void unfreeze(Heap& h) noexcept;
 
-// The collector (collector.cpp): collects `generation` and the younger ones.
-std::size_t collect(Heap& h, int generation);
+// The collector (collector.cpp): collects `generation` and the younger ones. `automatic`: started
+// by an allocation, not asked for (the adaptive schedule learns only from these).
+std::size_t collect(Heap& h, int generation, bool automatic = false);
 
 }  // namespace ouro::detail

@@ -5,17 +5,33 @@
 
 namespace ouro::detail {
 
+namespace {
+constexpr std::array<unsigned, 3> kMaxWait{4, 4, 2};  // 16 x threshold0 and threshold1; all long-lived objects
+}  // namespace
+
 std::size_t Schedule::trigger() const noexcept {
     const bool automatic = enabled && threshold[0] != 0 && !collecting && !tearing_down;
-    return automatic ? threshold[0] : SIZE_MAX;
+    if (!automatic) return SIZE_MAX;
+    const unsigned wait = adaptive ? wait_[0] : 0;
+    return threshold[0] > (SIZE_MAX >> wait) ? SIZE_MAX : threshold[0] << wait;
 }
 
 int Schedule::choose() const noexcept {
     // The oldest generation over its threshold, where a full collection also waits until a
-    // quarter of the long-lived objects are new.
-    if (count2 > threshold[2] && long_lived_pending_ > long_lived_total_ / 4) return 2;
-    if (count1 > threshold[1]) return 1;
+    // quarter of the long-lived objects are new (CPython's rule; more after empty ones).
+    const unsigned wait1 = adaptive ? wait_[1] : 0, wait2 = adaptive ? wait_[2] : 0;
+    if (count2 > threshold[2] && long_lived_pending_ > (long_lived_total_ / 4) << wait2) return 2;
+    if (count1 > threshold[1] << wait1) return 1;
     return 0;
+}
+
+void Schedule::found(int gen, std::size_t found, bool automatic) noexcept {
+    const auto g = static_cast<std::size_t>(gen);
+    if (found) {
+        for (std::size_t k = 0; k <= g; ++k) wait_[k] = 0;
+        return;
+    }
+    if (automatic && wait_[g] < kMaxWait[g]) ++wait_[g];
 }
 
 void Schedule::collected(int gen, std::size_t survivors) noexcept {

@@ -260,6 +260,36 @@ TEST_F(GenerationsTest, AutomaticCollectionsOfGenerationZeroAndOne) {
     EXPECT_EQ(stats[2].collections, 0u);
 }
 
+// The default schedule adapts (docs/design.md §6): automatic collections that find nothing make
+// the next ones of their generation wait longer, up to 16 times threshold0; one that finds garbage
+// puts the schedule back. set_threshold() asks for CPython's exact schedule instead.
+TEST_F(GenerationsTest, EmptyAutomaticCollectionsBackOffAndGarbageResetsThem) {
+    std::vector<std::size_t> at;  // count0 when each generation-0 collection started
+    ouro::gc::callbacks().push_back([&](std::string_view phase, const ouro::gc::Info& info) {
+        if (phase == "start" && info.generation == 0) at.push_back(ouro::gc::get_count()[0]);
+    });
+    std::vector<Ref<Node>> keep;
+    for (int i = 0; i < 700 * (1 + 2 + 4 + 8 + 16 + 16) + 1; ++i) keep.push_back(ouro::make<Node>(i));
+    ASSERT_EQ(at.size(), 6u);
+    for (std::size_t k = 0; k < at.size(); ++k) EXPECT_EQ(at[k], 700u << std::min<std::size_t>(k, 4)) << k;
+    at.clear();
+    // Garbage: the next collection finds it, and the one after comes at threshold0 again.
+    for (int i = 0; i < 11200 + 701; ++i) {
+        auto a = ouro::make<Node>(i);
+        a->next = a;
+    }
+    ASSERT_GE(at.size(), 2u);
+    EXPECT_EQ(at.back(), 700u);
+    ouro::gc::callbacks().clear();
+}
+
+TEST_F(GenerationsTest, SetThresholdGivesCPythonsExactSchedule) {
+    ouro::gc::set_threshold(700, 10, 10);
+    std::vector<Ref<Node>> keep;
+    for (int i = 0; i < 700 * 20 + 1; ++i) keep.push_back(ouro::make<Node>(i));
+    EXPECT_EQ(ouro::gc::get_stats()[0].collections + ouro::gc::get_stats()[1].collections, 20u);
+}
+
 TEST_F(GenerationsTest, AutomaticCollectionsFreeGarbageOfEveryGeneration) {
     // Garbage that survives young collections (it was reachable for a while) is freed by the
     // automatic collection of an older generation.
