@@ -154,13 +154,11 @@ void BlockAllocator::orphan_live_pools() noexcept {
     for (auto& per_kind : tails_) per_kind.fill(nullptr);
 }
 
-bool BlockAllocator::owns(const void* p) const noexcept {
-    auto* c = static_cast<const char*>(p);
-    auto it = std::upper_bound(arenas_.begin(), arenas_.end(), c,
+bool BlockAllocator::owns_any(const void* lo, const void* hi) const noexcept {
+    auto it = std::upper_bound(arenas_.begin(), arenas_.end(), static_cast<const char*>(hi),
                                [](const char* x, const Arena* a) { return x < a->base(); });
     if (it == arenas_.begin()) return false;
-    const Arena* a = *(it - 1);
-    return c < a->base() + kArenaSize;
+    return static_cast<const char*>(lo) < (*(it - 1))->base() + kArenaSize;
 }
 
 // Pools with free blocks form one list per (kind, size class). Allocation serves the head until

@@ -161,33 +161,36 @@ struct FullSpace {
     }
 };
 
-// Phases 4 and 7: the unreachable set U, sorted by address. Each member's index bits hold its
-// position (they are free while it is in U: promote() put it in generation 2 without an epoch;
-// leave() clears them), so an edge finds its target in one read.
+// Phases 4 and 7: the unreachable set U. Each member's index bits hold its position (they are
+// free while it is in U: promote() put it in generation 2 without an epoch; leave() clears them),
+// so an edge finds its target in one read. A U of more members than the index bits can number
+// (millions) is sorted and searched instead.
 struct SetSpace {
-    std::span<Object* const> sorted;
-    bool positions;  // U fits the index bits; else targets are found by binary search
+    std::span<Object*> members;
+    bool positions;
 
-    explicit SetSpace(std::span<Object* const> u) : sorted(u), positions(u.size() < kNoIndex) {
+    explicit SetSpace(std::span<Object*> u) : members(u), positions(u.size() < kNoIndex) {
         if (positions)
-            for (std::uint32_t j = 0; j < sorted.size(); ++j) set_generation(sorted[j], 2, j);
+            for (std::uint32_t j = 0; j < members.size(); ++j) set_generation(members[j], 2, j);
+        else
+            std::sort(members.begin(), members.end());
     }
     SetSpace(const SetSpace&) = delete;
     SetSpace& operator=(const SetSpace&) = delete;
-    std::uint32_t slots() const noexcept { return static_cast<std::uint32_t>(sorted.size()); }
+    std::uint32_t slots() const noexcept { return static_cast<std::uint32_t>(members.size()); }
     std::uint32_t index(Object* y) const noexcept {
         const std::uint32_t w = gcword(y);
         if (!(w & kUnreachable)) return kNone;
         if (positions) {
             const std::uint32_t j = w >> kIndexShift;
-            return j < sorted.size() && sorted[j] == y ? j : kNone;
+            return j < members.size() && members[j] == y ? j : kNone;
         }
-        auto it = std::lower_bound(sorted.begin(), sorted.end(), y);
-        return it != sorted.end() && *it == y ? static_cast<std::uint32_t>(it - sorted.begin()) : kNone;
+        auto it = std::lower_bound(members.begin(), members.end(), y);
+        return it != members.end() && *it == y ? static_cast<std::uint32_t>(it - members.begin()) : kNone;
     }
     template <class F>
     void gather(Graph&, F&& f) {
-        for (std::uint32_t j = 0; j < sorted.size(); ++j) f(sorted[j], j, block_size(sorted[j]));
+        for (std::uint32_t j = 0; j < members.size(); ++j) f(members[j], j, block_size(members[j]));
     }
 };
 

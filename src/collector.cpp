@@ -16,9 +16,11 @@
 //                  if every trace() told the truth.
 //   3. promote     survivors to the next generation; the rest is the unreachable set U, each
 //                  member held (one extra count), so nothing in U can die while user code runs.
-//   4. verify      only if some member of U visited a slot outside its own block, or some count
-//                  went negative: U's references are counted again, each slot once and only
-//                  slots U may own; what that shows to be referenced from outside leaves U.
+//   4. verify      only if some member of U visited a slot outside its own block or its own
+//                  slots out of order (doubtful), or some count went negative: the doubtful
+//                  members are looked at once more, and unless that shows every slot they visit
+//                  counted once and theirs, U's references are counted again, each slot once and
+//                  only slots U may own; what that shows to be referenced from outside leaves U.
 //                  After: U is garbage whatever a trace() got wrong by visiting too much.
 //   5. weakrefs    to members of U are cleared; callbacks of live weakrefs run (handle_weakrefs)
 //   6. finalize    finalize() of each member of U, at most once per object (PEP 442)
@@ -120,7 +122,7 @@ void analyse(Space& space, Graph& g, std::int32_t bias, TraceErrors& errors, Slo
 
 class Collection {
 public:
-    Collection(Heap& h, int gen) : heap_(h), s_(HeapAccess::state(h)), gen_(gen), owners_(h) {}
+    Collection(Heap& h, int gen) : heap_(h), s_(HeapAccess::state(h)), gen_(gen), owners_(h, s_.collector.statics, gen == 2) {}
 
     // Returns the number of unreachable objects found (resurrected ones excluded, as CPython).
     std::size_t run() {
@@ -128,7 +130,7 @@ public:
         if (gen_ == 2) find_unreachable(FullSpace(alloc, s_.large, &heap_));
         else find_unreachable(YoungSpace(HeapAccess::young(heap_), gen_));
         check_held("after promote");
-        if (doubtful_ && !unreachable_.empty()) {
+        if (!unreachable_.empty() && needs_recount()) {
             recount();
             check_held("after verify");
         }
@@ -176,16 +178,18 @@ private:
         try {
             analyse<RecordVisitor<Space>>(space, g, 0, errors_, owners_, gen_ == 2 ? s_.collector.edges_hint : 0);
             if (gen_ == 2) s_.collector.edges_hint = g.edges.size();
-            doubtful_ = g.overcounted;
+            overcounted_ = g.overcounted;
             space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
-                    if (g.reached(j)) return;
-                    unreachable_.push_back(x);
-                    doubtful_ |= (g.slots[j].link & kDoubtful) != 0;
-                });
+                if (g.reached(j)) return;
+                unreachable_.push_back(x);
+                if (g.slots[j].link & kDoubtful) doubtful_.push_back(x);
+            });
         } catch (const TraceFailed&) {
             unreachable_.clear();
+            doubtful_.clear();
         } catch (...) {
             unreachable_.clear();
+            doubtful_.clear();
             throw;
         }
         // Generation 0's survivors count for nothing (the scheduling counts only promotions to 2).
@@ -219,6 +223,36 @@ private:
         s_.schedule.collected(gen_, survivors);
     }
 
+    // --- 4. verify ------------------------------------------------------------------------------
+    // Whether U's counts could be wrong: some count went negative, or a doubtful member (one whose
+    // trace() visited outside its block, or its own slots out of order) visited a slot it cannot
+    // own or one counted twice. The doubtful members are looked at once more (CheckVisitor);
+    // anything that cannot be shown harmless sends U to an exact recount.
+    bool needs_recount() {
+        if (overcounted_) return true;
+        if (doubtful_.empty()) return false;
+        try {
+            auto& ranges = s_.collector.ranges;  // each member's outside slots
+            ranges.clear();
+            CheckVisitor check;
+            for (Object* u : doubtful_) {
+                check.begin(u, block_size(u));
+                u->trace(check);
+                if (!check.clean) return true;
+                if (!check.lo) continue;
+                if (!owners_.all_outside(check.lo, check.hi)) return true;
+                ranges.emplace_back(check.lo, check.hi);
+            }
+            std::sort(ranges.begin(), ranges.end());
+            for (std::size_t i = 1; i < ranges.size(); ++i)
+                if (ranges[i].first <= ranges[i - 1].second) return true;  // storage two members share?
+            outside_verified_ = true;  // no member of U visits a slot it cannot own: nothing to filter when clearing
+            return false;
+        } catch (...) {
+            return true;  // the recount reports a trace() that throws, and survives a lack of memory
+        }
+    }
+
     // --- 4 and 7. recount ------------------------------------------------------------------------
     // Counts U's references again, each slot once and only slots U may own (VerifyVisitor), with
     // our holds subtracted: a member referenced from outside U — by a reference a trace()
@@ -227,20 +261,20 @@ private:
     // (a finalizer broke their cycle): they are released now, uncounted, and U is looked at again,
     // as their destructors were user code too.
     void recount() {
+        outside_verified_ = false;  // from here on U's trace()s are only known through the recount
         for (;;) {
             std::vector<Object*> peeled;
             try {
                 peeled.reserve(unreachable_.size());  // so that nothing below can throw once decided
-                std::sort(unreachable_.begin(), unreachable_.end());
-                SetSpace space{std::span<Object* const>(unreachable_.begin(), unreachable_.size())};
+                SetSpace space{std::span<Object*>(unreachable_.begin(), unreachable_.size())};
                 GraphBuffers local;
                 Graph g(local, space.slots());
                 analyse<VerifyVisitor<SetSpace>>(space, g, 1, errors_, owners_);
                 if (g.overcounted) throw TraceFailed{};  // counts too low to explain: trust nothing
-                g.peel(1, [&](std::uint32_t j) { return clamp_count(refcnt(space.sorted[j])); });
+                g.peel(1, [&](std::uint32_t j) { return clamp_count(refcnt(space.members[j])); });
                 std::size_t kept = 0;
                 for (std::uint32_t j = 0; j < space.slots(); ++j) {
-                    Object* u = space.sorted[j];
+                    Object* u = space.members[j];
                     const std::int32_t r = g.slots[j].refs;
                     if (r == kReached) resurrect(u);
                     else if (r == kPeeled) peeled.push_back(u);
@@ -310,7 +344,7 @@ private:
     }
 
     void delete_garbage() {
-        ClearVisitor clear(&owners_);
+        ClearVisitor clear(outside_verified_ ? nullptr : &owners_);
         for (Object* u : unreachable_) {
             try {
                 clear.seen.begin(u, block_size(u));
@@ -319,10 +353,9 @@ private:
                 report_unraisable("trace() while clearing garbage, of", *u);
             }
         }
-        // Drop the holds in reverse address order: freed blocks are pushed on LIFO free lists,
-        // which then hand them out again in ascending address order.
-        if (!std::is_sorted(unreachable_.begin(), unreachable_.end()))
-            std::sort(unreachable_.begin(), unreachable_.end());
+        // Drop the holds in reverse order — address order for a full collection, allocation
+        // order for a young one: freed blocks are pushed on LIFO free lists, which then hand them
+        // out again in ascending order, and the heap stays dense.
         for (std::size_t i = unreachable_.size(); i-- > 0;) release(unreachable_[i]);
         unreachable_.clear();
     }
@@ -332,7 +365,9 @@ private:
     int gen_;
     ScratchArray<Object*> unreachable_;  // can be millions: huge pages, given back at the end
     bool finalizers_pending_ = false;    // some member of U has a finalizer that has not run
-    bool doubtful_ = false;              // phase 4 must run (see the file comment)
+    bool overcounted_ = false;           // some count went negative in the mark
+    bool outside_verified_ = false;      // phase 4 showed that U's outside slots are all U's own
+    std::vector<Object*> doubtful_;      // the members of U whose counts phase 4 must check
     TraceErrors errors_;
     SlotOwners owners_;
 };

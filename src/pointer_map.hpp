@@ -26,6 +26,13 @@ public:
         table_.reserve_one();
         return table_.place(Bucket{key, V{}}).value;
     }
+    // Inserts key (with v) unless present; true when it was new. Throws std::bad_alloc as [].
+    bool insert(const void* key, V v = V{}) {
+        if (find(key)) return false;
+        table_.reserve_one();
+        table_.place(Bucket{key, v});
+        return true;
+    }
     bool erase(const void* key) noexcept {
         Bucket* b = locate(key);
         if (b) table_.erase(b);

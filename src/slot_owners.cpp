@@ -8,18 +8,21 @@
 namespace ouro::detail {
 
 namespace {
-bool in_sorted(const std::vector<os::Range>& ranges, const void* p) noexcept {
-    const auto a = reinterpret_cast<std::uintptr_t>(p);
-    auto it = std::upper_bound(ranges.begin(), ranges.end(), a,
-                               [](std::uintptr_t x, const os::Range& r) { return x < r.begin; });
-    return it != ranges.begin() && (it - 1)->contains(p);
+// Whether [lo, hi] meets a range of the sorted list.
+bool meets(const std::vector<os::Range>& ranges, const void* lo, const void* hi) noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(lo), b = reinterpret_cast<std::uintptr_t>(hi);
+    auto it = std::upper_bound(ranges.begin(), ranges.end(), b, [](std::uintptr_t x, const os::Range& r) { return x < r.begin; });
+    return it != ranges.begin() && (it - 1)->end > a;
 }
 }  // namespace
 
 void SlotOwners::load() {
     loaded_ = true;
     try {
-        statics_ = os::static_storage();
+        if (refresh_ || !statics_.loaded) {
+            statics_.ranges = os::static_storage();
+            statics_.loaded = true;
+        }
         for (Object* o : HeapAccess::state(heap_).large) {
             const LargePrefix* pre = large_prefix(o);
             const auto base = reinterpret_cast<std::uintptr_t>(o) - pre->offset;
@@ -27,9 +30,7 @@ void SlotOwners::load() {
         }
         std::sort(large_.begin(), large_.end(), [](const os::Range& a, const os::Range& b) { return a.begin < b.begin; });
     } catch (const std::bad_alloc&) {
-        // Without memory the checks know less: more slots count as possibly owned.
-        statics_.clear();
-        large_.clear();
+        large_.clear();  // without memory the checks know less: more slots count as possibly owned
     }
 }
 
@@ -38,17 +39,15 @@ SlotOwner SlotOwners::classify(const void* slot, const void* base, std::size_t s
     if (off < size) return SlotOwner::Self;
     if (HeapAccess::allocator(heap_).owns(slot)) return SlotOwner::OtherObject;
     if (!loaded_) load();
-    if (in_sorted(large_, slot)) return SlotOwner::OtherObject;
-    if (in_sorted(statics_, slot)) return SlotOwner::Static;
+    if (meets(large_, slot, slot)) return SlotOwner::OtherObject;
+    if (meets(statics_.ranges, slot, slot)) return SlotOwner::Static;
     return SlotOwner::Outside;
 }
 
-const char* SlotOwners::describe(SlotOwner owner) noexcept {
-    switch (owner) {
-    case SlotOwner::Static: return "a global or static";
-    case SlotOwner::OtherObject: return "another managed object";
-    default: return "its own storage";
-    }
+bool SlotOwners::all_outside(const void* lo, const void* hi) {
+    if (HeapAccess::allocator(heap_).owns_any(lo, hi)) return false;
+    if (!loaded_) load();
+    return !meets(large_, lo, hi) && !meets(statics_.ranges, lo, hi);
 }
 
 }  // namespace ouro::detail

@@ -28,19 +28,30 @@ enum class SlotOwner : std::uint8_t {
     OtherObject,  // inside another managed object (or the heap's own records)
 };
 
+// The loaded modules' static storage as a heap's collector last read it: read again at every full
+// collection (a module loaded since is only missed by the young collections until then).
+struct StaticStorage {
+    std::vector<os::Range> ranges;  // sorted
+    bool loaded = false;
+};
+
+// One collection's view of who owns what.
 class SlotOwners {
 public:
-    explicit SlotOwners(Heap& h) noexcept : heap_(h) {}
+    SlotOwners(Heap& h, StaticStorage& statics, bool refresh) noexcept : heap_(h), statics_(statics), refresh_(refresh) {}
     // Where `slot`, visited by the object whose block is [base, base + size), lies.
     SlotOwner classify(const void* slot, const void* base, std::size_t size);
-    static const char* describe(SlotOwner owner) noexcept;
+    // Whether every slot in [lo, hi] outside the visiting object's block is Outside: the range
+    // meets no arena of the heap, large object or static storage.
+    bool all_outside(const void* lo, const void* hi);
 
 private:
     void load();
     Heap& heap_;
+    StaticStorage& statics_;
+    bool refresh_;
     bool loaded_ = false;
-    std::vector<os::Range> statics_;  // sorted
-    std::vector<os::Range> large_;    // this heap's large objects, sorted
+    std::vector<os::Range> large_;  // this heap's large objects, sorted
 };
 
 }  // namespace ouro::detail

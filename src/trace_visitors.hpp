@@ -3,6 +3,7 @@
 #pragma once
 
 #include "graph.hpp"
+#include "pointer_map.hpp"
 #include "slot_owners.hpp"
 #include "trace_errors.hpp"
 
@@ -11,7 +12,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -215,7 +215,7 @@ struct VerifyVisitor final : Visitor {
     SeenSlots seen;
     static constexpr bool doubtful = false;
     bool oom = false;
-    std::unordered_set<const void*> outside_seen;  // outside slots visited by any member
+    PointerMap<char> outside_seen;  // outside slots visited by any member
 
     VerifyVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o) : space(s), graph(g), errors(e), owners(o) {}
     void begin(Object* x, std::size_t size) {
@@ -257,11 +257,39 @@ struct VerifyVisitor final : Visitor {
 private:
     bool first_outside(const void* slot) {
         try {
-            return outside_seen.insert(slot).second;
+            return outside_seen.insert(slot);
         } catch (...) {
             oom = true;
             throw;
         }
+    }
+};
+
+// Phase 4's quick look at a doubtful member of U: does its trace() visit a slot of its own block
+// twice, or outside slots that could have been counted wrongly? It looks at addresses only: its own
+// slots exactly; its outside slots as one range [lo, hi], visited in increasing order (one vector,
+// one array), which the collection then checks against the heap's arenas, large objects and
+// static storage, and against the other members' ranges (storage two objects share). A member
+// for which that cannot be shown makes the collection recount U exactly (VerifyVisitor).
+struct CheckVisitor final : Visitor {
+    SeenSlots seen;
+    const char* lo = nullptr;
+    const char* hi = nullptr;
+    bool clean = true;
+    void begin(Object* x, std::size_t size) {
+        seen.begin(x, size);
+        lo = hi = nullptr;
+        clean = true;
+    }
+    void visit(Object*& slot) override {
+        const char* at = reinterpret_cast<const char*>(&slot);
+        if (seen.inside(at)) {
+            clean &= seen.first(at);
+            return;
+        }
+        if (!lo) lo = at;
+        else clean &= at > hi;
+        hi = at;
     }
 };
 
@@ -270,11 +298,11 @@ private:
 // being cleared: anything that could would have made it reachable. A slot the object cannot own
 // is left alone (the program's global keeps its value).
 struct ClearVisitor final : Visitor {
-    SlotOwners* owners;
+    SlotOwners* owners;  // null: phase 4 showed every outside slot of U to be U's own
     SeenSlots seen;
     explicit ClearVisitor(SlotOwners* o) : owners(o) {}
     void visit(Object*& slot) override {
-        if (!seen.inside(&slot)) {
+        if (owners && !seen.inside(&slot)) {
             const SlotOwner owner = owners->classify(&slot, seen.base(), seen.size());
             if (owner == SlotOwner::Static || owner == SlotOwner::OtherObject) return;
         }

@@ -109,7 +109,9 @@ public:
     // live block is detached (its pools' owner set to null) and left mapped forever.
     void orphan_live_pools() noexcept;
     // True when p lies in one of this allocator's arenas (a binary search over arena bases).
-    bool owns(const void* p) const noexcept;
+    bool owns(const void* p) const noexcept { return owns_any(p, p); }
+    // True when [lo, hi] meets one of this allocator's arenas.
+    bool owns_any(const void* lo, const void* hi) const noexcept;
     // The first broken invariant of the arenas, their buckets and the pool lists, described, or an
     // empty string (detail::invariant_violation). Walks every pool and free list.
     std::string check() const;
