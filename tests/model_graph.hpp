@@ -10,14 +10,34 @@
 // object, which objects are frozen, and every weak reference. The model never asks the heap what
 // is reachable.
 //
+// References also change hands the C++ way, with no Ref operation. A node's edges are a
+// std::pmr::vector (for ~15% of the nodes over a pool whose memory is a buffer on the driver's
+// stack) held in one of four stores: inline, in a std::unique_ptr, in a std::any, or as the value
+// of the one entry of a WeakKeyDictionary (under a key the model holds for its whole life). The
+// operations: hand-move (`d->edges() = std::move(s->edges())`), hand-swap (the stores' holders, or
+// the containers: member swap for equal allocators, three moves otherwise), hand-store (the
+// unique_ptr, the std::any or the dictionary itself moved to another node) — with the partner
+// node half the time on the path to the first, so a hand-over can close a cycle with no count
+// going down, and sometimes between two full collections — and restore (a node's container moved
+// to another of its stores). The old references of the receiving node are moved out to a local
+// and dropped after the model is updated.
+//
+// Constructors: sometimes through a constructor whose default argument allocates a side object
+// (kept as the node's first edge) and whose by-value Token parameter, an Object, is built in
+// place; and alloc-throw, a constructor that keeps Ref(this) 0–2 times (strays the model holds),
+// takes a driver weak reference, a WeakValueDictionary entry and a node's watch to itself, may
+// allocate a child only it holds, and throws. States Failing -> Zombie (strays held) -> Failed
+// (block gone); drop-stray drops strays.
+//
 // After every collection, after operations that ran one, and periodically, it checks:
 //   - every object reachable from the roots is alive, its canary and payload intact, its edges
 //     exactly as the model says, and sys::getrefcount equals the references the model knows of
 //     (so no acyclic dead object lingers and no reachable one is freed);
 //   - no collection frees an object that garbage does not support (reachable, or frozen and kept
 //     by references from outside the unreachable set);
-//   - after a full collection nothing unreachable survives (except what frozen objects keep),
-//     and collect() returned the unreachable objects found minus the resurrected ones;
+//   - after a full collection nothing unreachable survives (except what frozen objects keep, or
+//     kept until a frozen object died by its count in the collection), and collect() returned
+//     the unreachable objects found minus the resurrected ones;
 //   - every finalizer runs exactly once, before its object's destructor; is_finalized agrees;
 //   - weak references (and dictionary entries) are alive exactly when their referent is (cleared
 //     by the collection that found the referent unreachable, as CPython), callbacks run exactly
@@ -26,7 +46,18 @@
 //     already reached 0;
 //   - collect() inside a collection returns 0; exceptions from user code reach the unraisable hook;
 //   - get_objects, get_referents, get_referrers, get_freeze_count, get_threshold, isenabled and
-//     get_stats agree with the model.
+//     get_stats agree with the model;
+//   - every node's edges are in the store the model says, the other stores hold no reference, and
+//     a Keyed store's entry is yielded (with the same value) unless the node was possibly garbage;
+//     references moved out by a hand-over are the ones the model says;
+//   - a node built through the default-argument constructor is itself (its side object has its
+//     own block and id, its Token holds its value), tracked, with exact counts;
+//   - a throwing constructor: make<T> throws its exception; the object never becomes alive, is
+//     never finalized, never destroyed twice; its weak references are dead and their callbacks ran
+//     exactly once, inside its make<T> and after its teardown; its dictionary entry is gone; a
+//     child only it held is dead; while strays are held, getrefcount equals them, the zombie is
+//     untracked and no live object has its address; the last stray frees its block (mallocstats);
+//     checked builds report it once, through the unraisable hook.
 //
 // Deterministic for a given op source (a seeded std::mt19937_64, or fuzzer bytes: Source(data,
 // size)) and a given binary: finalizers run in address order, so another build or allocator may
@@ -36,10 +67,12 @@
 #include <ouro/ouro.hpp>
 #include <ouro/sys.hpp>
 #include <ouro/unraisable.hpp>
+#include <ouro/weak_key_dictionary.hpp>
 #include <ouro/weak_value_dictionary.hpp>
 #include <ouro/weakref.hpp>
 
 #include <algorithm>
+#include <any>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -50,6 +83,7 @@
 #include <exception>
 #include <iterator>
 #include <map>
+#include <memory_resource>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -78,8 +112,23 @@ enum class Fin : std::uint8_t {
 inline constexpr int kFinKinds = 8;
 enum class Kind : std::uint8_t { Node, BigNode, Leaf, BigLeaf };
 enum class Cb : std::uint8_t { Count, Collect, Spawn, Throw };
-enum class State : std::uint8_t { Unborn, Alive, Dying, Dead };
+enum class State : std::uint8_t {
+    Unborn,
+    Alive,
+    Dying,
+    Dead,
+    Failing,  // its constructor leaked `this` and is about to throw
+    Zombie,   // its constructor threw; stray references (Ref(this)) keep the dead block allocated
+    Failed,   // its constructor threw; the block is gone
+};
+// Where a node keeps its edges: one std::pmr::vector, held in one of four ways.
+enum class Where : std::uint8_t { Inline, Boxed, Erased, Keyed };
+inline constexpr int kWheres = 4;
 
+inline const char* where_name(Where w) {
+    static const char* const names[] = {"inline", "boxed", "erased", "keyed"};
+    return names[static_cast<int>(w)];
+}
 inline const char* fin_name(Fin f) {
     static const char* const names[] = {"none", "resurrect", "spawn", "spawn-link", "spawn-drop", "throw", "collect", "peek"};
     return names[static_cast<int>(f)];
@@ -114,18 +163,73 @@ struct Base : ouro::Object {
     bool intact() const noexcept { return canary == kCanary; }
 };
 
-// Tracked: overrides trace().
+// A node's edges. Its allocator is the default resource, or for some nodes a pool whose memory is
+// a buffer on the driver's stack (Model::set_edge_resource): moving the container between nodes
+// then either steals its buffer (equal allocators) or moves the references one by one.
+using Edges = std::pmr::vector<ouro::Ref<Base>>;
+
+struct WithSide {};  // selects the constructor whose default argument allocates a side object
+struct Throwing {};  // selects the constructor that leaks `this` and throws (Model::alloc_throwing)
+inline constexpr int kTokenValue = 0x70c;
+// A by-value parameter of an Object type, built in place by a default argument inside
+// make<Node>'s new-expression: an unmanaged Object, which must not take the node's identity.
+struct Token : ouro::Object {
+    int value;
+    explicit Token(int v = kTokenValue) : value(v) {}
+};
+// The key of the nodes' WeakKeyDictionary stores: one object, held by the model for its whole life.
+struct Key : ouro::Object {};
+// The default argument: allocates the side object the model armed (Model::create).
+ouro::Ref<Base> spawn_side();
+
+// Tracked: overrides trace(). Its edges live in the active store (`where`); the other stores hold
+// no reference (they may hold empty containers: a spare unique_ptr, std::any or dictionary entry,
+// which the next use of that store assigns into). trace() visits all four.
 struct Node : Base {
-    std::vector<ouro::Ref<Base>> edges;
-    ouro::WeakRef<Base> watch;  // declared after edges: destroyed first, so it never calls back mid-destruction
-    Node(int i, Fin f) : Base(i, f) {}
+    Edges inline_edges;
+    std::unique_ptr<Edges> boxed;
+    std::any erased;                              // an Edges when used
+    ouro::WeakKeyDictionary<Key, Edges> keyed;    // one entry, under the model's key, when used
+    Edges* keyed_edges = nullptr;                 // that entry's value (slots have stable addresses)
+    Where where = Where::Inline;
+    int token = 0;              // kTokenValue when built through the WithSide constructor
+    ouro::WeakRef<Base> watch;  // declared last: destroyed first, so it never calls back mid-destruction
+    Node(int i, Fin f);
+    Node(int i, Fin f, WithSide, ouro::Ref<Base> side = spawn_side(), Token t = Token{});
+    Node(int i, Fin f, Throwing);
     ~Node() override;
     void trace(ouro::Visitor& visit) override;
+    Edges& edges() noexcept {
+        switch (where) {
+            case Where::Inline: break;
+            case Where::Boxed: return *boxed;
+            case Where::Erased: return *std::any_cast<Edges>(&erased);
+            case Where::Keyed: return *keyed_edges;
+        }
+        return inline_edges;
+    }
+    // The active store exists and the others hold no reference.
+    bool store_ok() const noexcept;
+    // Moves the container out of the active store (move construction: it keeps its allocator and
+    // its buffer) and drops that store's holder, or with `keep_spare` leaves it holding an empty
+    // container; the node is left Inline and empty.
+    Edges take_edges(bool keep_spare = false);
+    // Makes `w` the active store, holding `e` (the node must be Inline and empty): by move
+    // construction into a new holder, or by move assignment into the inline container or a spare
+    // (element by element when the allocators differ; a spare dictionary entry is updated by
+    // insert_or_assign).
+    void put_edges(Where w, Edges&& e);
+
+private:
+    std::pmr::memory_resource* resource() const noexcept { return inline_edges.get_allocator().resource(); }
+    void open_store();  // the store the model chose for this id
 };
 
 struct BigNode : Node {
     unsigned char payload[kPayload];
     BigNode(int i, Fin f);
+    BigNode(int i, Fin f, WithSide w, ouro::Ref<Base> side = spawn_side(), Token t = Token{});
+    BigNode(int i, Fin f, Throwing t);
     ~BigNode() override;
     bool payload_ok() const noexcept;
 };
@@ -133,12 +237,14 @@ struct BigNode : Node {
 // Untracked: keeps Object's trace(), holds no references.
 struct Leaf : Base {
     Leaf(int i, Fin f) : Base(i, f) {}
+    Leaf(int i, Fin f, Throwing);
     ~Leaf() override;
 };
 
 struct BigLeaf : Leaf {
     unsigned char payload[kPayload];
     BigLeaf(int i, Fin f);
+    BigLeaf(int i, Fin f, Throwing t);
     ~BigLeaf() override;
     bool payload_ok() const noexcept;
 };
@@ -178,6 +284,20 @@ struct Stats {
     std::size_t finalizers = 0, resurrections = 0, weak_callbacks = 0, unraisable = 0, nested_collect_zero = 0;
     std::size_t nested_real_collections = 0, freezes = 0, saveall = 0, max_alive = 0, found = 0, max_depth = 0,
                 dict_ops = 0;
+    std::size_t handovers = 0, restores = 0, side_objects = 0, throws = 0, zombies = 0;
+};
+
+// What a throwing constructor does before it throws (Model::alloc_throwing).
+struct ThrowSpec {
+    int strays = 0;         // Ref(this) kept by the model, 0..2
+    bool weak = false;      // a driver weak reference to it...
+    bool weak_cb = false;   // ...with a callback
+    Cb cb = Cb::Count;
+    bool dict = false;      // a WeakValueDictionary entry for it
+    int watch_holder = -1;  // a reachable node whose `watch` it becomes
+    Cb watch_cb = Cb::Count;
+    int child = -1;         // (nodes) a new object of this Kind held only by it, dropped by the unwinding
+    Fin child_fin = Fin::None;
 };
 
 // --- The model ------------------------------------------------------------------------------------
@@ -196,6 +316,13 @@ public:
         std::vector<int> edges;  // the model's copy of the node's edges, in order
         std::uint32_t mark = 0;
         std::uint32_t cnt = 0;
+        Where where = Where::Inline;  // the node's active store
+        bool with_side = false;       // built through the WithSide constructor
+        bool keyed_revived = false;   // its Keyed store's entry may have been cleared: the node was
+                                      // (possibly) garbage and revived or saved, and a collection clears
+                                      // the weak references garbage holds
+        int strays = 0;               // Zombie: the stray references the model holds
+        std::uint32_t orphan_stamp = 0;  // = orphan_epoch_: kept only by a frozen object that died in this collection
     };
     struct WeakRec {
         int target = -1;
@@ -215,7 +342,7 @@ public:
         int rec;
     };
 
-    explicit Model(std::uint64_t seed_for_messages = 0) : seed_(seed_for_messages) {
+    explicit Model(std::uint64_t seed_for_messages = 0) : seed_(seed_for_messages), key_(ouro::make<Key>()) {
         previous_model_ = g_model;
         g_model = this;
         previous_hook_ = ouro::set_unraisable_hook(
@@ -227,6 +354,7 @@ public:
     ~Model() {
         // Normally finish() has emptied the heap. After a failure, let go of everything quietly.
         ouro::gc::set_debug(0);
+        strays_.clear();
         weaks_.clear();
         dict_.clear();
         while (!roots_.empty()) {
@@ -256,6 +384,23 @@ public:
     const std::vector<int>& edges(int id) const { return info_[id].edges; }
     bool failed() const { return !violations_.empty(); }
     const std::vector<std::string>& violations() const { return violations_; }
+    std::size_t stray_count() const { return strays_.size(); }
+    Where where(int id) const { return info_[id].where; }
+    // The resource for the edges of a node: for about 15% of the nodes, the driver's stack pool.
+    void set_edge_resource(std::pmr::memory_resource* r) { stack_resource_ = r; }
+    std::pmr::memory_resource* edge_resource(int id) const {
+        return stack_resource_ && (id_hash(id) >> 8) % 100 < 15 ? stack_resource_ : std::pmr::get_default_resource();
+    }
+    // Puts `e` in the one entry of a node's Keyed store (a new one, or the spare updated); returns
+    // the entry's value.
+    Edges* key_insert(ouro::WeakKeyDictionary<Key, Edges>& d, Edges&& e) {
+        if (d.size() > 1) violation("a Keyed store holds " + std::to_string(d.size()) + " entries");
+        d.insert_or_assign(key_, std::move(e));
+        Edges* value = nullptr;
+        for (auto [k, v] : d) value = &v;
+        if (!value) violation("WeakKeyDictionary: the entry just inserted is not yielded");
+        return value;
+    }
     void set_context(std::size_t op, const char* name) {
         op_ = op;
         op_name_ = name;
@@ -283,15 +428,28 @@ public:
     }
 
     // ----- allocation -------------------------------------------------------------------------------
+    // A side object for the WithSide constructor's default argument (Kind and Fin).
+    struct Side {
+        Kind kind;
+        Fin fin;
+    };
+
     // Creates an object; the caller must put the returned reference where the model expects it.
-    ouro::Ref<Base> create(Kind kind, Fin fin) {
-        int id = static_cast<int>(info_.size());
-        info_.push_back(Info{});
-        Info& in = info_.back();
-        in.kind = kind;
-        in.fin = fin;
-        in.tracked = kind == Kind::Node || kind == Kind::BigNode;
-        ++stats_.objects;
+    // With `side` (a node kind only), through the constructor whose default argument allocates the
+    // side object, which the node keeps as its first edge.
+    ouro::Ref<Base> create(Kind kind, Fin fin, const Side* side = nullptr) {
+        int id = new_info(kind, fin);
+        if (side && (kind == Kind::Node || kind == Kind::BigNode)) {
+            side_ = *side;
+            side_armed_ = true;
+            side_made_ = -1;
+            info_[id].with_side = true;
+            ouro::Ref<Base> r = kind == Kind::Node ? ouro::Ref<Base>(ouro::make<Node>(id, fin, WithSide{}))
+                                                   : ouro::Ref<Base>(ouro::make<BigNode>(id, fin, WithSide{}));
+            if (side_armed_) violation("the WithSide constructor's default argument did not run");
+            side_armed_ = false;
+            return r;
+        }
         switch (kind) {
             case Kind::Node: return ouro::make<Node>(id, fin);
             case Kind::BigNode: return ouro::make<BigNode>(id, fin);
@@ -301,6 +459,36 @@ public:
         return nullptr;
     }
 
+    // The default argument of the WithSide constructor: runs inside make<Node>'s new-expression,
+    // after the node's block was allocated and before its Object() ran.
+    ouro::Ref<Base> make_side() {
+        if (!side_armed_) {
+            violation("a WithSide default argument ran with no side object armed");
+            return nullptr;
+        }
+        side_armed_ = false;
+        ++stats_.side_objects;
+        ouro::Ref<Base> r = create(side_.kind, side_.fin);
+        side_made_ = r->id;
+        return r;
+    }
+
+    // The WithSide constructor's body: the side object becomes the node's first edge.
+    void on_side(Node* n, ouro::Ref<Base> side, const Token& t) {
+        n->token = t.value;
+        if (t.value != kTokenValue) violation("node " + std::to_string(n->id) + ": its Token parameter holds " + std::to_string(t.value));
+        if (!side || !side->intact() || side->id != side_made_) {
+            violation("node " + std::to_string(n->id) + ": the side object from its default argument is not the one made");
+            return;
+        }
+        int sid = side->id;
+        if (static_cast<const ouro::Object*>(side.get()) == static_cast<const ouro::Object*>(n))
+            violation("node " + std::to_string(n->id) + " and its side object " + std::to_string(sid) + " share one block");
+        if (!require_alive(sid, "side object")) return;
+        n->edges().push_back(std::move(side));
+        info_[n->id].edges.push_back(sid);
+    }
+
     int add_root(ouro::Ref<Base> r) {
         int id = r->id;
         root_ids_.push_back(id);
@@ -308,21 +496,21 @@ public:
         return id;
     }
 
-    int new_root(Kind kind, Fin fin) { return add_root(create(kind, fin)); }
+    int new_root(Kind kind, Fin fin, const Side* side = nullptr) { return add_root(create(kind, fin, side)); }
 
     // Appends an edge a -> b (both alive, a a node).
     void link(int a, int b) {
         if (!require_alive(a, "link source") || !require_alive(b, "link target")) return;
         ouro::Ref<Base> rb(info_[b].obj);
-        node(a)->edges.push_back(std::move(rb));
+        node(a)->edges().push_back(std::move(rb));
         info_[a].edges.push_back(b);
     }
 
-    int new_child(int parent, Kind kind, Fin fin) {
-        ouro::Ref<Base> c = create(kind, fin);
+    int new_child(int parent, Kind kind, Fin fin, const Side* side = nullptr) {
+        ouro::Ref<Base> c = create(kind, fin, side);
         int id = c->id;
         if (!require_alive(parent, "parent")) return id;  // a collection during create() killed it: a bug
-        node(parent)->edges.push_back(std::move(c));
+        node(parent)->edges().push_back(std::move(c));
         info_[parent].edges.push_back(id);
         return id;
     }
@@ -331,7 +519,7 @@ public:
     // runs in the resulting cascade sees a consistent model.
     void unlink(int a, std::size_t i) {
         if (!require_alive(a, "unlink source")) return;
-        auto& e = node(a)->edges;
+        auto& e = node(a)->edges();
         ouro::Ref<Base> t = std::move(e[i]);
         e.erase(e.begin() + static_cast<std::ptrdiff_t>(i));
         info_[a].edges.erase(info_[a].edges.begin() + static_cast<std::ptrdiff_t>(i));
@@ -340,7 +528,7 @@ public:
 
     void replace(int a, std::size_t i, int b) {
         if (!require_alive(a, "replace source") || !require_alive(b, "replace target")) return;
-        auto& e = node(a)->edges;
+        auto& e = node(a)->edges();
         ouro::Ref<Base> old = std::move(e[i]);
         e[i] = ouro::Ref<Base>(info_[b].obj);
         info_[a].edges[i] = b;
@@ -361,12 +549,247 @@ public:
     void move_root_into(std::size_t i, int a) {
         if (!require_alive(a, "move target")) return;
         int id = root_ids_[i];
-        node(a)->edges.push_back(std::move(roots_[i]));
+        node(a)->edges().push_back(std::move(roots_[i]));
         info_[a].edges.push_back(id);
         roots_[i] = std::move(roots_.back());
         roots_.pop_back();
         root_ids_[i] = root_ids_.back();
         root_ids_.pop_back();
+    }
+
+    // ----- hand-overs: references that change hands without a Ref operation ------------------------
+    // Node `s`'s edges become node `d`'s, by moving the container: `d->edges() = std::move(s->edges())`.
+    // d's old references are moved out to a local first, the model is updated, then they are dropped
+    // (user code run by the drops sees a consistent model).
+    void hand_move(int s, int d) {
+        if (!hand_ok(s, d)) return;
+        ++stats_.handovers;
+        Node* ns = node(s);
+        Node* nd = node(d);
+        Edges old(std::move(nd->edges()));
+        nd->edges() = std::move(ns->edges());
+        ns->edges().clear();  // after an element-wise move (unequal allocators) it holds null references
+        std::vector<int> old_ids = std::move(info_[d].edges);
+        info_[d].edges = std::move(info_[s].edges);
+        info_[s].edges.clear();
+        drop_held(old, old_ids, "hand-move");
+    }
+
+    // Swaps the edges of a and b: the stores' holders when both use the same non-inline store (the
+    // unique_ptrs, the std::anys, the dictionaries), else the containers — by member swap when
+    // their allocators are equal, else by three moves (a pmr member swap would be undefined).
+    void hand_swap(int a, int b, bool holders) {
+        if (!hand_ok(a, b)) return;
+        ++stats_.handovers;
+        Node* na = node(a);
+        Node* nb = node(b);
+        if (holders && na->where == nb->where && na->where != Where::Inline) {
+            switch (na->where) {
+                case Where::Inline: break;
+                case Where::Boxed: std::swap(na->boxed, nb->boxed); break;
+                case Where::Erased: na->erased.swap(nb->erased); break;
+                case Where::Keyed:
+                    na->keyed.swap(nb->keyed);
+                    std::swap(na->keyed_edges, nb->keyed_edges);
+                    std::swap(info_[a].keyed_revived, info_[b].keyed_revived);
+                    break;
+            }
+        } else {
+            Edges& x = na->edges();
+            Edges& y = nb->edges();
+            if (x.get_allocator() == y.get_allocator()) {
+                std::swap(x, y);
+            } else {
+                Edges t(std::move(x));
+                x = std::move(y);
+                y.clear();
+                y = std::move(t);
+            }
+        }
+        std::swap(info_[a].edges, info_[b].edges);
+    }
+
+    // Node `s`'s store holder itself goes to `d`: `d->boxed = std::move(s->boxed)`, the same for the
+    // std::any and the WeakKeyDictionary. When s's edges are inline they are first re-stored in `w`.
+    // d's old references are moved out to a local first and dropped last.
+    void hand_store(int s, int d, Where w) {
+        if (!hand_ok(s, d)) return;
+        ++stats_.handovers;
+        Node* ns = node(s);
+        Node* nd = node(d);
+        if (ns->where == Where::Inline) restore(s, w == Where::Inline ? Where::Boxed : w);
+        Edges old = nd->take_edges();
+        Where ws = ns->where;
+        switch (ws) {
+            case Where::Inline: break;
+            case Where::Boxed: nd->boxed = std::move(ns->boxed); break;
+            case Where::Erased:
+                nd->erased = std::move(ns->erased);
+                ns->erased.reset();
+                break;
+            case Where::Keyed:
+                nd->keyed = std::move(ns->keyed);
+                nd->keyed_edges = std::exchange(ns->keyed_edges, nullptr);
+                info_[d].keyed_revived = std::exchange(info_[s].keyed_revived, false);
+                break;
+        }
+        nd->where = ws;
+        ns->where = Where::Inline;
+        info_[d].where = ws;
+        info_[s].where = Where::Inline;
+        std::vector<int> old_ids = std::move(info_[d].edges);
+        info_[d].edges = std::move(info_[s].edges);
+        info_[s].edges.clear();
+        drop_held(old, old_ids, "hand-store");
+    }
+
+    // Moves node a's edges to another store of its own (the container moves; no reference is dropped).
+    void restore(int a, Where w, bool keep_spare = false) {
+        if (!require_alive(a, "restore node")) return;
+        ++stats_.restores;
+        Node* n = node(a);
+        Edges e = n->take_edges(keep_spare);
+        n->put_edges(w, std::move(e));
+        info_[a].where = w;
+        if (w == Where::Keyed) info_[a].keyed_revived = false;  // a fresh entry
+    }
+
+    // ----- constructors that throw after leaking `this` --------------------------------------------
+    // Allocates an object whose constructor leaks `this` as `spec` says, then throws. make<T> must
+    // throw; the object never becomes alive; its weak references are dead, their callbacks ran
+    // once; its dictionary entry is gone; the stray references keep the block (a zombie: count =
+    // strays, untracked, its address not reused) until drop_stray drops them. Returns the id.
+    int alloc_throwing(Kind kind, Fin fin, const ThrowSpec& spec) {
+        int id = new_info(kind, fin);
+        ++stats_.throws;
+        throw_ = spec;
+        throw_armed_ = true;
+        failing_ = id;
+        failing_weak_rec_ = failing_watch_rec_ = failing_child_ = -1;
+        bool threw = false;
+        try {
+            ouro::Ref<Base> r;
+            switch (kind) {
+                case Kind::Node: r = ouro::make<Node>(id, fin, Throwing{}); break;
+                case Kind::BigNode: r = ouro::make<BigNode>(id, fin, Throwing{}); break;
+                case Kind::Leaf: r = ouro::make<Leaf>(id, fin, Throwing{}); break;
+                case Kind::BigLeaf: r = ouro::make<BigLeaf>(id, fin, Throwing{}); break;
+            }
+            violation("make<T> returned although the constructor of object " + std::to_string(id) + " threw");
+            (void)new ouro::Ref<Base>(std::move(r));  // leak it: the model cannot place it
+        } catch (const std::runtime_error& e) {
+            threw = true;
+            if (std::string_view(e.what()) != "model constructor")
+                violation("make<T> threw \"" + std::string(e.what()) + "\" instead of the constructor's exception");
+        } catch (...) {
+            violation("make<T> threw something other than the constructor's exception");
+        }
+        failing_ = -1;
+        if (throw_armed_) violation("the throwing constructor of object " + std::to_string(id) + " did not run");
+        throw_armed_ = false;
+        if (!threw) return id;
+        Info& in = info_[id];
+        auto who = [&] { return "object " + std::to_string(id) + " (" + kind_name(id) + ", constructor threw)"; };
+        State want = in.strays > 0 ? State::Zombie : State::Failed;
+        if (in.state != want) violation(who() + ": its base destructor did not run, or ran twice");
+        if (in.fin_calls != 0) violation(who() + ": finalized");
+        if (failing_weak_rec_ >= 0) {
+            const WeakRec& r = recs_[failing_weak_rec_];
+            for (auto it = weaks_.rbegin(); it != weaks_.rend(); ++it)
+                if (it->rec == failing_weak_rec_) {
+                    if (it->w.alive() || it->w()) violation(who() + ": a weak reference taken in its constructor is alive");
+                    break;
+                }
+            if (r.calls != (r.has_cb ? 1 : 0))
+                violation(who() + ": the callback of a weak reference taken in its constructor ran " + std::to_string(r.calls) + " times");
+        }
+        if (failing_watch_rec_ >= 0) {
+            const WeakRec& r = recs_[failing_watch_rec_];
+            if (alive(r.holder) && info_[r.holder].watch_rec == failing_watch_rec_ && node(r.holder)->watch.alive())
+                violation(who() + ": the watch of node " + std::to_string(r.holder) + " on it is alive");
+            if (r.calls != 1) violation(who() + ": the watch callback ran " + std::to_string(r.calls) + " times");
+        }
+        if (spec.dict && (dict_.contains(id) || dict_.get(id))) violation(who() + ": its WeakValueDictionary entry is alive");
+        if (failing_child_ >= 0 && alive(failing_child_))
+            violation("object " + std::to_string(failing_child_) + ", held only by the constructor of " + std::to_string(id) +
+                      " that threw, is alive");
+        if (in.strays > 0) {
+            const ouro::Object* z = nullptr;
+            for (const auto& st : strays_)
+                if (st.id == id) {
+                    z = st.ref.get();
+                    if (ouro::sys::getrefcount(*st.ref) != static_cast<std::size_t>(in.strays))
+                        violation(who() + ": refcount " + std::to_string(ouro::sys::getrefcount(*st.ref)) + ", strays held " +
+                                  std::to_string(in.strays));
+                    if (ouro::gc::is_tracked(*st.ref)) violation(who() + ": the zombie is tracked");
+                }
+            // What callbacks allocated meanwhile must not have landed in its block.
+            for (std::size_t k = static_cast<std::size_t>(id) + 1; k < info_.size(); ++k)
+                if (alive(static_cast<int>(k)) && static_cast<const ouro::Object*>(info_[k].obj) == z)
+                    violation("object " + std::to_string(k) + " was allocated in the block of zombie " + std::to_string(id));
+        }
+        return id;
+    }
+
+    // The throwing constructor's body, before it throws.
+    void on_throwing_construct(Base* b) {
+        int id = b->id;
+        if (!throw_armed_ || id != failing_) {
+            violation("an unexpected throwing constructor ran (object " + std::to_string(id) + ")");
+            return;
+        }
+        throw_armed_ = false;
+        const ThrowSpec spec = throw_;
+        Info& in = info_[id];
+        for (int k = 0; k < spec.strays; ++k) strays_.push_back(Stray{id, ouro::Ref<ouro::Object>(static_cast<ouro::Object*>(b))});
+        in.strays = spec.strays;
+        if (spec.strays > 0) {
+            ++stats_.zombies;
+            if constexpr (OURO_CHECKS) {  // checked builds report a zombie through the unraisable hook
+                ++expected_unraisable_;
+                ++zombie_reports_;
+                zombie_report_ = "the constructor of ouro_model::" + std::string(kind_str(in.kind)) + " threw after " +
+                                 std::to_string(spec.strays) + " reference(s)";
+            }
+        }
+        if (spec.weak) {
+            failing_weak_rec_ = static_cast<int>(recs_.size());
+            add_weak(id, spec.weak_cb, spec.cb);
+        }
+        if (spec.dict) dict_put(id);
+        if (spec.watch_holder >= 0 && alive(spec.watch_holder) && is_node(spec.watch_holder)) {
+            failing_watch_rec_ = static_cast<int>(recs_.size());
+            set_watch(spec.watch_holder, id, spec.watch_cb);
+        }
+        remove_alive(id);
+        in.state = State::Failing;
+        if (spec.child >= 0 && is_node(id)) {
+            static constexpr Kind kinds[] = {Kind::Node, Kind::BigNode, Kind::Leaf, Kind::BigLeaf};
+            ouro::Ref<Base> c = create(kinds[spec.child % 4], spec.child_fin);
+            failing_child_ = c->id;
+            static_cast<Node*>(b)->edges().push_back(std::move(c));  // dropped when the unwinding destroys the store
+        }
+    }
+
+    // Drops stray reference i; the last one of a zombie frees its block.
+    void drop_stray(std::size_t i) {
+        Stray st = std::move(strays_[i]);
+        strays_[i] = std::move(strays_.back());
+        strays_.pop_back();
+        Info& in = info_[st.id];
+        if (in.state != State::Zombie) violation("stray reference to object " + std::to_string(st.id) + ", which is not a zombie");
+        else if (ouro::sys::getrefcount(*st.ref) != static_cast<std::size_t>(in.strays))
+            violation("zombie " + std::to_string(st.id) + ": refcount " + std::to_string(ouro::sys::getrefcount(*st.ref)) +
+                      ", strays held " + std::to_string(in.strays));
+        const bool last = in.strays == 1;
+        auto in_use = [] {
+            auto ms = ouro::sys::mallocstats();
+            return ms.bytes_in_use + ms.large_bytes;
+        };
+        const std::size_t before = last ? in_use() : 0;
+        if (--in.strays == 0) in.state = State::Failed;
+        st.ref.reset();
+        if (last && in_use() >= before) violation("zombie " + std::to_string(st.id) + ": its last stray reference went but its block stays");
     }
 
     // ----- weak references --------------------------------------------------------------------------
@@ -446,6 +869,16 @@ public:
     template <class Body>
     void dict_iterate(Body&& body) {
         std::vector<char> seen(info_.size() + 1024, 0);
+        // The iterator holds the entry it is on from the moment it advances, before the body
+        // sees it, and the step to the next entry drops the last one's hold (a death, user code,
+        // a collection): meanwhile any live value may be held.
+        struct Iterating {
+            int& n;
+            explicit Iterating(int& c) : n(c) { ++n; }
+            ~Iterating() { --n; }
+            Iterating(const Iterating&) = delete;
+            Iterating& operator=(const Iterating&) = delete;
+        } iterating(dict_iterating_);
         for (auto [key, value] : dict_) {
             if (key < 0 || static_cast<std::size_t>(key) >= seen.size() || seen[key]) {
                 violation("WeakValueDictionary iteration yielded key " + std::to_string(key) + " twice");
@@ -524,8 +957,22 @@ public:
     // A manual collection with every check the model can make about it.
     std::size_t collect(int gen, bool saveall = false) {
         ++stats_.manual_collections;
+        // What only frozen objects keep: a frozen object that garbage alone references dies by its
+        // count when the garbage is cleared, and what it kept becomes garbage after the
+        // collection has looked (CPython's order too): the next collection frees it.
+        std::vector<int> via_frozen;
+        if (any_frozen()) {
+            mark_reachable(false, false);
+            std::vector<char> plain(info_.size(), 0);
+            for (int id : alive_list_) plain[id] = info_[id].mark == epoch_;
+            mark_reachable(false);
+            for (int id : alive_list_)
+                if (info_[id].mark == epoch_ && !plain[id]) via_frozen.push_back(id);
+        } else {
+            mark_reachable(false);
+        }
+        const std::size_t frozen_deaths = frozen_deaths_;
         // The unreachable set as the model sees it: tracked, not frozen, not reachable.
-        mark_reachable(false);
         std::vector<int> garbage_before;
         for (int id : alive_list_) {
             const Info& in = info_[id];
@@ -564,7 +1011,11 @@ public:
             // What went to garbage() had its weak references cleared (CPython: handle_weakrefs first).
             auto& g = ouro::gc::garbage();
             std::vector<char> saved(info_.size(), 0);
-            for (std::size_t k = saved_before; k < g.size(); ++k) saved[static_cast<Base*>(g[k].get())->id] = 1;
+            for (std::size_t k = saved_before; k < g.size(); ++k) {
+                int id = static_cast<Base*>(g[k].get())->id;
+                saved[id] = 1;
+                info_[id].keyed_revived = true;  // the weak reference its Keyed store holds was cleared
+            }
             for (std::size_t r = 0; r < recs_before; ++r) {
                 if (recs_[r].detached) continue;
                 if (saved[recs_[r].target]) recs_[r].expect_cleared = true;
@@ -583,7 +1034,12 @@ public:
                           " unreachable objects " + std::to_string(died) + " died (the rest were resurrected)");
         }
         after_op();
+        if (frozen_deaths_ != frozen_deaths) {
+            ++orphan_epoch_;
+            for (int id : via_frozen) info_[id].orphan_stamp = orphan_epoch_;
+        }
         check(gen == 2);
+        ++orphan_epoch_;
         return found;
     }
 
@@ -631,7 +1087,9 @@ public:
         must_die_.clear();
         stats_.max_alive = std::max(stats_.max_alive, alive_list_.size());
         if (gc_depth_ != 0) violation("gc callbacks: start/stop unbalanced (depth " + std::to_string(gc_depth_) + ")");
-        if (!finalizing_.empty() || !dying_.empty()) violation("finalizing/dying stacks not empty between operations");
+        if (!finalizing_.empty() || !dying_.empty() || !held_.empty())
+            violation("finalizing/dying/held stacks not empty between operations");
+        if (failing_ >= 0 || throw_armed_ || side_armed_) violation("a construction is still armed between operations");
         if (unraisable_ != expected_unraisable_) {
             violation("unraisable hook called " + std::to_string(unraisable_) + " times, expected " +
                       std::to_string(expected_unraisable_) + (last_unraisable_.empty() ? "" : "; last: " + last_unraisable_));
@@ -656,8 +1114,10 @@ public:
         };
         for (auto& dw : weaks_) apply(recs_[dw.rec]);
         for (const auto& kv : dict_recs_) apply(recs_[kv.second]);
-        for (int id : alive_list_)
+        for (int id : alive_list_) {
             if (info_[id].watch_rec >= 0) apply(recs_[info_[id].watch_rec]);
+            if (info_[id].mark == epoch_) info_[id].keyed_revived = true;
+        }
     }
 
     // The full check. `exact`: a full collection has just completed, so nothing unreachable may be alive.
@@ -704,8 +1164,16 @@ public:
             Info& in = info_[id];
             if (!in.tracked) continue;
             Node* n = node(id);
-            if (n->edges.size() != in.edges.size()) {
-                violation("object " + std::to_string(id) + ": " + std::to_string(n->edges.size()) + " edges, model " +
+            if (n->where != in.where || !n->store_ok()) {
+                violation("node " + std::to_string(id) + ": edges in store " + where_name(n->where) + ", model " +
+                          where_name(in.where) + (n->store_ok() ? "" : "; a store is missing or another holds references"));
+                continue;
+            }
+            if (n->token != (in.with_side ? kTokenValue : 0)) violation("node " + std::to_string(id) + ": token overwritten");
+            if (in.where == Where::Keyed) check_keyed(id);
+            const Edges& edges = n->edges();
+            if (edges.size() != in.edges.size()) {
+                violation("object " + std::to_string(id) + ": " + std::to_string(edges.size()) + " edges, model " +
                           std::to_string(in.edges.size()));
                 continue;
             }
@@ -716,7 +1184,7 @@ public:
                               " (freed while reachable)");
                     continue;
                 }
-                if (n->edges[k].get() != info_[t].obj)
+                if (edges[k].get() != info_[t].obj)
                     violation("object " + std::to_string(id) + ": edge " + std::to_string(k) + " should be object " +
                               std::to_string(t));
                 ++info_[t].cnt;
@@ -733,10 +1201,11 @@ public:
         if (exact) {
             mark_reachable(false);
             for (int id : alive_list_)
-                if (info_[id].mark != epoch_)
+                if (info_[id].mark != epoch_ && info_[id].orphan_stamp != orphan_epoch_)
                     violation("object " + std::to_string(id) + " (" + kind_name(id) + ", finalizer " + fin_name(info_[id].fin) +
                               ") is unreachable but survived a full collection");
         }
+        check_zombies();
         std::size_t frozen = 0;
         for (int id : alive_list_) frozen += info_[id].frozen;
         if (ouro::gc::get_freeze_count() != frozen)
@@ -744,6 +1213,49 @@ public:
         if ((stats_.full_checks & 63) == 0) check_get_objects();
         check_weak();
         check_dict();
+    }
+
+    // A node's Keyed store: one entry, under the model's key, whose value is the node's edges. A
+    // collection that found the node garbage cleared the entry's weak reference (the node held
+    // it); only then may iteration skip the entry.
+    void check_keyed(int id) {
+        Node* n = node(id);
+        auto who = [&] { return "node " + std::to_string(id) + ": Keyed store"; };
+        if (n->keyed.size() != 1) violation(who() + ": size() " + std::to_string(n->keyed.size()));
+        const Edges* yielded = nullptr;
+        std::size_t entries = 0;
+        for (auto [k, v] : n->keyed) {
+            ++entries;
+            if (k.get() != key_.get()) violation(who() + ": yields a key that is not the model's");
+            yielded = &v;
+        }
+        if (entries > 1) violation(who() + ": iteration yields " + std::to_string(entries) + " entries");
+        if (yielded && yielded != n->keyed_edges) violation(who() + ": the entry's value moved");
+        if (!yielded && !info_[id].keyed_revived) violation(who() + ": its entry is dead although the node was never garbage");
+        if (!yielded != !n->keyed.contains(key_)) violation(who() + ": contains() disagrees with iteration");
+    }
+
+    // Zombies: count = the strays held, untracked, and no live object in their blocks.
+    void check_zombies() {
+        if (strays_.empty()) return;
+        std::vector<const void*> blocks;
+        for (const auto& st : strays_) {
+            const Info& in = info_[st.id];
+            if (in.state != State::Zombie) {
+                violation("a stray reference to object " + std::to_string(st.id) + ", which is not a zombie");
+                continue;
+            }
+            std::size_t c = ouro::sys::getrefcount(*st.ref);
+            if (c != static_cast<std::size_t>(in.strays))
+                violation("zombie " + std::to_string(st.id) + ": refcount " + std::to_string(c) + ", strays held " +
+                          std::to_string(in.strays));
+            if (ouro::gc::is_tracked(*st.ref)) violation("zombie " + std::to_string(st.id) + " is tracked");
+            blocks.push_back(st.ref.get());
+        }
+        std::sort(blocks.begin(), blocks.end());
+        for (int id : alive_list_)
+            if (std::binary_search(blocks.begin(), blocks.end(), static_cast<const void*>(static_cast<ouro::Object*>(info_[id].obj))))
+                violation("object " + std::to_string(id) + " lives in the block of a zombie (reused while held)");
     }
 
     void check_get_objects() {
@@ -822,15 +1334,19 @@ public:
         ouro::gc::enable();
         if (any_frozen()) unfreeze();
         clear_garbage();
+        while (!strays_.empty()) drop_stray(strays_.size() - 1);
         for (int round = 0; round < 64 && (alive_count() != 0 || !roots_.empty()); ++round) {
             while (!roots_.empty()) drop_root(roots_.size() - 1);
             ouro::gc::collect(2);
             after_op();
         }
         if (alive_count() != 0) violation(std::to_string(alive_count()) + " objects still alive after the heap was emptied");
-        for (std::size_t id = 0; id < info_.size(); ++id)
+        for (std::size_t id = 0; id < info_.size(); ++id) {
             if (info_[id].state == State::Dead && info_[id].fin_calls != 1)
                 violation("object " + std::to_string(id) + " finalized " + std::to_string(info_[id].fin_calls) + " times");
+            if (info_[id].state == State::Zombie || info_[id].state == State::Failing)
+                violation("object " + std::to_string(id) + ", whose constructor threw, is still a zombie");
+        }
         for (auto& dw : weaks_) {
             WeakRec& r = recs_[dw.rec];
             if (dw.w.alive()) violation("driver weakref alive after every object died");
@@ -872,15 +1388,11 @@ public:
         }
         if (in.fin_calls != 1)
             violation("object " + std::to_string(b->id) + " destroyed after " + std::to_string(in.fin_calls) + " finalizer runs");
+        if (in.frozen) ++frozen_deaths_;
         if (in.watch_rec >= 0) detach(in.watch_rec, static_cast<Node*>(b)->watch);
         in.watch_rec = -1;
         in.state = State::Dying;
-        int pos = in.alive_pos;
-        int last = alive_list_.back();
-        alive_list_[pos] = last;
-        info_[last].alive_pos = pos;
-        alive_list_.pop_back();
-        in.alive_pos = -1;
+        remove_alive(b->id);
         dying_.push_back(b->id);
         if (dying_.size() + finalizing_.size() >= kDeep) deep_ = true;
         stats_.max_depth = std::max(stats_.max_depth, dying_.size());
@@ -890,9 +1402,14 @@ public:
     // in the cascade.
     void release_edges(Node* n) {
         auto& model_edges = info_[n->id].edges;
-        while (!n->edges.empty()) {
-            ouro::Ref<Base> t = std::move(n->edges.back());
-            n->edges.pop_back();
+        if (!n->store_ok()) {
+            violation("dying node " + std::to_string(n->id) + ": its stores are inconsistent");
+            return;
+        }
+        Edges& edges = n->edges();
+        while (!edges.empty()) {
+            ouro::Ref<Base> t = std::move(edges.back());
+            edges.pop_back();
             int expect = model_edges.empty() ? -1 : model_edges.back();
             if (!model_edges.empty()) model_edges.pop_back();
             // A null slot: the collector cleared it (tp_clear) before the node died.
@@ -906,6 +1423,12 @@ public:
     void on_base_destroyed(Base* b) {
         if (!b->intact()) return;  // already reported
         Info& in = info_[b->id];
+        if (in.state == State::Failing) {  // the unwinding of a throwing constructor
+            in.state = in.strays > 0 ? State::Zombie : State::Failed;
+            in.obj = nullptr;
+            return;
+        }
+        if (in.state == State::Alive) violation("object " + std::to_string(b->id) + " destroyed without its destructor (a constructor threw?)");
         in.state = State::Dead;
         in.obj = nullptr;
         auto it = std::find(dying_.begin(), dying_.end(), b->id);
@@ -950,7 +1473,7 @@ public:
             case Fin::SpawnLink: {
                 ouro::Ref<Base> n = create(Kind::Node, Fin::None);
                 int nid = n->id;
-                static_cast<Node*>(n.get())->edges.push_back(ouro::Ref<Base>(b));
+                static_cast<Node*>(n.get())->edges().push_back(ouro::Ref<Base>(b));
                 info_[nid].edges.push_back(id);
                 add_root(std::move(n));
                 ++stats_.resurrections;
@@ -1012,9 +1535,17 @@ public:
         if (r.detached && !r.detached_late) violation(who() + ": callback after the weak reference was dropped");
         if (++r.calls > 1) violation(who() + ": callback ran twice");
         if (self.alive()) violation(who() + ": callback sees its referent alive");
-        if (info_[r.target].state != State::Alive) violation(who() + ": callback after the referent was destroyed");
+        // A constructor that threw: the callbacks run once it is torn down, inside its make<T>.
+        const State ts = info_[r.target].state;
+        const bool failed = ts == State::Zombie || ts == State::Failed || ts == State::Failing;
+        if (failed) {
+            if (r.target != failing_) violation(who() + ": callback for an object whose constructor threw, outside its make<T>");
+            else if (ts == State::Failing) violation(who() + ": callback before the throwing constructor's object was torn down");
+        } else if (ts != State::Alive) {
+            violation(who() + ": callback after the referent was destroyed");
+        }
         bool in_gc = gc_depth_ > 0;
-        if (!in_gc && info_[r.target].fin_calls != 1)
+        if (!in_gc && !failed && info_[r.target].fin_calls != 1)
             violation(who() + ": death by count must run the finalizer before the callbacks");
         if (r.holder >= 0) {
             int h = r.holder;
@@ -1088,22 +1619,35 @@ public:
         }
         last_unraisable_ = std::string(where) + ": " + what;
         if (where.empty()) violation("unraisable hook called with an empty `where`");
-        if (what.rfind("model ", 0) != 0) violation("unexpected unraisable error: " + last_unraisable_);
+        if (what.rfind("the constructor of ", 0) == 0) {  // checked builds: a zombie's report
+            if (zombie_reports_ == 0 || what.rfind(zombie_report_, 0) != 0)
+                violation("unexpected report of a throwing constructor: " + last_unraisable_ + " (expected: " +
+                          (zombie_reports_ ? zombie_report_ : std::string("none")) + ")");
+            else
+                --zombie_reports_;
+        } else if (what.rfind("model ", 0) != 0) {
+            violation("unexpected unraisable error: " + last_unraisable_);
+        }
     }
 
     // ----- reachability -----------------------------------------------------------------------------
     // Marks (with the current epoch) everything reachable from the roots, garbage(), live frozen
     // objects, and — during a collection started inside a death by count — the objects being
     // finalized or torn down right now (the collector sees their references as external).
-    void mark_reachable(bool include_transient) {
+    void mark_reachable(bool include_transient, bool from_frozen = true) {
         ++epoch_;
         std::vector<int> stack;
         for (int id : root_ids_) push_mark(id, stack);
         for (const auto& g : ouro::gc::garbage()) push_mark(static_cast<Base*>(g.get())->id, stack);
-        for (int id : alive_list_)
-            if (info_[id].frozen) push_mark(id, stack);
+        if (from_frozen)
+            for (int id : alive_list_)
+                if (info_[id].frozen) push_mark(id, stack);
         if (include_transient) {
             for (int id : finalizing_) push_mark(id, stack);
+            for (int id : held_) push_mark(id, stack);
+            if (dict_iterating_ > 0)
+                for (const auto& kv : dict_recs_)
+                    if (alive(kv.first)) push_mark(kv.first, stack);
             for (int id : dying_)
                 for (int t : info_[id].edges) push_mark(t, stack);
             // Objects no one references (count 0) that are not destroyed yet: the trashcan
@@ -1151,14 +1695,82 @@ public:
     }
     const std::vector<int>& path() const { return path_; }
 
-    std::string kind_name(int id) const {
+    static const char* kind_str(Kind k) {
         static const char* const names[] = {"Node", "BigNode", "Leaf", "BigLeaf"};
-        std::string s = names[static_cast<int>(info_[id].kind)];
+        return names[static_cast<int>(k)];
+    }
+    std::string kind_name(int id) const {
+        std::string s = kind_str(info_[id].kind);
         if (info_[id].frozen) s += ", frozen";
         return s;
     }
 
 private:
+    int new_info(Kind kind, Fin fin) {
+        int id = static_cast<int>(info_.size());
+        info_.push_back(Info{});
+        Info& in = info_.back();
+        in.kind = kind;
+        in.fin = fin;
+        in.tracked = kind == Kind::Node || kind == Kind::BigNode;
+        in.where = in.tracked ? initial_where(id) : Where::Inline;
+        ++stats_.objects;
+        return id;
+    }
+    static std::uint32_t id_hash(int id) {
+        std::uint32_t x = static_cast<std::uint32_t>(id) * 0x9E3779B1u;
+        x ^= x >> 15;
+        x *= 0x85EBCA77u;
+        x ^= x >> 13;
+        return x;
+    }
+    // A node starts with its edges in a store chosen by its id.
+    static Where initial_where(int id) {
+        std::uint32_t h = id_hash(id) % 100;
+        return h < 75 ? Where::Inline : h < 85 ? Where::Boxed : h < 95 ? Where::Erased : Where::Keyed;
+    }
+    void remove_alive(int id) {
+        Info& in = info_[id];
+        int pos = in.alive_pos;
+        int last = alive_list_.back();
+        alive_list_[pos] = last;
+        info_[last].alive_pos = pos;
+        alive_list_.pop_back();
+        in.alive_pos = -1;
+    }
+    // Both alive, distinct nodes.
+    bool hand_ok(int a, int b) {
+        if (!require_alive(a, "hand-over node") || !require_alive(b, "hand-over node")) return false;
+        if (a == b || !is_node(a) || !is_node(b)) {
+            violation("hand-over between " + std::to_string(a) + " and " + std::to_string(b) + ": not two nodes");
+            return false;
+        }
+        return true;
+    }
+    // Drops references the interpreter moved out to a local (`old`, whose targets the model lists
+    // in `ids`), last first; the ones not dropped yet are transient roots meanwhile (held_).
+    void drop_held(Edges& old, std::vector<int>& ids, const char* what) {
+        if (old.size() != ids.size())
+            violation(std::string(what) + ": " + std::to_string(old.size()) + " references moved out, model " +
+                      std::to_string(ids.size()));
+        std::size_t base = held_.size();
+        held_.insert(held_.end(), ids.begin(), ids.end());
+        while (!old.empty()) {
+            ouro::Ref<Base> t = std::move(old.back());
+            old.pop_back();
+            int expect = -1;
+            if (!ids.empty()) {
+                expect = ids.back();
+                ids.pop_back();
+                held_.pop_back();
+            }
+            if (!t || !t->intact() || t->id != expect)
+                violation(std::string(what) + ": a reference moved out is not object " + std::to_string(expect));
+            t.reset();
+        }
+        held_.resize(base);
+    }
+
     bool require_alive(int id, const char* what) {
         if (alive(id) && info_[id].obj->intact()) return true;
         violation(std::string(what) + " " + std::to_string(id) + " is not alive (use after free)");
@@ -1179,6 +1791,7 @@ private:
     }
 
     std::uint64_t seed_;
+    ouro::Ref<Key> key_;  // declared early: destroyed after everything else the model holds
     Model* previous_model_ = nullptr;
     ouro::UnraisableHook previous_hook_;
 
@@ -1225,6 +1838,27 @@ private:
     std::vector<int> path_;          // the last pick's walk
     std::vector<int> must_die_;      // dropped during a deep release: dead by the end of the op
     std::vector<int> revive_seeds_;  // objects a finalizer revived during a collection, this op
+    std::vector<int> held_;          // references the interpreter moved out to a local, not dropped yet
+    int dict_iterating_ = 0;         // WeakValueDictionary iterations under way
+    std::size_t frozen_deaths_ = 0;
+    std::uint32_t orphan_epoch_ = 1;
+    std::pmr::memory_resource* stack_resource_ = nullptr;
+    // The WithSide constructor's side object, armed by create().
+    Side side_{Kind::Leaf, Fin::None};
+    bool side_armed_ = false;
+    int side_made_ = -1;
+    // The throwing constructor, armed by alloc_throwing().
+    struct Stray {
+        int id;
+        ouro::Ref<ouro::Object> ref;  // to a zombie: a plain Object now
+    };
+    std::vector<Stray> strays_;
+    ThrowSpec throw_;
+    bool throw_armed_ = false;
+    int failing_ = -1;  // the object whose make<T> is failing now
+    int failing_weak_rec_ = -1, failing_watch_rec_ = -1, failing_child_ = -1;
+    std::size_t zombie_reports_ = 0;  // checked builds' reports of zombies, expected
+    std::string zombie_report_;
     int gc_depth_ = 0;
     bool deep_ = false;  // this op released a structure deep enough for the trashcan to defer objects
     int gc_gen_ = -1;
@@ -1253,6 +1887,26 @@ inline Base::~Base() {
 inline void Base::finalize() {
     if (g_model) g_model->on_finalize(this);
 }
+inline ouro::Ref<Base> spawn_side() { return g_model ? g_model->make_side() : nullptr; }
+
+inline std::pmr::memory_resource* edge_resource_for(int id) {
+    return g_model ? g_model->edge_resource(id) : std::pmr::get_default_resource();
+}
+inline Node::Node(int i, Fin f) : Base(i, f), inline_edges(edge_resource_for(i)) { open_store(); }
+inline Node::Node(int i, Fin f, WithSide, ouro::Ref<Base> side, Token t) : Base(i, f), inline_edges(edge_resource_for(i)) {
+    open_store();
+    if (g_model) g_model->on_side(this, std::move(side), t);
+}
+// Not delegating: a delegating constructor that throws runs the destructor, and the case under
+// test is a constructor that throws with only its members and bases to unwind.
+inline Node::Node(int i, Fin f, Throwing) : Base(i, f), inline_edges(edge_resource_for(i)) {
+    open_store();
+    if (g_model) g_model->on_throwing_construct(this);
+    throw std::runtime_error("model constructor");
+}
+inline void Node::open_store() {
+    if (g_model && g_model->where(id) != Where::Inline) put_edges(g_model->where(id), Edges(resource()));
+}
 inline Node::~Node() {
     if (!g_model) return;
     g_model->on_destroy(this);
@@ -1261,11 +1915,73 @@ inline Node::~Node() {
 }
 inline void Node::trace(ouro::Visitor& visit) {
     if (g_model) g_model->on_trace(this);
-    visit(edges);
+    visit(inline_edges, boxed, keyed);
+    // has_value() first: any_cast on an empty std::any compares type_info (slow under UBSan).
+    if (erased.has_value())
+        if (auto* e = std::any_cast<Edges>(&erased)) visit(*e);
     visit(watch);
+}
+inline bool Node::store_ok() const noexcept {
+    const Edges* any = erased.has_value() ? std::any_cast<Edges>(&erased) : nullptr;
+    bool in = where == Where::Inline || inline_edges.empty();
+    bool box = where == Where::Boxed ? boxed != nullptr : !boxed || boxed->empty();
+    bool era = where == Where::Erased ? any != nullptr : !erased.has_value() || (any && any->empty());
+    bool key = where == Where::Keyed ? keyed_edges != nullptr
+               : keyed.empty()       ? keyed_edges == nullptr
+                                     : keyed.size() == 1 && keyed_edges && keyed_edges->empty();
+    return in && box && era && key;
+}
+inline Edges Node::take_edges(bool keep_spare) {
+    Edges e(std::move(edges()));
+    if (!keep_spare) {
+        switch (where) {
+            case Where::Inline: break;
+            case Where::Boxed: boxed.reset(); break;
+            case Where::Erased: erased.reset(); break;
+            case Where::Keyed:
+                keyed.clear();
+                keyed_edges = nullptr;
+                break;
+        }
+    }
+    where = Where::Inline;
+    return e;
+}
+inline void Node::put_edges(Where w, Edges&& e) {
+    switch (w) {
+        case Where::Inline:
+            inline_edges = std::move(e);
+            e.clear();
+            break;
+        case Where::Boxed:
+            if (boxed) {
+                *boxed = std::move(e);
+                e.clear();
+            } else {
+                boxed = std::make_unique<Edges>(std::move(e));
+            }
+            break;
+        case Where::Erased:
+            if (erased.has_value()) {
+                *std::any_cast<Edges>(&erased) = std::move(e);
+                e.clear();
+            } else {
+                erased = std::move(e);
+            }
+            break;
+        case Where::Keyed: keyed_edges = g_model->key_insert(keyed, std::move(e)); break;
+    }
+    where = w;
 }
 inline BigNode::BigNode(int i, Fin f) : Node(i, f) {
     std::memset(payload, payload_byte(i), kPayload);
+}
+inline BigNode::BigNode(int i, Fin f, WithSide w, ouro::Ref<Base> side, Token t)
+    : Node(i, f, w, std::move(side), Token{t.value}) {
+    std::memset(payload, payload_byte(i), kPayload);
+}
+inline BigNode::BigNode(int i, Fin f, Throwing t) : Node(i, f, t) {
+    std::memset(payload, payload_byte(i), kPayload);  // not reached
 }
 inline BigNode::~BigNode() {
     if (g_model && !payload_ok()) g_model->violation("BigNode " + std::to_string(id) + ": payload overwritten at destruction");
@@ -1274,11 +1990,18 @@ inline bool BigNode::payload_ok() const noexcept {
     // Every byte equal to the first, and the first right.
     return payload[0] == payload_byte(id) && std::memcmp(payload, payload + 1, kPayload - 1) == 0;
 }
+inline Leaf::Leaf(int i, Fin f, Throwing) : Base(i, f) {
+    if (g_model) g_model->on_throwing_construct(this);
+    throw std::runtime_error("model constructor");
+}
 inline Leaf::~Leaf() {
     if (g_model) g_model->on_destroy(this);
 }
 inline BigLeaf::BigLeaf(int i, Fin f) : Leaf(i, f) {
     std::memset(payload, payload_byte(i), kPayload);
+}
+inline BigLeaf::BigLeaf(int i, Fin f, Throwing t) : Leaf(i, f, t) {
+    std::memset(payload, payload_byte(i), kPayload);  // not reached
 }
 inline BigLeaf::~BigLeaf() {
     if (g_model && !payload_ok()) g_model->violation("BigLeaf " + std::to_string(id) + ": payload overwritten at destruction");
@@ -1316,18 +2039,45 @@ inline Cb draw_cb(Source& s) {
     auto x = s.below(100);
     return x < 55 ? Cb::Count : x < 70 ? Cb::Collect : x < 85 ? Cb::Spawn : Cb::Throw;
 }
+// Sometimes (nodes only) through the constructor whose default argument allocates a side object.
+inline const Model::Side* draw_side(Source& s, Kind k, Model::Side& out) {
+    if ((k != Kind::Node && k != Kind::BigNode) || !s.percent(8)) return nullptr;
+    out = Model::Side{draw_kind(s), draw_fin(s)};
+    return &out;
+}
+// For a hand-over with `a`: half the time a node on the way to it (so the hand-over can close a
+// cycle with no count going down; *on_path is set), else any reachable node; -1 when there is
+// none but `a`.
+inline int pick_partner(Model& m, Source& src, int a, bool* on_path) {
+    *on_path = false;
+    if (src.percent(50)) {
+        int cand[8];
+        int n = 0;
+        for (int id : m.path())
+            if (id != a && m.alive(id) && m.is_node(id) && n < 8) cand[n++] = id;
+        if (n > 0) {
+            *on_path = true;
+            return cand[src.below(static_cast<std::uint64_t>(n))];
+        }
+    }
+    int b = m.pick(src, true);
+    return b == a ? -1 : b;
+}
 
 // One random operation. Returns false once the model has seen a violation.
 inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt = {}) {
     enum Op {
         AllocRoot, AllocChild, Link, Unlink, Replace, DropRoot, DropMany, Collect, Threshold, Toggle, Freeze, Unfreeze,
-        WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, AllocChain, MoveIn, DictPut, DictErase, DictIterate, kOps
+        WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, AllocChain, MoveIn, DictPut, DictErase, DictIterate,
+        HandMove, HandSwap, HandStore, Restore, AllocThrow, DropStray, kOps
     };
     static const char* const names[] = {"alloc-root", "alloc-child", "link",      "unlink",     "replace",
                                         "drop-root",  "drop-many",   "collect",   "threshold",  "toggle",
                                         "freeze",     "unfreeze",    "weak-add",  "weak-drop",  "watch",
                                         "saveall",    "clear-garbage", "check",   "cb-mode",    "referents",
-                                        "alloc-chain", "move-in",    "dict-put",  "dict-erase", "dict-iterate"};
+                                        "alloc-chain", "move-in",    "dict-put",  "dict-erase", "dict-iterate",
+                                        "hand-move",  "hand-swap",   "hand-store", "restore",   "alloc-throw",
+                                        "drop-stray"};
     unsigned weight[kOps] = {};
     // Waves: grow to max_alive, then shrink to a quarter of it, so big structures die together.
     if (m.alive_count() > opt.max_alive) m.shrinking = true;
@@ -1359,6 +2109,12 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
     weight[DictPut] = 4;
     weight[DictErase] = m.dict_keys() > 0 ? (m.dict_keys() > 80 ? 8 : 1) : 0;
     weight[DictIterate] = 1;
+    weight[HandMove] = 2;
+    weight[HandSwap] = 2;
+    weight[HandStore] = 2;
+    weight[Restore] = 2;
+    weight[AllocThrow] = shrink ? 1 : 2;
+    weight[DropStray] = m.stray_count() == 0 ? 0 : m.stray_count() > 6 ? 6 : 2;
     unsigned total = 0;
     for (unsigned w : weight) total += w;
     auto x = static_cast<unsigned>(src.below(total));
@@ -1375,8 +2131,10 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
         case AllocRoot: {
             Kind k = draw_kind(src);
             Fin f = draw_fin(src);
-            int id = m.new_root(k, f);
-            log.set(id);
+            Model::Side side;
+            const Model::Side* with = draw_side(src, k, side);
+            int id = m.new_root(k, f, with);
+            log.set(id, with != nullptr);
             break;
         }
         case AllocChild: {
@@ -1384,8 +2142,10 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
             if (a < 0) break;
             Kind k = draw_kind(src);
             Fin f = draw_fin(src);
-            int id = m.new_child(a, k, f);
-            log.set(a, id);
+            Model::Side side;
+            const Model::Side* with = draw_side(src, k, side);
+            int id = m.new_child(a, k, f, with);
+            log.set(a, id, with != nullptr);
             break;
         }
         case Link: {
@@ -1571,6 +2331,70 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
         case Referents: {
             int a = m.pick(src, false);
             if (a >= 0) m.check_referents(a);
+            break;
+        }
+        case HandMove:
+        case HandSwap:
+        case HandStore: {
+            int a = m.pick(src, true);
+            if (a < 0) break;
+            bool on_path = false;
+            int b = pick_partner(m, src, a, &on_path);
+            if (b < 0) break;
+            // From b, on the way to a, into a mostly: a then holds the way back to itself (a cycle
+            // that the old way in no longer reaches). The other way round breaks cycles through a.
+            int s = b, d = a;
+            if (src.percent(on_path ? 20 : 50)) std::swap(s, d);
+            bool holders = src.percent(50);
+            auto w = static_cast<Where>(1 + src.below(kWheres - 1));
+            // Sometimes between two full collections with nothing else in between: the second
+            // must find what the hand-over made unreachable although no count went down.
+            bool sandwich = src.percent(20);
+            if (sandwich) ouro::gc::collect(2);
+            if (!m.alive(s) || !m.alive(d)) break;
+            if (op == HandMove) m.hand_move(s, d);
+            else if (op == HandSwap) m.hand_swap(s, d, holders);
+            else m.hand_store(s, d, w);
+            log.set(s, d, sandwich);
+            if (sandwich) {
+                m.log_op(log);
+                m.collect(2);  // checks included
+                return !m.failed();
+            }
+            break;
+        }
+        case Restore: {
+            int a = m.pick(src, true);
+            if (a < 0) break;
+            auto w = static_cast<Where>((static_cast<int>(m.where(a)) + 1 + static_cast<int>(src.below(kWheres - 1))) % kWheres);
+            bool keep_spare = src.percent(50);
+            m.restore(a, w, keep_spare);
+            log.set(a, static_cast<long long>(w), keep_spare);
+            break;
+        }
+        case AllocThrow: {
+            Kind k = draw_kind(src);
+            Fin f = draw_fin(src);
+            ThrowSpec spec;
+            spec.strays = static_cast<int>(src.below(3));
+            spec.weak = src.percent(50);
+            spec.weak_cb = src.percent(70);
+            spec.cb = draw_cb(src);
+            spec.dict = src.percent(30);
+            if (src.percent(30)) spec.watch_holder = m.pick(src, true);
+            spec.watch_cb = draw_cb(src);
+            if ((k == Kind::Node || k == Kind::BigNode) && src.percent(30)) {
+                // A child only the failing node holds: it dies in the unwinding (never resurrecting).
+                static constexpr Fin fins[] = {Fin::None, Fin::None, Fin::Spawn, Fin::SpawnDrop, Fin::Throw, Fin::Collect, Fin::Peek};
+                spec.child = static_cast<int>(src.below(4));
+                spec.child_fin = fins[src.below(std::size(fins))];
+            }
+            int id = m.alloc_throwing(k, f, spec);
+            log.set(id, spec.strays, spec.child);
+            break;
+        }
+        case DropStray: {
+            m.drop_stray(src.below(m.stray_count()));
             break;
         }
     }

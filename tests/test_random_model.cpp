@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
+#include <memory_resource>
 #include <cstdlib>
 #include <string>
 
@@ -32,13 +34,18 @@ struct RunResult {
     Stats stats;
 };
 
-// One seed: a fresh heap, small thresholds so automatic collections are frequent.
+// One seed: a fresh heap, small thresholds so automatic collections are frequent. Some nodes keep
+// their edges in a pool over this function's stack (declared before the heap: it outlives it).
 RunResult run_seed(std::uint64_t seed, std::size_t ops) {
+    alignas(64) std::byte stack_buffer[256 * 1024];
+    std::pmr::monotonic_buffer_resource arena(stack_buffer, sizeof stack_buffer, std::pmr::new_delete_resource());
+    std::pmr::unsynchronized_pool_resource stack_pool(std::pmr::pool_options{0, 16384}, &arena);
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     RunResult result{true, {}, {}};
     {
         Model m(seed);
+        m.set_edge_resource(&stack_pool);
         Source src(seed);
         ouro::gc::set_threshold(1 + src.below(30), 1 + src.below(6), 1 + src.below(6));
         for (std::size_t i = 0; i < ops; ++i)
@@ -55,11 +62,12 @@ void print_stats(const char* label, std::uint64_t seeds, const Stats& s, double 
     std::printf(
         "[ model    ] %s: %llu seeds, %zu ops, %zu objects (max %zu alive, deepest release %zu), %zu collections (%zu manual, %zu "
         "found), %zu checks (%zu exact), %zu finalizers, %zu resurrections, %zu weak callbacks, %zu unraisable, "
-        "%zu nested collect()=0, %zu nested real collections, %zu freezes, %zu SAVEALL, %zu weak-dict puts/erases; "
-        "%.2f s\n",
+        "%zu nested collect()=0, %zu nested real collections, %zu freezes, %zu SAVEALL, %zu weak-dict puts/erases, "
+        "%zu hand-overs, %zu re-storages, %zu side objects, %zu throwing constructors (%zu zombies); %.2f s\n",
         label, static_cast<unsigned long long>(seeds), s.ops, s.objects, s.max_alive, s.max_depth, s.collections, s.manual_collections,
         s.found, s.full_checks, s.exact_checks, s.finalizers, s.resurrections, s.weak_callbacks, s.unraisable,
-        s.nested_collect_zero, s.nested_real_collections, s.freezes, s.saveall, s.dict_ops, seconds);
+        s.nested_collect_zero, s.nested_real_collections, s.freezes, s.saveall, s.dict_ops, s.handovers, s.restores,
+        s.side_objects, s.throws, s.zombies, seconds);
 }
 
 void add(Stats& total, const Stats& s) {
@@ -79,6 +87,11 @@ void add(Stats& total, const Stats& s) {
     total.saveall += s.saveall;
     total.found += s.found;
     total.dict_ops += s.dict_ops;
+    total.handovers += s.handovers;
+    total.restores += s.restores;
+    total.side_objects += s.side_objects;
+    total.throws += s.throws;
+    total.zombies += s.zombies;
     total.max_alive = std::max(total.max_alive, s.max_alive);
     total.max_depth = std::max(total.max_depth, s.max_depth);
 }

@@ -11,9 +11,11 @@
 // (OURO_MODEL_TRACE=1 prints every operation).
 #include "../model_graph.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory_resource>
 
 namespace {
 
@@ -24,12 +26,17 @@ constexpr std::size_t kMaxOps = 20000;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    // Some nodes keep their edges in a pool over this stack buffer (it outlives the heap).
+    alignas(64) std::byte stack_buffer[256 * 1024];
+    std::pmr::monotonic_buffer_resource arena(stack_buffer, sizeof stack_buffer, std::pmr::new_delete_resource());
+    std::pmr::unsynchronized_pool_resource stack_pool(std::pmr::pool_options{0, 16384}, &arena);
     ouro::Heap heap;
     ouro::Heap::Scope scope(heap);
     bool ok = true;
     std::string report;
     {
         ouro_model::Model m(0);
+        m.set_edge_resource(&stack_pool);
         ouro_model::Source src(data, size);
         ouro::gc::set_threshold(1 + src.below(30), 1 + src.below(6), 1 + src.below(6));
         ouro_model::Options opt;
