@@ -20,7 +20,7 @@ run_suite() {  # name, compiler, extra cmake args...
   ctest --test-dir "build/$name" -j "$jobs" --output-on-failure
 }
 
-run_suite gcc-debug g++ -DCMAKE_BUILD_TYPE=Debug -DOURO_BUILD_BENCH=ON -DOURO_FAULT_INJECTION=ON
+run_suite gcc-debug g++ -DCMAKE_BUILD_TYPE=Debug -DOURO_FAULT_INJECTION=ON
 
 # Release: misuse checks off, which changes what the collector does with mistaken traces (they are
 # caught when the garbage is checked rather than when it is gathered); also GCC's -O3 flow warnings.
