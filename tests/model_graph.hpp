@@ -64,6 +64,7 @@
 // take a different path from the same seed.
 #pragma once
 
+#include <ouro/detail/invariants.hpp>
 #include <ouro/ouro.hpp>
 #include <ouro/sys.hpp>
 #include <ouro/unraisable.hpp>
@@ -1124,6 +1125,9 @@ public:
     void check(bool exact) {
         ++stats_.full_checks;
         if (exact) ++stats_.exact_checks;
+        // The library's own invariants first: a broken list or count explains what follows.
+        if (std::string v = ouro::detail::invariant_violation(ouro::Heap::current()); !v.empty())
+            violation("heap invariant: " + v);
         // Roots.
         for (std::size_t i = 0; i < roots_.size(); ++i) {
             int id = root_ids_[i];
@@ -2071,50 +2075,58 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
         WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, AllocChain, MoveIn, DictPut, DictErase, DictIterate,
         HandMove, HandSwap, HandStore, Restore, AllocThrow, DropStray, kOps
     };
-    static const char* const names[] = {"alloc-root", "alloc-child", "link",      "unlink",     "replace",
-                                        "drop-root",  "drop-many",   "collect",   "threshold",  "toggle",
-                                        "freeze",     "unfreeze",    "weak-add",  "weak-drop",  "watch",
-                                        "saveall",    "clear-garbage", "check",   "cb-mode",    "referents",
-                                        "alloc-chain", "move-in",    "dict-put",  "dict-erase", "dict-iterate",
-                                        "hand-move",  "hand-swap",   "hand-store", "restore",   "alloc-throw",
-                                        "drop-stray"};
-    unsigned weight[kOps] = {};
-    // Waves: grow to max_alive, then shrink to a quarter of it, so big structures die together.
+    // The operations: name and weight, one row each in the order of Op. A weight reads the
+    // state: waves grow to max_alive, then shrink to a quarter of it, so big structures die together.
     if (m.alive_count() > opt.max_alive) m.shrinking = true;
     if (m.alive_count() < opt.max_alive / 4) m.shrinking = false;
-    bool shrink = m.shrinking;
-    bool few_roots = m.root_count() < 4;
-    weight[AllocRoot] = few_roots ? 60 : shrink ? 2 : 8;
-    weight[AllocChild] = shrink ? 3 : 22;
-    weight[Link] = shrink ? 10 : 20;
-    weight[Unlink] = shrink ? 12 : 5;
-    weight[Replace] = 5;
-    weight[DropRoot] = shrink ? 20 : 5;
-    weight[DropMany] = shrink ? 2 : 0;
-    weight[Collect] = shrink ? 8 : 3;
-    weight[Threshold] = 1;
-    weight[Toggle] = 1;
-    weight[Freeze] = 1;  // and 3 in 4 of these draws become a check: rare
-    weight[Unfreeze] = 2;
-    weight[WeakAdd] = 5;
-    weight[WeakDrop] = m.weak_count() > 60 ? 8 : 2;
-    weight[Watch] = 5;
-    weight[SaveAll] = 1;
-    weight[ClearGarbage] = ouro::gc::garbage().empty() ? 0 : 3;
-    weight[Check] = 1;
-    weight[CbMode] = 1;
-    weight[Referents] = 1;
-    weight[AllocChain] = shrink ? 0 : 1;  // deep structures: their release goes through the trashcan
-    weight[MoveIn] = 2;
-    weight[DictPut] = 4;
-    weight[DictErase] = m.dict_keys() > 0 ? (m.dict_keys() > 80 ? 8 : 1) : 0;
-    weight[DictIterate] = 1;
-    weight[HandMove] = 2;
-    weight[HandSwap] = 2;
-    weight[HandStore] = 2;
-    weight[Restore] = 2;
-    weight[AllocThrow] = shrink ? 1 : 2;
-    weight[DropStray] = m.stray_count() == 0 ? 0 : m.stray_count() > 6 ? 6 : 2;
+    struct Row {
+        Op op;
+        const char* name;
+        unsigned (*weight)(const Model& m, bool shrink);
+    };
+    static constexpr Row rows[] = {
+        {AllocRoot, "alloc-root", [](const Model& m, bool shrink) -> unsigned { return m.root_count() < 4 ? 60 : shrink ? 2 : 8; }},
+        {AllocChild, "alloc-child", [](const Model&, bool shrink) -> unsigned { return shrink ? 3 : 22; }},
+        {Link, "link", [](const Model&, bool shrink) -> unsigned { return shrink ? 10 : 20; }},
+        {Unlink, "unlink", [](const Model&, bool shrink) -> unsigned { return shrink ? 12 : 5; }},
+        {Replace, "replace", [](const Model&, bool) -> unsigned { return 5; }},
+        {DropRoot, "drop-root", [](const Model&, bool shrink) -> unsigned { return shrink ? 20 : 5; }},
+        {DropMany, "drop-many", [](const Model&, bool shrink) -> unsigned { return shrink ? 2 : 0; }},
+        {Collect, "collect", [](const Model&, bool shrink) -> unsigned { return shrink ? 8 : 3; }},
+        {Threshold, "threshold", [](const Model&, bool) -> unsigned { return 1; }},
+        {Toggle, "toggle", [](const Model&, bool) -> unsigned { return 1; }},
+        // And 3 in 4 of these draws become a check: rare.
+        {Freeze, "freeze", [](const Model&, bool) -> unsigned { return 1; }},
+        {Unfreeze, "unfreeze", [](const Model&, bool) -> unsigned { return 2; }},
+        {WeakAdd, "weak-add", [](const Model&, bool) -> unsigned { return 5; }},
+        {WeakDrop, "weak-drop", [](const Model& m, bool) -> unsigned { return m.weak_count() > 60 ? 8 : 2; }},
+        {Watch, "watch", [](const Model&, bool) -> unsigned { return 5; }},
+        {SaveAll, "saveall", [](const Model&, bool) -> unsigned { return 1; }},
+        {ClearGarbage, "clear-garbage", [](const Model&, bool) -> unsigned { return ouro::gc::garbage().empty() ? 0 : 3; }},
+        {Check, "check", [](const Model&, bool) -> unsigned { return 1; }},
+        {CbMode, "cb-mode", [](const Model&, bool) -> unsigned { return 1; }},
+        {Referents, "referents", [](const Model&, bool) -> unsigned { return 1; }},
+        // Deep structures: their release goes through the trashcan.
+        {AllocChain, "alloc-chain", [](const Model&, bool shrink) -> unsigned { return shrink ? 0 : 1; }},
+        {MoveIn, "move-in", [](const Model&, bool) -> unsigned { return 2; }},
+        {DictPut, "dict-put", [](const Model&, bool) -> unsigned { return 4; }},
+        {DictErase, "dict-erase", [](const Model& m, bool) -> unsigned { return m.dict_keys() == 0 ? 0 : m.dict_keys() > 80 ? 8 : 1; }},
+        {DictIterate, "dict-iterate", [](const Model&, bool) -> unsigned { return 1; }},
+        {HandMove, "hand-move", [](const Model&, bool) -> unsigned { return 2; }},
+        {HandSwap, "hand-swap", [](const Model&, bool) -> unsigned { return 2; }},
+        {HandStore, "hand-store", [](const Model&, bool) -> unsigned { return 2; }},
+        {Restore, "restore", [](const Model&, bool) -> unsigned { return 2; }},
+        {AllocThrow, "alloc-throw", [](const Model&, bool shrink) -> unsigned { return shrink ? 1 : 2; }},
+        {DropStray, "drop-stray", [](const Model& m, bool) -> unsigned { return m.stray_count() == 0 ? 0 : m.stray_count() > 6 ? 6 : 2; }},
+    };
+    static_assert(std::size(rows) == kOps);
+    static_assert([] {
+        for (int i = 0; i < kOps; ++i)
+            if (rows[i].op != i) return false;
+        return true;
+    }(), "rows follow the order of Op");
+    unsigned weight[kOps];
+    for (const Row& r : rows) weight[r.op] = r.weight(m, m.shrinking);
     unsigned total = 0;
     for (unsigned w : weight) total += w;
     auto x = static_cast<unsigned>(src.below(total));
@@ -2123,10 +2135,10 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
     // Freeze is rarer still: most draws of it become a check.
     if (op == Freeze && !src.percent(25)) op = Check;
 
-    m.set_context(op_index, names[op]);
+    m.set_context(op_index, rows[op].name);
     std::size_t collections_before = m.stats().collections;
     m.count_op();
-    Logged log{names[op], {0, 0, 0}, 0};
+    Logged log{rows[op].name, {0, 0, 0}, 0};
     switch (op) {
         case AllocRoot: {
             Kind k = draw_kind(src);

@@ -1,4 +1,4 @@
-// libFuzzer target (issue 6 §2): the randomized heap interpreter of tests/model_graph.hpp, driven
+// libFuzzer target (docs/reliability.md §2): the randomized heap interpreter of tests/model_graph.hpp, driven
 // by fuzzer bytes instead of a seeded generator, and checked against the same reachability model.
 //
 // Each input runs on a fresh heap. The first bytes pick the thresholds, then every operation
