@@ -11,9 +11,11 @@
 // figure), and for the live shapes collect_<shape>_again (a second full collection, everything
 // now old, after one reference was dropped so that the collector has to look again).
 // Verified: collect() returns 0 and the chain is intact (live shapes), or returns N and N
-// destructors ran (garbage shapes).
+// destructors ran (garbage shapes). Each figure also comes per object (collect_ns_per_object),
+// which is what the scaling rows (1 M, 10 M, 30 M objects: --label) compare as the heap grows.
 //
-// Usage: collect_ouro --shape chain|shuffled|cycles|cycles_churned --n N --reps R
+// Usage: collect_ouro --shape chain|shuffled|cycles|cycles_churned --n N --reps R [--label SUFFIX]
+//        (SUFFIX is appended to the figures' bench names: collect_chain_10M)
 #include "common.hpp"
 
 #include <ouro/ouro.hpp>
@@ -41,7 +43,13 @@ long chain_sum(Node* p, long& count) {
     return sum;
 }
 
-void run_live(const std::string& shape, long n, long rep) {
+// The figure, and the same per object.
+void emit_collect(const std::string& bench, double seconds, long objects, long rep, bool ok, const bench::Extra& extra) {
+    bench::emit(bench, "ouro", "collect_s", seconds, "s", rep, ok, extra);
+    bench::emit(bench, "ouro", "collect_ns_per_object", seconds * 1e9 / static_cast<double>(objects), "ns", rep, ok);
+}
+
+void run_live(const std::string& name, const std::string& shape, long n, long rep) {
     ouro::Ref<Node> root;
     double t0 = bench::now();
     if (shape == "chain") {
@@ -64,8 +72,7 @@ void run_live(const std::string& shape, long n, long rep) {
     t0 = bench::now();
     std::size_t found = ouro::gc::collect();
     double first = bench::now() - t0;
-    // Drop a reference that leaves its object alive: without one, nothing can have become
-    // garbage and ouroboros skips the analysis (see docs/benchmarks.md); this one forces it.
+    // The same reference drop as the Python peer's (its object stays alive).
     { ouro::Ref<Node> touch = root; }
     t0 = bench::now();
     std::size_t found_again = ouro::gc::collect();
@@ -76,14 +83,14 @@ void run_live(const std::string& shape, long n, long rep) {
               bench::check(count == n && sum == n * (n - 1) / 2, "live heap: chain intact"));
     bench::Extra extra{{"objects", bench::jint(n)}, {"collected", bench::jint(static_cast<long long>(found))},
                        {"build_s", bench::jnum(build)}};
-    bench::emit("collect_" + shape, "ouro", "collect_s", first, "s", rep, ok, extra);
-    bench::emit("collect_" + shape + "_again", "ouro", "collect_s", again, "s", rep, ok, extra);
+    emit_collect(name, first, n, rep, ok, extra);
+    emit_collect(name + "_again", again, n, rep, ok, extra);
     g_destroyed = 0;
     root = nullptr;
     bench::check(g_destroyed == n, "live heap: all freed at the end");
 }
 
-void run_garbage(const std::string& shape, long n, long rep) {
+void run_garbage(const std::string& name, const std::string& shape, long n, long rep) {
     std::vector<ouro::Ref<Node>> filler;
     if (shape == "cycles_churned") {
         filler.reserve(static_cast<std::size_t>(2 * n));
@@ -106,9 +113,9 @@ void run_garbage(const std::string& shape, long n, long rep) {
     double elapsed = bench::now() - t0;
     bool ok = bench::all(bench::check(found == static_cast<std::size_t>(n / 2 * 2), "garbage: collected count"),
               bench::check(g_destroyed == n / 2 * 2, "garbage: destructors ran"));
-    bench::emit("collect_" + shape, "ouro", "collect_s", elapsed, "s", rep, ok,
-                {{"objects", bench::jint(n / 2 * 2)}, {"collected", bench::jint(static_cast<long long>(found))},
-                 {"build_s", bench::jnum(build)}});
+    emit_collect(name, elapsed, n / 2 * 2, rep, ok,
+                 {{"objects", bench::jint(n / 2 * 2)}, {"collected", bench::jint(static_cast<long long>(found))},
+                  {"build_s", bench::jnum(build)}});
     filler.clear();
 }
 
@@ -119,16 +126,17 @@ int main(int argc, char** argv) {
     std::string shape = args.str("--shape", "chain");
     long n = args.num("--n", 1000000);
     long reps = args.num("--reps", 5);
+    const std::string name = "collect_" + shape + args.str("--label", "");
     ouro::gc::disable();
     for (long rep = 0; rep < reps; ++rep) {
-        if (shape == "chain" || shape == "shuffled") run_live(shape, n, rep);
-        else if (shape == "cycles" || shape == "cycles_churned") run_garbage(shape, n, rep);
+        if (shape == "chain" || shape == "shuffled") run_live(name, shape, n, rep);
+        else if (shape == "cycles" || shape == "cycles_churned") run_garbage(name, shape, n, rep);
         else {
             std::fprintf(stderr, "unknown shape %s\n", shape.c_str());
             return 2;
         }
     }
-    bench::emit("collect_" + shape, "ouro", "peak_rss_MB", static_cast<double>(bench::peak_rss_bytes()) / 1e6, "MB", 0,
+    bench::emit(name, "ouro", "peak_rss_MB", static_cast<double>(bench::peak_rss_bytes()) / 1e6, "MB", 0,
                 true);
     return bench::g_failures ? 1 : 0;
 }

@@ -185,6 +185,19 @@ def collect(shape, rows, target=None):
                     targets=[PeerTime(target, group, "cpython", 0.2)] if target else [])
 
 
+def collect_scaling(times):
+    """The chain of collect() at `times` its size (10 M and 30 M objects in a full run): the cost
+    per object as the heap grows, against CPython's."""
+    group = "collect_chain_%dx" % times
+    return Workload(group, [Program("ouro", "collect_ouro"), Program("cpython", "collect.py")],
+                    args=lambda s: ["--shape", "chain", "--n", s["coll_n"] * times, "--reps", 1, "--label", "_%dx" % times],
+                    procs="scale_procs", quick=dict(scale_procs=1), full=dict(scale_procs=3),
+                    rows=[Row(group, lambda s: "%s live objects in a chain" % human_count(s["coll_n"] * times),
+                              "first full collect()"),
+                          Row(group + "_again", "the same chain, collected again (all old)",
+                              "second full collect() after a reference drop")])
+
+
 def pyperf(bench, args, rows, quick, full):
     """A pyperformance shape."""
     return Workload(bench, [Program("ouro", "pyperf_ouro"), Program("cpython", "pyperf.py")],
@@ -237,6 +250,8 @@ WORKLOADS = [
     collect("cycles", [Row("collect_cycles", lambda s: "%s garbage two-node cycles" % human_count(s["coll_n"] // 2),
                            "full collect()")],
             "full collection, 500k garbage two-node cycles: >= 5x faster than CPython"),
+    collect_scaling(10),
+    collect_scaling(30),
     collect("cycles_churned", [Row("collect_cycles_churned", lambda s: "%s garbage two-node cycles in a churned heap"
                                    % human_count(s["coll_n"] // 2), "full collect()")]),
     # 3. binary-trees, in the constructor idiom (make<Node>(left, right)) and create-then-link

@@ -1,6 +1,6 @@
 """Full gc.collect() of large heaps: the CPython peer of bench/collect.cpp (same shapes, same
 verification). Objects are built with the collector disabled; only gc.collect() is timed.
-Usage: collect.py --shape chain|shuffled|cycles|cycles_churned --n N --reps R
+Usage: collect.py --shape chain|shuffled|cycles|cycles_churned --n N --reps R [--label SUFFIX]
 """
 import gc
 import random
@@ -17,7 +17,13 @@ class Node:
         self.next = None
 
 
-def run_live(shape, n, rep):
+def emit_collect(bench, seconds, count, rep, ok, **extra):
+    """The figure, and the same per object (what the scaling rows compare as the heap grows)."""
+    emit(bench, IMPL, "collect_s", seconds, "s", rep, ok, **extra)
+    emit(bench, IMPL, "collect_ns_per_object", seconds * 1e9 / count, "ns", rep, ok)
+
+
+def run_live(name, shape, n, rep):
     t0 = time.perf_counter()
     if shape == "chain":
         root = tail = Node(0)
@@ -51,12 +57,12 @@ def run_live(shape, n, rep):
     ok = check(found == 0 and found_again == 0, "live heap: nothing collected")
     ok &= check(count == n and total == n * (n - 1) // 2, "live heap: chain intact")
     extra = dict(objects=n, collected=found, build_s=build)
-    emit("collect_" + shape, IMPL, "collect_s", first, "s", rep, ok, **extra)
-    emit("collect_" + shape + "_again", IMPL, "collect_s", again, "s", rep, ok, **extra)
+    emit_collect(name, first, n, rep, ok, **extra)
+    emit_collect(name + "_again", again, n, rep, ok, **extra)
     del root, p
 
 
-def run_garbage(shape, n, rep):
+def run_garbage(name, shape, n, rep):
     filler = None
     if shape == "cycles_churned":
         filler = [Node(i) for i in range(2 * n)]
@@ -76,8 +82,7 @@ def run_garbage(shape, n, rep):
     found = gc.collect()
     elapsed = time.perf_counter() - t0
     ok = check(found == n // 2 * 2, "garbage: collected count")
-    emit("collect_" + shape, IMPL, "collect_s", elapsed, "s", rep, ok,
-         objects=n // 2 * 2, collected=found, build_s=build)
+    emit_collect(name, elapsed, n // 2 * 2, rep, ok, objects=n // 2 * 2, collected=found, build_s=build)
     del filler
 
 
@@ -85,15 +90,16 @@ def main():
     shape = arg("--shape", "chain")
     n = arg("--n", 1000000)
     reps = arg("--reps", 5)
+    name = "collect_" + shape + arg("--label", "")
     gc.collect()
     gc.disable()
     for rep in range(reps):
         if shape in ("chain", "shuffled"):
-            run_live(shape, n, rep)
+            run_live(name, shape, n, rep)
         else:
-            run_garbage(shape, n, rep)
+            run_garbage(name, shape, n, rep)
         gc.collect()
-    emit("collect_" + shape, IMPL, "peak_rss_MB", peak_rss_bytes() / 1e6, "MB", 0, True)
+    emit(name, IMPL, "peak_rss_MB", peak_rss_bytes() / 1e6, "MB", 0, True)
 
 
 main()
