@@ -101,17 +101,31 @@ struct Graph {
             *top++ = t;
         };
         auto visit = [&](std::uint32_t t) {
-            Slot& x = s[t];
-            if (x.refs == kReached || !(x.link & kCandidate)) return;
-            overcounted |= x.refs < 0;
-            x.refs = kReached;
-            const std::uint32_t link = x.link;
-            if (link & kInline) {
-                if ((link & kLinkMask) != kNoTarget) push(link & kLinkMask);
-                if (x.second != kNoTarget) push(x.second);
-                return;
+            for (;;) {
+                Slot& x = s[t];
+                if (x.refs == kReached || !(x.link & kCandidate)) return;
+                overcounted |= x.refs < 0;
+                x.refs = kReached;
+                const std::uint32_t link = x.link;
+                if (!(link & kInline)) {
+                    for (const std::uint32_t* e = runs + (link & kLinkMask); *e != kNone; ++e) push(*e);
+                    return;
+                }
+                const std::uint32_t first = link & kLinkMask;
+                if (x.second != kNoTarget) {
+                    if (first != kNoTarget) push(first);
+                    push(x.second);
+                    return;
+                }
+                if (first == kNoTarget) return;
+                if (top != bottom || queued) {
+                    push(first);
+                    return;
+                }
+                // One reference and nothing else in flight (a chain's links): the FIFO has no
+                // other miss to overlap with this one, so the chase follows it at once.
+                t = first;
             }
-            for (const std::uint32_t* e = runs + (link & kLinkMask); *e != kNone; ++e) push(*e);
         };
         for (std::uint32_t root = 0; root < size; ++root) {
             const std::int32_t r = s[root].refs;
