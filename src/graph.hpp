@@ -41,6 +41,12 @@ struct GraphBuffers {
     ScratchArray<Slot> slots;
     ScratchArray<std::uint32_t> edges;
     ScratchArray<std::uint32_t> stack;  // room for every slot: each is pushed at most once
+    // After a collection: what a burst of young objects grew goes back (see ScratchArray::trim).
+    void trim() noexcept {
+        slots.trim();
+        edges.trim();
+        stack.trim();
+    }
 };
 
 // One reachability analysis over candidates numbered 0..size-1.

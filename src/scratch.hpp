@@ -97,6 +97,16 @@ public:
         cap_ = n;
     }
 
+    // Gives a mapped array (1 MiB or more: a big collection's) back to the OS; small ones stay
+    // for the next collection.
+    void trim() noexcept {
+        if (!mapped_) return;
+        release();
+        data_ = nullptr;
+        size_ = cap_ = 0;
+        mapped_ = false;
+    }
+
 private:
     static constexpr std::size_t kMapThreshold = 1 << 20;
     static constexpr std::size_t kHuge = 2 << 20;

@@ -1,19 +1,32 @@
 // The young list (include/ouro/detail/young_list.hpp): making room in it, and putting objects in
 // generations 0 and 1.
 #include "heap_state.hpp"
+#include "os.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace ouro::detail {
 
-YoungList::~YoungList() { std::free(items_); }
+// The array is mapped from the OS (whole pages: capacities are multiples of 512 entries), so that
+// what shrink() gives back goes back to the OS whatever the system allocator would do with it.
+namespace {
+constexpr std::uint32_t kPageEntries = 512;
+
+Object** resize_items(Object** items, std::uint32_t old_cap, std::uint32_t cap) noexcept {
+    void* p = items ? os::remap(items, old_cap * sizeof(Object*), cap * sizeof(Object*)) : os::map(cap * sizeof(Object*));
+    return static_cast<Object**>(p);
+}
+}  // namespace
+
+YoungList::~YoungList() {
+    if (items_) os::unmap(items_, capacity_ * sizeof(Object*));
+}
 
 bool YoungList::push(Object* o, bool old) noexcept {
     if (size_ == capacity_) {
         if (capacity_ == kYoungListLimit) return false;
-        const std::uint32_t cap = capacity_ ? std::min(capacity_ * 2, kYoungListLimit) : 1024;
-        auto* grown = static_cast<Object**>(std::realloc(items_, cap * sizeof(Object*)));
+        const std::uint32_t cap = capacity_ ? std::min(capacity_ * 2, kYoungListLimit) : 2 * kPageEntries;
+        Object** grown = resize_items(items_, capacity_, cap);
         if (!grown) return false;
         items_ = grown;
         capacity_ = cap;
@@ -24,6 +37,17 @@ bool YoungList::push(Object* o, bool old) noexcept {
     place(o, boundary_++);
     ++size_;
     return true;
+}
+
+void YoungList::shrink() noexcept {
+    constexpr std::uint32_t kKept = 1u << 16;  // 512 KiB: below it the array stays as it is
+    if (capacity_ <= kKept || size_ > capacity_ / 4) return;
+    const std::uint32_t cap = std::max(kKept, (size_ * 2 + kPageEntries - 1) / kPageEntries * kPageEntries);
+    // Shrinking a mapping cannot fail in practice; if it does, the array stays as it was.
+    if (Object** shrunk = resize_items(items_, capacity_, cap)) {
+        items_ = shrunk;
+        capacity_ = cap;
+    }
 }
 
 void young_append(Heap& h, Object* o, bool old) noexcept {

@@ -42,6 +42,10 @@ public:
         if (--size_ != hole) place(items_[size_], hole);
     }
 
+    // After a collection: a list much bigger than its members (a burst of objects that died or
+    // grew old) gives most of its array back.
+    void shrink() noexcept;
+
     // Generation 0 joins generation 1.
     void promote_all() noexcept { boundary_ = size_; }
     void clear() noexcept { size_ = boundary_ = 0; }
