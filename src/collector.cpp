@@ -405,8 +405,8 @@ std::size_t collect(Heap& h, int generation, bool automatic) {
     std::size_t found = Collection(h, generation).run();
     s.schedule.found(generation, found, automatic);
     if (generation == 2) HeapAccess::allocator(h).purge();  // empty arenas kept past their time
-    s.collector.young_graph.trim();
     HeapAccess::young(h).shrink();
+    s.collector.young_graph.trim(HeapAccess::young(h).size());
     const double seconds = os::precise_now_s() - t0;
 
     auto& st = s.gc.stats[static_cast<std::size_t>(generation)];

@@ -41,8 +41,10 @@ struct GraphBuffers {
     ScratchArray<Slot> slots;
     ScratchArray<std::uint32_t> edges;
     ScratchArray<std::uint32_t> stack;  // room for every slot: each is pushed at most once
-    // After a collection: what a burst of young objects grew goes back (see ScratchArray::trim).
-    void trim() noexcept {
+    // After a collection, with `next` candidates expected next time: what a burst of young
+    // objects grew goes back (see ScratchArray::trim), unless the next collection needs it too.
+    void trim(std::size_t next) noexcept {
+        if (slots.capacity() <= 4 * next) return;
         slots.trim();
         edges.trim();
         stack.trim();
