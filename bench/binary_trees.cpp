@@ -168,6 +168,11 @@ int main(int argc, char** argv) {
     extra.push_back({"collections", collections + "]"});
     extra.push_back({"gc_pause_by_generation_s", pauses + "]"});
     extra.push_back({"gc_pause_s", bench::jnum(pause)});
+    // Young collections' cost per object they traced (a target: <= 10 ns).
+    const double young_s = stats[0].pause_seconds + stats[1].pause_seconds;
+    const double young_traced = static_cast<double>(stats[0].candidates + stats[1].candidates);
+    extra.push_back({"young_traced", bench::jnum(young_traced)});
+    extra.push_back({"young_ns_per_traced", bench::jnum(young_traced > 0 ? young_s * 1e9 / young_traced : 0)});
 #elif defined(BENCH_IMPL_BOEHM)
     extra.push_back({"collections", bench::jint(static_cast<long long>(GC_get_gc_no()))});
 #endif

@@ -124,6 +124,9 @@ class Collection {
 public:
     Collection(Heap& h, int gen) : heap_(h), s_(HeapAccess::state(h)), gen_(gen), owners_(h, s_.collector.statics, gen == 2) {}
 
+    // The objects the analysis examined (gc::GenerationStats::candidates).
+    std::size_t candidates() const noexcept { return candidates_; }
+
     // Returns the number of unreachable objects found (resurrected ones excluded, as CPython).
     std::size_t run() {
         auto& alloc = HeapAccess::allocator(heap_);
@@ -193,7 +196,8 @@ private:
             throw;
         }
         // Generation 0's survivors count for nothing (the scheduling counts only promotions to 2).
-        promote(gen_ == 0 ? 0 : space.population() - unreachable_.size());
+        candidates_ = space.population();
+        promote(gen_ == 0 ? 0 : candidates_ - unreachable_.size());
     }
 
     // Survivors of generation 0 join generation 1; of older ones, generation 2 (which has no
@@ -366,6 +370,7 @@ private:
     ScratchArray<Object*> unreachable_;  // can be millions: huge pages, given back at the end
     bool finalizers_pending_ = false;    // some member of U has a finalizer that has not run
     bool overcounted_ = false;           // some count went negative in the mark
+    std::size_t candidates_ = 0;
     bool outside_verified_ = false;      // phase 4 showed that U's outside slots are all U's own
     std::vector<Object*> doubtful_;      // the members of U whose counts phase 4 must check
     TraceErrors errors_;
@@ -402,7 +407,8 @@ std::size_t collect(Heap& h, int generation, bool automatic) {
 
     run_callbacks(s.gc, "start", gc::Info{generation, 0, 0, 0});
     const double t0 = os::precise_now_s();
-    std::size_t found = Collection(h, generation).run();
+    Collection collection(h, generation);
+    std::size_t found = collection.run();
     s.schedule.found(generation, found, automatic);
     if (generation == 2) HeapAccess::allocator(h).purge();  // empty arenas kept past their time
     HeapAccess::young(h).shrink();
@@ -412,6 +418,7 @@ std::size_t collect(Heap& h, int generation, bool automatic) {
     auto& st = s.gc.stats[static_cast<std::size_t>(generation)];
     ++st.collections;
     st.collected += found;
+    st.candidates += collection.candidates();
     st.pause_seconds += seconds;
     if (s.gc.debug & gc::DEBUG_STATS)
         std::fprintf(stderr, "gc: generation %d: %zu unreachable, 0 uncollectable, %.7fs elapsed\n", generation,

@@ -23,6 +23,8 @@ struct GenerationStats {
     std::size_t collected = 0;     // unreachable objects found (and freed, or saved with DEBUG_SAVEALL)
     std::size_t uncollectable = 0; // always 0: C++ has no legacy tp_del finalizers (see docs/api.md)
     double pause_seconds = 0;      // total time spent in these collections
+    std::size_t candidates = 0;    // objects these collections examined (not in CPython's get_stats:
+                                   // with pause_seconds, the cost of a collection per traced object)
 };
 
 struct Info {
