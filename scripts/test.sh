@@ -39,5 +39,5 @@ if [[ ${1:-} != --quick ]]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OURO_MODEL_OPS=1000000 \
     run_suite clang-asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_SANITIZE=ON -DOURO_CHECKS=ON -DOURO_FAULT_INJECTION=ON
   bash scripts/fuzz.sh 45
-  bash scripts/valgrind.sh
+  OURO_VALGRIND_REUSE=build/gcc-release bash scripts/valgrind.sh
 fi

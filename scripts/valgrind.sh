@@ -9,7 +9,10 @@
 #             10 M releases (Deep.Long*, RefTest.LongChain*), the model at 200,000 ops
 #   --quick   the seed tour and the model test at 20,000 operations
 # Environment: OURO_VALGRIND_BUILD_DIR (default build/clang-valgrind), OURO_VALGRIND_MODEL_OPS
-# (operations of the randomized model in the full run; default 200000).
+# (operations of the randomized model in the full run; default 200000), OURO_VALGRIND_REUSE=DIR
+# (run the binaries of an existing build instead, unconfigured: scripts/test.sh passes its GCC
+# Release build, so CI checks the code users ship without compiling the library a fourth time;
+# the sanitizer pass covers the misuse checks and fault injection that build leaves out).
 #
 # What memcheck sees: everything from malloc / operator new (objects over 512 bytes, weak
 # reference tables, scratch arrays, containers, the library's own bookkeeping) and every read of
@@ -20,9 +23,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh valgrind
-build=${OURO_VALGRIND_BUILD_DIR:-build/clang-valgrind}
-cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_WERROR=ON \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gdwarf-4 -DNDEBUG" -DOURO_FAULT_INJECTION=ON -DOURO_CHECKS=ON >/dev/null
+if [[ -n ${OURO_VALGRIND_REUSE:-} ]]; then
+  build=$OURO_VALGRIND_REUSE
+else
+  build=${OURO_VALGRIND_BUILD_DIR:-build/clang-valgrind}
+  cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_WERROR=ON \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gdwarf-4 -DNDEBUG" -DOURO_FAULT_INJECTION=ON -DOURO_CHECKS=ON >/dev/null
+fi
 cmake --build "$build" --target seed_tour ouro_tests -j "$(nproc)"
 
 vg=(valgrind --tool=memcheck --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect
