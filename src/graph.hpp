@@ -84,11 +84,13 @@ struct Graph {
     // Marks everything reachable from the candidates with gc_refs > 0 (the roots), depth first
     // with an explicit stack, reading only the slots and the edge runs. A target is checked when
     // it is taken off the stack, not when it is pushed, and taken through a small FIFO whose
-    // entries are prefetched as they enter: the chase is a string of cache misses otherwise.
+    // entries are prefetched as they enter: the chase is a string of cache misses otherwise (in
+    // a big heap).
     // Every candidate's final gc_refs is looked at once (as a root or when first reached): a
     // negative one sets `overcounted`.
     void mark() {
         constexpr std::uint32_t kAhead = 8;  // the FIFO's depth: misses in flight
+        constexpr std::size_t kCachedBytes = 256 << 10;
         std::uint32_t ahead[kAhead];
         std::uint32_t in = 0, queued = 0;
         Slot* const s = slots.data();
@@ -135,6 +137,9 @@ struct Graph {
                 t = first;
             }
         };
+        // Slots that fit in the L2 cache (a young collection's, usually) have no misses for the
+        // FIFO to overlap: a plain stack is cheaper there.
+        const bool fifo = size * sizeof(Slot) > kCachedBytes;
         for (std::uint32_t root = 0; root < size; ++root) {
             const std::int32_t r = s[root].refs;
             if (!(s[root].link & kCandidate) || r == kReached) continue;
@@ -143,6 +148,10 @@ struct Graph {
                 continue;
             }
             push(root);
+            if (!fifo) {
+                while (top != bottom) visit(*--top);
+                continue;
+            }
             while (top != bottom || queued) {
                 if (top != bottom) {
                     const std::uint32_t t = *--top;
