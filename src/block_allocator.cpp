@@ -191,13 +191,13 @@ void BlockAllocator::unlink(Pool* p) noexcept {
 // memory follows its peak of live blocks. A quarter page: fewer made allocation hop between pools
 // holding a block or two, more left freed blocks unused (docs/decisions.md, 2026-11-24).
 void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
-    if (OURO_UNLIKELY(hook_ != nullptr)) return allocate_hooked(cls, kind, __builtin_return_address(0));
+    if (OURO_UNLIKELY(hook_ != nullptr)) return allocate_hooked(cls, kind, {__builtin_return_address(0), __builtin_dwarf_cfa()});
     return refill(cls, kind);
 }
 
 // With a hook, every allocation comes here (the fast path saw the sentinel): the block is
 // taken from the real lists, then reported.
-void* BlockAllocator::allocate_hooked(unsigned cls, PoolKind kind, const void* caller) {
+void* BlockAllocator::allocate_hooked(unsigned cls, PoolKind kind, CallSite caller) {
     void* b = take(head(kind, cls));
     if (!b) b = refill(cls, kind);
     try {
@@ -477,7 +477,7 @@ void* BlockAllocator::allocate_large(std::size_t size, std::size_t align, const 
     void* p = ::operator new(size, std::align_val_t{align});
     if (hook_) {
         try {
-            hook_->allocated(p, size, kNumKinds, caller ? caller : __builtin_return_address(0));
+            hook_->allocated(p, size, kNumKinds, {caller ? caller : __builtin_return_address(0)});
         } catch (...) {
             ::operator delete(p, std::align_val_t{align});
             throw;

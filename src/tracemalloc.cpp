@@ -94,3 +94,25 @@ bool track(unsigned domain, const void* ptr, std::size_t size) {
 bool untrack(unsigned domain, const void* ptr) { return tracer().untrack(domain, ptr); }
 
 }  // namespace ouro::tracemalloc
+
+namespace ouro::detail {
+// ouro::trace_new's operator new and delete (trace_new.cpp): the current heap's tracer, if it
+// traces. Blocks freed on another thread than the one that allocated them are not seen.
+void traced_new(void* p, std::size_t size, const void* caller) noexcept {
+    Heap* h = t_current_heap;
+    if (!h || t_in_tracer) return;
+    Tracer& t = HeapAccess::state(*h).tracer;
+    if (!t.tracing()) return;
+    try {
+        t.track(tracemalloc::DOMAIN_NEW, p, size, caller);
+    } catch (...) {
+        // no memory for the trace: the block goes untraced
+    }
+}
+void traced_delete(void* p) noexcept {
+    Heap* h = t_current_heap;
+    if (!h || t_in_tracer) return;
+    Tracer& t = HeapAccess::state(*h).tracer;
+    if (t.tracing()) t.untrack(tracemalloc::DOMAIN_NEW, p);
+}
+}  // namespace ouro::detail

@@ -39,7 +39,7 @@ struct Tracer::PoolTraces {
 class Tracer::Hook final : public BlockAllocator::Hook {
 public:
     Hook(Tracer& t, BlockAllocator& a, bool heap) : tracer(t), alloc(a), heap_allocator(heap) {}
-    void allocated(void* b, std::size_t size, PoolKind kind, const void* caller) override {
+    void allocated(void* b, std::size_t size, PoolKind kind, CallSite caller) override {
         tracer.allocated(*this, b, size, kind, caller);
     }
     void freed(void* b, std::size_t size, PoolKind kind) noexcept override { tracer.freed(*this, b, size, kind); }
@@ -163,7 +163,7 @@ void Tracer::add_big(unsigned domain, const void* p, std::size_t size, std::uint
 
 void Tracer::remove(std::size_t bytes) noexcept { current_ -= bytes < current_ ? bytes : current_; }
 
-void Tracer::allocated(Hook& h, void* b, std::size_t size, PoolKind kind, const void* caller) {
+void Tracer::allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSite caller) {
     if (t_in_tracer) return;
     if (mean_ && !sample(size)) return;
     Busy busy;
@@ -232,7 +232,7 @@ bool Tracer::track(unsigned domain, const void* p, std::size_t size, const void*
         remove(old->size);
         big_.erase(old);
     }
-    add_big(domain, p, size, capture(caller));
+    add_big(domain, p, size, capture({caller}));
     current_ += size;
     if (current_ > peak_) peak_ = current_;
     return true;
@@ -273,9 +273,9 @@ std::uint32_t Tracer::object_traceback(const Object* o) const noexcept {
 // The common case, one frame and no script frames: the call site's traceback by its address,
 // unless the site is in library code (a weak reference's record, a container's growth), whose
 // traceback is the first frame outside it and needs a walk every time.
-std::uint32_t Tracer::capture(const void* caller) {
-    if (nframe_ == 1 && script_stack().size == 0 && caller) {
-        const auto pc = reinterpret_cast<std::uintptr_t>(caller);
+std::uint32_t Tracer::capture(CallSite caller) {
+    if (nframe_ == 1 && script_stack().size == 0 && caller.pc) {
+        const auto pc = reinterpret_cast<std::uintptr_t>(caller.pc);
         SiteCache& s = sites_[(pc * 0x9E3779B97F4A7C15ull) >> 54];
         if (s.pc == pc && s.traceback) return s.traceback;
         if (s.pc != pc) {
@@ -293,7 +293,7 @@ std::uint32_t Tracer::capture(const void* caller) {
 
 // Native frames from the call site outward, the leading ones in library code left out (one is
 // kept when nothing else is found), script frames put in at the place they were pushed.
-std::uint32_t Tracer::capture_full(const void* caller) {
+std::uint32_t Tracer::capture_full(CallSite caller) {
     constexpr std::size_t kLibrarySlack = 8;  // library frames a call site may sit behind
     std::uint64_t words[tracemalloc::MAX_NFRAME];
     std::size_t n = 0;
@@ -309,9 +309,9 @@ std::uint32_t Tracer::capture_full(const void* caller) {
     };
     if (frames_ == tracemalloc::Frames::mixed) {
         NativeFrame native[tracemalloc::MAX_NFRAME + kLibrarySlack];
-        const std::size_t got = unwind_stack(caller, native, limit + kLibrarySlack);
+        const std::size_t got = unwind_stack(caller.pc, caller.sp, native, limit + kLibrarySlack, limit);
         std::size_t first = 0;
-        while (first + 1 < got && is_library_code(native[first].pc)) ++first;
+        while (first + 1 < got && native[first].library) ++first;
         for (std::size_t i = 0; i < got && n < limit; ++i) {
             put_script(native[i].cfa);
             if (i >= first && n < limit) words[n++] = native[i].pc;

@@ -25,6 +25,8 @@ class PoolResource;
 
 namespace ouro::detail {
 
+extern thread_local bool t_in_tracer;  // a tracer's hook is running on this thread
+
 class Tracer {
 public:
     Tracer();
@@ -69,14 +71,15 @@ private:
         std::size_t hash() const noexcept;
     };
 
-    void allocated(Hook& h, void* b, std::size_t size, PoolKind kind, const void* caller);
+    using CallSite = BlockAllocator::CallSite;
+    void allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSite caller);
     void freed(Hook& h, void* b, std::size_t size, PoolKind kind) noexcept;
     void release(Pool* p) noexcept;
     void detach(Hook& h) noexcept;
     bool sample(std::size_t size) noexcept;
     std::size_t weighed(std::size_t size) const noexcept;
-    std::uint32_t capture(const void* caller);
-    std::uint32_t capture_full(const void* caller);
+    std::uint32_t capture(CallSite caller);
+    std::uint32_t capture_full(CallSite caller);
     PoolTraces* traces_of(Pool* p);
     Big* find_big(unsigned domain, const void* p) const noexcept;
     void add_big(unsigned domain, const void* p, std::size_t size, std::uint32_t traceback);

@@ -7,6 +7,8 @@
 // for what the interpreter does not handle, _Unwind_Backtrace is the fallback.
 #include "unwind.hpp"
 
+#include "symbolize.hpp"
+
 #include <pthread.h>
 #include <unwind.h>
 
@@ -51,7 +53,7 @@ _Unwind_Reason_Code fallback_step(_Unwind_Context* ctx, void* arg) {
     if (!f->started && pc == f->start) f->started = true;
     if (f->started) {
         if (f->n == f->max) return _URC_END_OF_STACK;
-        f->out[f->n++] = {pc, static_cast<std::uintptr_t>(_Unwind_GetCFA(ctx))};
+        f->out[f->n++] = {pc, static_cast<std::uintptr_t>(_Unwind_GetCFA(ctx)), is_library_code(pc)};
     }
     return _URC_NO_REASON;
 }
@@ -95,6 +97,7 @@ struct Rule {
     std::int16_t rbp_offset = 0;  // where the caller's rbp is saved, from the CFA; 0: rbp unchanged
     std::int16_t ra_offset = 0;   // where the return address is, from the CFA
     std::uint8_t cfa_reg = 0;     // kRsp or kRbp; 0: unknown (the walk stops)
+    bool library = false;         // is_library_code(pc)
 };
 
 class Reader {
@@ -366,7 +369,10 @@ const Rule* rule_for(std::uintptr_t pc) noexcept {
         if (!c.slots) return nullptr;
     }
     Rule& r = c.slots[(pc * 0x9E3779B97F4A7C15ull) >> 52];
-    if (r.pc != pc) r = compute_rule(pc);
+    if (r.pc != pc) {
+        r = compute_rule(pc);
+        r.library = is_library_code(pc);
+    }
     return &r;
 }
 
@@ -376,52 +382,78 @@ bool read_word(std::uintptr_t addr, std::uintptr_t lo, std::uintptr_t hi, std::u
     return true;
 }
 
+
+// Steps from (pc, sp, bp) outward. `own`: the first frame is unwind_stack's, not recorded;
+// `want`: frames before the one returning to it are skipped (0: none). Without `bp_known`, a
+// frame whose CFA is rbp-based ends the walk with needs_bp.
+struct Walk {
+    NativeFrame* out;
+    std::size_t max, max_user;
+    std::uintptr_t lo, hi, want;
+    std::size_t n = 0, user = 0;
+    bool needs_bp = false;
+
+    std::size_t run(std::uintptr_t pc, std::uintptr_t sp, std::uintptr_t bp, bool own, bool bp_known) noexcept {
+        constexpr int kMaxSkip = 12;
+        NativeFrame skipped[kMaxSkip];
+        int nskipped = 0;
+        bool started = want == 0;
+        auto record = [&](NativeFrame f) {
+            if (!started && f.pc == want) started = true;
+            if (started) {
+                out[n++] = f;
+                user += !f.library;
+            } else if (nskipped < kMaxSkip) {
+                skipped[nskipped++] = f;
+            }
+        };
+        for (; n < max && user < max_user && nskipped < kMaxSkip; own = false) {
+            // A return address is one past its call: its rule is looked up inside the call.
+            const Rule* r = rule_for(own ? pc : pc - 1);
+            if (!r || r->cfa_reg == 0) {
+                if (!own) record({pc, ~std::uintptr_t{0}, r && r->library});
+                break;
+            }
+            if (r->cfa_reg == kRbp && !bp_known) {
+                needs_bp = true;
+                return 0;
+            }
+            const std::uintptr_t cfa = (r->cfa_reg == kRsp ? sp : bp) + static_cast<std::uintptr_t>(static_cast<std::intptr_t>(r->cfa_offset));
+            if (!own) record({pc, cfa, r->library});
+            std::uintptr_t ra, saved_bp = bp;
+            if (!read_word(cfa + static_cast<std::uintptr_t>(static_cast<std::intptr_t>(r->ra_offset)), lo, hi, ra)) break;
+            if (r->rbp_offset != 0) {
+                if (!read_word(cfa + static_cast<std::uintptr_t>(static_cast<std::intptr_t>(r->rbp_offset)), lo, hi, saved_bp)) break;
+                bp_known = true;
+            }
+            if (ra == 0 || cfa <= sp) break;
+            pc = ra;
+            sp = cfa;
+            bp = saved_bp;
+        }
+        if (!started) {  // start not found: from unwind_stack's caller
+            n = 0;
+            for (int i = 0; i < nskipped && n < max; ++i) out[n++] = skipped[i];
+        }
+        return n;
+    }
+};
+
 }  // namespace
 
-__attribute__((noinline)) std::size_t unwind_stack(const void* start, NativeFrame* out, std::size_t max) noexcept {
+__attribute__((noinline)) std::size_t unwind_stack(const void* start, const void* start_sp, NativeFrame* out, std::size_t max,
+                                                   std::size_t max_user) noexcept {
     std::uintptr_t pc, sp, bp;
     asm volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(pc), "=r"(sp), "=r"(bp));
     const StackBounds& bounds = stack_bounds();
-    const std::uintptr_t lo = sp, hi = bounds.hi;
-    if (sp < bounds.lo || sp >= hi) return fallback_unwind(start, out, max);
-    const auto want = reinterpret_cast<std::uintptr_t>(start);
-    // Frames before `start` (the tracer's, the allocator's slow path) are skipped; if it never
-    // shows up among the first few, the walk is taken from this function's caller instead.
-    constexpr int kMaxSkip = 12;
-    NativeFrame skipped[kMaxSkip];
-    int nskipped = 0;
-    bool started = start == nullptr;
-    std::size_t n = 0;
-    auto record = [&](NativeFrame f) {
-        if (!started && f.pc == want) started = true;
-        if (started) out[n++] = f;
-        else if (nskipped < kMaxSkip) skipped[nskipped++] = f;
-    };
-    // (pc, sp, bp) describe the current frame; the first is this function's own, not recorded.
-    for (bool own = true; n < max && nskipped < kMaxSkip; own = false) {
-        // A return address is one past its call: its rule is looked up inside the call.
-        const Rule* r = rule_for(own ? pc : pc - 1);
-        if (!r || r->cfa_reg == 0) {
-            if (!own) record({pc, ~std::uintptr_t{0}});
-            break;
-        }
-        const std::uintptr_t cfa = (r->cfa_reg == kRsp ? sp : bp) + static_cast<std::uintptr_t>(static_cast<std::intptr_t>(r->cfa_offset));
-        if (!own) record({pc, cfa});
-        std::uintptr_t ra, saved_bp = bp;
-        if (!read_word(cfa + static_cast<std::uintptr_t>(static_cast<std::intptr_t>(r->ra_offset)), lo, hi, ra)) break;
-        if (r->rbp_offset != 0 &&
-            !read_word(cfa + static_cast<std::uintptr_t>(static_cast<std::intptr_t>(r->rbp_offset)), lo, hi, saved_bp))
-            break;
-        if (ra == 0 || cfa <= sp) break;
-        pc = ra;
-        sp = cfa;
-        bp = saved_bp;
+    if (sp < bounds.lo || sp >= bounds.hi) return fallback_unwind(start, out, max);
+    if (start_sp) {  // the caller's frame is known: no need to walk the tracer's own
+        Walk w{out, max, max_user, sp, bounds.hi, 0};
+        const std::size_t n = w.run(reinterpret_cast<std::uintptr_t>(start), reinterpret_cast<std::uintptr_t>(start_sp), 0, false, false);
+        if (!w.needs_bp) return n;
     }
-    if (!started) {  // start not found: from this function's caller
-        n = 0;
-        for (int i = 0; i < nskipped && n < max; ++i) out[n++] = skipped[i];
-    }
-    return n;
+    Walk w{out, max, max_user, sp, bounds.hi, reinterpret_cast<std::uintptr_t>(start)};
+    return w.run(pc, sp, bp, true, true);
 }
 
 }  // namespace ouro::detail
@@ -429,8 +461,10 @@ __attribute__((noinline)) std::size_t unwind_stack(const void* start, NativeFram
 #else
 
 namespace ouro::detail {
-std::size_t unwind_stack(const void* start, NativeFrame* out, std::size_t max) noexcept {
-    return fallback_unwind(start, out, max);
+std::size_t unwind_stack(const void* start, const void*, NativeFrame* out, std::size_t max, std::size_t) noexcept {
+    std::size_t n = fallback_unwind(start, out, max);
+    for (std::size_t i = 0; i < n; ++i) out[i].library = is_library_code(out[i].pc);
+    return n;
 }
 }  // namespace ouro::detail
 

@@ -74,11 +74,17 @@ public:
     // paths read a table of full sentinels (allocation) and find kTracedFrees set (free), so
     // every allocation and free takes the slow path, which reports it. Without one, nothing on
     // the fast paths changes. Hooks run no user code and must not allocate from this allocator.
+    // A return address and, when known, the stack pointer it returns with: the state of the
+    // caller's frame, where a stack walk can begin.
+    struct CallSite {
+        const void* pc;
+        const void* sp = nullptr;
+    };
     class Hook {
     public:
-        // `kind` is kNumKinds for a large block; `caller` is the return address of the
-        // allocator's entry point (the allocating code, when the entry point was inlined there).
-        virtual void allocated(void* block, std::size_t size, PoolKind kind, const void* caller) = 0;
+        // `kind` is kNumKinds for a large block; `caller` is where the allocator's entry point
+        // returns to (the allocating code, when the entry point was inlined there).
+        virtual void allocated(void* block, std::size_t size, PoolKind kind, CallSite caller) = 0;
         virtual void freed(void* block, std::size_t size, PoolKind kind) noexcept = 0;
         // p is going back to its arena (all its blocks are free): its trace word must be released.
         virtual void pool_released(Pool* p) noexcept = 0;
@@ -154,7 +160,7 @@ private:
     }
     void* allocate_slow(unsigned cls, PoolKind kind);
     void* refill(unsigned cls, PoolKind kind);
-    void* allocate_hooked(unsigned cls, PoolKind kind, const void* caller);
+    void* allocate_hooked(unsigned cls, PoolKind kind, CallSite caller);
     Pool*& head(PoolKind kind, unsigned cls) noexcept { return lists_[kind][cls]; }
     void head_changed(PoolKind kind, unsigned cls) noexcept {
         current_[kind][cls] = hook_ ? &sentinel_ : lists_[kind][cls];
