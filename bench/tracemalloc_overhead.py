@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def run(argv):
     out = subprocess.run(argv, capture_output=True, text=True, timeout=1200, check=True).stdout
-    d = json.loads(out.splitlines()[0])
+    d = json.loads(next(l for l in out.splitlines() if l.startswith("{")))  # heaptrack prints its own lines
     assert d["ok"], argv
     return d
 
