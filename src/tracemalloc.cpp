@@ -66,6 +66,7 @@ Snapshot take_snapshot() {
     detail::Tracer& t = tracer();
     if (!t.tracing())
         throw std::runtime_error("ouro::tracemalloc::take_snapshot: the tracemalloc module must be tracing memory allocations");
+    detail::TracerBusy busy;  // the snapshot's own memory is not traced (nor added to the tables being read)
     Snapshot s;
     s.traceback_limit = t.nframe();
     s.sample_mean_bytes = t.sample_mean();

@@ -20,12 +20,6 @@ namespace ouro::detail {
 // ouro::trace_new operator new is hooked too): set while a hook runs.
 thread_local bool t_in_tracer = false;
 
-namespace {
-struct Busy {
-    Busy() noexcept { t_in_tracer = true; }
-    ~Busy() { t_in_tracer = false; }
-};
-}  // namespace
 
 struct Tracer::PoolTraces {
     std::uint32_t live;
@@ -166,7 +160,7 @@ void Tracer::remove(std::size_t bytes) noexcept { current_ -= bytes < current_ ?
 void Tracer::allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSite caller) {
     if (t_in_tracer) return;
     if (mean_ && !sample(size)) return;
-    Busy busy;
+    TracerBusy busy;
     const std::uint32_t tb = capture(caller);
     if (kind == kNumKinds) {
         const unsigned domain = h.domain(kUntrackedPool);
@@ -227,7 +221,7 @@ void Tracer::detach(Hook& h) noexcept {
 bool Tracer::track(unsigned domain, const void* p, std::size_t size, const void* caller) {
     if (!tracing_) return false;
     if (!p || t_in_tracer) return true;
-    Busy busy;
+    TracerBusy busy;
     if (Big* old = find_big(domain, p)) {  // tracked again: the trace is replaced, as Python's
         remove(old->size);
         big_.erase(old);

@@ -26,6 +26,14 @@ class PoolResource;
 namespace ouro::detail {
 
 extern thread_local bool t_in_tracer;  // a tracer's hook is running on this thread
+// Marks the tracer's own work: what it allocates (ouro::trace_new) is not traced.
+struct TracerBusy {
+    bool was = t_in_tracer;
+    TracerBusy() noexcept { t_in_tracer = true; }
+    ~TracerBusy() { t_in_tracer = was; }
+    TracerBusy(const TracerBusy&) = delete;
+    TracerBusy& operator=(const TracerBusy&) = delete;
+};
 
 class Tracer {
 public:
