@@ -13,7 +13,8 @@
 //          create-then-link, as most programs build their graphs (reported as "<impl> (link)")
 // Boehm's nodes are raw memory, written after GC_MALLOC either way.
 //
-// Usage: binary_trees_<impl> --n N [--text] [--idiom ctor|link] [--no-gc (ouro only)]   (--text: print the Benchmarks
+// Usage: binary_trees_<impl> --n N [--text] [--idiom ctor|link] [--no-gc (ouro only)]
+//        [--tracemalloc NFRAME [--sample BYTES] (ouro only: the run traced)]   (--text: print the Benchmarks
 // Game output instead of JSON, for comparison with the reference text)
 #include "common.hpp"
 
@@ -119,6 +120,9 @@ int main(int argc, char** argv) {
     }
 #endif
     if (!variants.empty()) impl += " (" + variants + ")";
+#if defined(BENCH_IMPL_OURO)
+    impl = bench::start_tracemalloc(args, impl);  // --tracemalloc N [--sample BYTES]
+#endif
 
     double t0 = bench::now();
     {
@@ -173,6 +177,10 @@ int main(int argc, char** argv) {
     const double young_traced = static_cast<double>(stats[0].candidates + stats[1].candidates);
     extra.push_back({"young_traced", bench::jnum(young_traced)});
     extra.push_back({"young_ns_per_traced", bench::jnum(young_traced > 0 ? young_s * 1e9 / young_traced : 0)});
+    if (ouro::tracemalloc::is_tracing()) {
+        Tree kept = bottom_up(n);  // a tree alive for the tracer's figures
+        bench::tracer_figures(extra);
+    }
 #elif defined(BENCH_IMPL_BOEHM)
     extra.push_back({"collections", bench::jint(static_cast<long long>(GC_get_gc_no()))});
 #endif

@@ -10,7 +10,7 @@
 // Verified: everything the cycles made was collected (collected counts from the callbacks plus a
 // final collection), the ring's checksum, the long-lived chain intact.
 //
-// Usage: churn_ouro [--live 1000000] [--iters 2000000] [--reps 1]
+// Usage: churn_ouro [--live 1000000] [--iters 2000000] [--reps 1] [--tracemalloc NFRAME [--sample BYTES]]
 #include "common.hpp"
 
 #include <ouro/ouro.hpp>
@@ -46,7 +46,7 @@ std::string json_list(const std::vector<double>& v) {
     return s + "]";
 }
 
-void run(long live, long iters, long rep) {
+void run(long live, long iters, long rep, const std::string& impl) {
     ouro::Ref<Node> root = ouro::make<Node>(0);
     Node* tail = root.get();
     for (long i = 1; i < live; ++i) {
@@ -109,13 +109,14 @@ void run(long live, long iters, long rep) {
     std::string gens = "[" + bench::jint(per_gen[0]) + ", " + bench::jint(per_gen[1]) + ", " + bench::jint(per_gen[2]) + "]";
     bench::Extra extra{{"live", bench::jint(live)}, {"iters", bench::jint(iters)}, {"collections", gens},
                        {"collected", bench::jint(static_cast<long long>(collected))}};
-    bench::emit("churn", "ouro", "time_s", elapsed, "s", rep, ok, extra);
-    bench::emit("churn_pause_p50", "ouro", "pause_s", percentile(pauses, 0.5), "s", rep, ok);
-    bench::emit("churn_pause_p99", "ouro", "pause_s", percentile(pauses, 0.99), "s", rep, ok);
-    bench::emit("churn_pause_max", "ouro", "pause_s", percentile(pauses, 1.0), "s", rep, ok);
-    bench::emit("churn_young_pause_p99", "ouro", "pause_s", percentile(young, 0.99), "s", rep, ok);
-    bench::emit("churn_young_pause_max", "ouro", "pause_s", percentile(young, 1.0), "s", rep, ok);
-    bench::emit("churn_pauses", "ouro", "count", static_cast<double>(pauses.size()), "", rep, ok,
+    bench::tracer_figures(extra);
+    bench::emit("churn", impl, "time_s", elapsed, "s", rep, ok, extra);
+    bench::emit("churn_pause_p50", impl, "pause_s", percentile(pauses, 0.5), "s", rep, ok);
+    bench::emit("churn_pause_p99", impl, "pause_s", percentile(pauses, 0.99), "s", rep, ok);
+    bench::emit("churn_pause_max", impl, "pause_s", percentile(pauses, 1.0), "s", rep, ok);
+    bench::emit("churn_young_pause_p99", impl, "pause_s", percentile(young, 0.99), "s", rep, ok);
+    bench::emit("churn_young_pause_max", impl, "pause_s", percentile(young, 1.0), "s", rep, ok);
+    bench::emit("churn_pauses", impl, "count", static_cast<double>(pauses.size()), "", rep, ok,
                 {{"pauses_us", json_list(pauses)}, {"generations", [&] {
                      std::string s = "[";
                      for (std::size_t i = 0; i < generations.size(); ++i) s += (i ? ", " : "") + bench::jint(generations[i]);
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
     long live = args.num("--live", 1000000);
     long iters = args.num("--iters", 2000000);
     long reps = args.num("--reps", 1);
-    for (long rep = 0; rep < reps; ++rep) run(live, iters, rep);
+    const std::string impl = bench::start_tracemalloc(args, "ouro");
+    for (long rep = 0; rep < reps; ++rep) run(live, iters, rep, impl);
     return bench::g_failures ? 1 : 0;
 }

@@ -162,6 +162,28 @@ void shuffle(std::vector<T>& v, Rng& rng) {
     for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
 }
 
+#if defined(BENCH_IMPL_OURO)
+// --tracemalloc N [--sample BYTES]: the run is traced with N frames (sampled at a mean of BYTES),
+// from before the timed part; the label gets the variant. tracer_figures() reports the tracer's
+// own bytes per trace at the end of the run.
+inline std::string start_tracemalloc(const Args& args, std::string impl) {
+    const long nframe = args.num("--tracemalloc", 0);
+    if (nframe <= 0) return impl;
+    const long mean = args.num("--sample", 0);
+    ouro::tracemalloc::start(static_cast<int>(nframe), {static_cast<std::size_t>(mean), 1});
+    std::string variant = "tracemalloc " + std::to_string(nframe) + (mean ? ", sampled " + std::to_string(mean) : "");
+    return impl + " (" + variant + ")";
+}
+inline void tracer_figures(std::vector<std::pair<std::string, std::string>>& extra) {
+    if (!ouro::tracemalloc::is_tracing()) return;
+    const std::size_t traces = ouro::tracemalloc::take_snapshot().traces.size();
+    const std::size_t bytes = ouro::tracemalloc::get_tracemalloc_memory();
+    extra.push_back({"traces", jint(static_cast<long long>(traces))});
+    extra.push_back({"tracer_bytes", jint(static_cast<long long>(bytes))});
+    if (traces) extra.push_back({"tracer_bytes_per_trace", jnum(static_cast<double>(bytes) / static_cast<double>(traces))});
+}
+#endif
+
 // Keeps the optimiser from discarding a computed value.
 template <class T>
 inline void keep(const T& v) {

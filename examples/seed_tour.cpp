@@ -83,6 +83,45 @@ struct Phoenix : ouro::Object {
 
 }  // namespace
 
+// tracemalloc: where the memory came from. The top lines by size, then a snapshot diff after a
+// leak (a cache that is never emptied). Self-contained: the step's types and helpers are its own.
+namespace tracemalloc_step {
+struct Record : ouro::Object {
+    char payload[112];  // a 128-byte block
+};
+std::vector<ouro::Ref<Record>> g_leaky_cache;
+void load_records(std::vector<ouro::Ref<Record>>& out, int n) {
+    for (int i = 0; i < n; ++i) out.push_back(ouro::make<Record>());
+}
+void handle_request() {
+    g_leaky_cache.push_back(ouro::make<Record>());  // never removed: the leak
+    auto scratch = ouro::make<Record>();            // freed at return: no leak
+}
+void run() {
+    step("tracemalloc: which lines allocated what, and a snapshot diff after a leak",
+         "tracemalloc.start(); snapshot.statistics('lineno')[:3]; snapshot2.compare_to(snapshot1, 'lineno')");
+    namespace tm = ouro::tracemalloc;
+    tm::start();
+    std::vector<ouro::Ref<Record>> records;
+    load_records(records, 500);
+    std::vector<ouro::Ref<Leaf>> leaves;
+    for (int i = 0; i < 300; ++i) leaves.push_back(ouro::make<Leaf>());
+    const tm::Snapshot before = tm::take_snapshot();
+    say("top 3 lines by size:");
+    const auto top = before.filter_traces({tm::DomainFilter(true, tm::DOMAIN_OBJECTS)}).statistics("lineno");
+    for (std::size_t i = 0; i < top.size() && i < 3; ++i) say("  %s", top[i].str().c_str());
+    for (int i = 0; i < 200; ++i) handle_request();
+    const auto diff = tm::take_snapshot().compare_to(before, "lineno");
+    say("after 200 requests, the biggest growth:");
+    for (std::size_t i = 0; i < diff.size() && i < 3; ++i) say("  %s", diff[i].str().c_str());
+    const auto mem = tm::get_traced_memory();
+    say("traced: %zu bytes now, %zu at the peak; the tracer's own memory: %zu bytes", mem.current, mem.peak,
+        tm::get_tracemalloc_memory());
+    tm::stop();
+    g_leaky_cache.clear();
+}
+}  // namespace tracemalloc_step
+
 int main() {
     std::printf("ouroboros seed tour: Python's memory model, in C++\n");
 
@@ -272,6 +311,8 @@ int main() {
         ouro::gc::unfreeze();
         say("gc::unfreeze(): back in generation 2 (%zu objects)", ouro::gc::get_objects(2).size());
     }
+
+    tracemalloc_step::run();
 
     std::printf("\nend of the tour\n");
     return 0;

@@ -2,7 +2,7 @@
 # Installs what building and testing ouroboros needs, from Debian's packages, when it is missing.
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
-need=(cmake ninja-build g++ clang libgtest-dev libgmock-dev python3 "$@")
+need=(cmake ninja-build g++ clang libgtest-dev libgmock-dev libdw-dev python3 "$@")
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -37,10 +37,12 @@ std::size_t touched_bytes(Pool* p) noexcept {
 
 BlockAllocator::BlockAllocator() noexcept {
     for (auto& per_kind : current_) per_kind.fill(&sentinel_);
+    lists_ = current_;
     for (auto& per_kind : tails_) per_kind.fill(nullptr);
 }
 
 BlockAllocator::~BlockAllocator() {
+    if (hook_) hook_->allocator_destroyed(*this);
     for (Arena* a : arenas_) {
         unpoison(a->base(), kArenaSize);
         os::unmap(a->base(), kArenaSize);
@@ -135,7 +137,7 @@ void BlockAllocator::orphan_live_pools() noexcept {
         bool live = false;
         for (std::size_t i = 1; i < kArenaSlots - a->untouched; ++i) {
             Pool* p = a->pool(i);
-            p->in_list = false;  // the lists are dropped below
+            p->set_in_list(false);  // the lists are dropped below
             if (p->used != 0) {
                 p->owner = nullptr;
                 live = true;
@@ -151,6 +153,7 @@ void BlockAllocator::orphan_live_pools() noexcept {
         return true;  // left mapped on purpose: its objects may still be in use
     });
     for (auto& per_kind : current_) per_kind.fill(&sentinel_);
+    lists_ = current_;
     for (auto& per_kind : tails_) per_kind.fill(nullptr);
 }
 
@@ -166,17 +169,19 @@ bool BlockAllocator::owns_any(const void* lo, const void* hi) const noexcept {
 // before it is served again (with scattered frees, front insertion made nearly every allocation
 // and every free take the slow path).
 void BlockAllocator::link_back(Pool* p) noexcept {
-    Pool*& head = current_[p->kind][p->size_class];
-    if (head == &sentinel_) head = nullptr;
-    PoolLinks::push_back(head, tails_[p->kind][p->size_class], p);
-    p->in_list = true;
+    Pool*& h = head(p->kind, p->size_class);
+    if (h == &sentinel_) h = nullptr;
+    PoolLinks::push_back(h, tails_[p->kind][p->size_class], p);
+    head_changed(p->kind, p->size_class);
+    p->set_in_list(true);
 }
 
 void BlockAllocator::unlink(Pool* p) noexcept {
-    Pool*& head = current_[p->kind][p->size_class];
-    PoolLinks::remove(head, &tails_[p->kind][p->size_class], p);
-    if (!head) head = &sentinel_;
-    p->in_list = false;
+    Pool*& h = head(p->kind, p->size_class);
+    PoolLinks::remove(h, &tails_[p->kind][p->size_class], p);
+    if (!h) h = &sentinel_;
+    head_changed(p->kind, p->size_class);
+    p->set_in_list(false);
 }
 
 // A pool hands out its never-used blocks a page at a time (Pool::limit stops at the page's last
@@ -186,13 +191,37 @@ void BlockAllocator::unlink(Pool* p) noexcept {
 // memory follows its peak of live blocks. A quarter page: fewer made allocation hop between pools
 // holding a block or two, more left freed blocks unused (docs/decisions.md, 2026-11-24).
 void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
+    if (OURO_UNLIKELY(hook_ != nullptr)) return allocate_hooked(cls, kind, {__builtin_return_address(0), __builtin_dwarf_cfa()});
+    return refill(cls, kind);
+}
+
+// With a hook, every allocation comes here (the fast path saw the sentinel): the block is
+// taken from the real lists, then reported.
+void* BlockAllocator::allocate_hooked(unsigned cls, PoolKind kind, CallSite caller) {
+    void* b = take(head(kind, cls));
+    if (!b) b = refill(cls, kind);
+    try {
+        hook_->allocated(b, class_size(cls), kind, caller);
+    } catch (...) {
+        deallocate(b);  // the hook has no record of it
+        throw;
+    }
+    return b;
+}
+
+// The fast path failed on the head pool: finds or makes one that serves, and serves from it.
+void* BlockAllocator::refill(unsigned cls, PoolKind kind) {
+    auto serve = [&] {
+        fault_point();
+        return take(head(kind, cls));
+    };
     for (;;) {
-        Pool* head = current_[kind][cls];
+        Pool* head = this->head(kind, cls);
         if (head == &sentinel_) {
             link_back(new_pool(cls, kind));
-            return allocate(cls, kind);
+            return serve();
         }
-        if (head->free_list || head->bump != head->limit) return allocate(cls, kind);
+        if (head->free_list || head->bump != head->limit) return serve();
         if (head->limit != head->end()) {  // a page used up
             const Pool* next = head->next;
             if (next && std::uint32_t{next->capacity} - next->used >= kPageSize / 4 / head->block_size) {
@@ -203,19 +232,20 @@ void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
             } else {
                 head->extend_limit();
             }
-            return allocate(cls, kind);
+            return serve();
         }
         unlink(head);  // exhausted: it rejoins the list when a block comes back
     }
 }
 
 void BlockAllocator::deallocate_slow(Pool* p) noexcept {
-    if (!p->in_list) link_back(p);  // was full: it has a free block again
+    if (p->free_flags & Pool::kTracedFrees) hook_->freed(p->free_list, p->block_size, p->kind);  // the block just freed
+    if (!p->in_list()) link_back(p);  // was full: it has a free block again
     if (p->used != 0) return;
     Arena* a = p->arena();
     // The only pool of its class stays, empty: a loop that allocates and frees one block would
     // otherwise carve and give back a pool every time.
-    if (current_[p->kind][p->size_class] != p || p->next) {
+    if (head(p->kind, p->size_class) != p || p->next) {
         unlink(p);
         give_back(p);
     }
@@ -235,7 +265,7 @@ void BlockAllocator::release_kept(Arena* a) noexcept {
     for (std::size_t i = 1; i < end; ++i)
         if (a->pool(i)->used != 0) return;  // given-back pools have used == 0 and are not listed
     for (std::size_t i = 1; i < end; ++i)
-        if (Pool* q = a->pool(i); q->in_list) {
+        if (Pool* q = a->pool(i); q->in_list()) {
             unlink(q);
             give_back(q);
         }
@@ -281,12 +311,13 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     p->div_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + bs - 1) / bs);
     p->size_class = static_cast<std::uint8_t>(cls);
     p->kind = kind;
-    p->in_list = false;
+    p->free_flags = hook_ && every_free_ ? Pool::kUnlisted | Pool::kTracedFrees : Pool::kUnlisted;
     p->owner = this;
     return p;
 }
 
 void BlockAllocator::give_back(Pool* p) noexcept {
+    if (hook_) hook_->pool_released(p);
     Arena* a = p->arena();
     const std::int64_t now = now_ns();
     bucket_remove(a);
@@ -430,15 +461,35 @@ void BlockAllocator::bucket_remove(Arena* a) noexcept {
     if (!head && a->nfree) nonempty_buckets_ &= ~(std::uint64_t{1} << (a->nfree - 1));
 }
 
-void* BlockAllocator::allocate_large(std::size_t size, std::size_t align) {
+void BlockAllocator::set_hook(Hook* hook, bool every_free) noexcept {
+    hook_ = hook;
+    every_free_ = hook && every_free;
+    for (unsigned kind = 0; kind < kNumKinds; ++kind)
+        for (unsigned cls = 0; cls < kNumClasses; ++cls) head_changed(static_cast<PoolKind>(kind), cls);
+    for_each_carved_pool([&](Pool& p) {
+        p.free_flags = static_cast<std::uint8_t>(every_free_ ? p.free_flags | Pool::kTracedFrees
+                                                             : p.free_flags & ~Pool::kTracedFrees);
+    });
+}
+
+void* BlockAllocator::allocate_large(std::size_t size, std::size_t align, const void* caller) {
     fault_point();
     void* p = ::operator new(size, std::align_val_t{align});
+    if (hook_) {
+        try {
+            hook_->allocated(p, size, kNumKinds, {caller ? caller : __builtin_return_address(0)});
+        } catch (...) {
+            ::operator delete(p, std::align_val_t{align});
+            throw;
+        }
+    }
     ++counters_.large_blocks;
     counters_.large_bytes += size;
     return p;
 }
 
 void BlockAllocator::deallocate_large(void* p, std::size_t size, std::size_t align) noexcept {
+    if (hook_) hook_->freed(p, size, kNumKinds);
     ::operator delete(p, std::align_val_t{align});
     --counters_.large_blocks;
     counters_.large_bytes -= size;
@@ -503,7 +554,7 @@ std::string BlockAllocator::check() const {
         bool clean_seen = false;
         for (Pool* p = a->free_pools; p; p = p->next) {
             if (p->arena() != a) return pool_name(p) + " on the free list of another arena";
-            if (p->used != 0 || p->in_list) return pool_name(p) + " is free but in use or listed";
+            if (p->used != 0 || p->in_list()) return pool_name(p) + " is free but in use or listed";
             if (++free > kPoolsPerArena) return arena_name(a) + ": free-pool list loops";
             if (p->dirty) {
                 if (clean_seen) return arena_name(a) + ": a dirty free pool behind a purged one";
@@ -518,7 +569,7 @@ std::string BlockAllocator::check() const {
         empty += a->nfree == kPoolsPerArena;
         for (std::size_t i = 1; i < kArenaSlots - a->untouched; ++i) {
             Pool* p = a->pool(i);
-            if (p->used == 0 && !p->in_list) continue;  // free: on the list above
+            if (p->used == 0 && !p->in_list()) continue;  // free: on the list above
             if (p->owner != this) return pool_name(p) + " does not name its allocator";
             if (p->kind >= kNumKinds || p->size_class >= kNumClasses) return pool_name(p) + ": bad kind or size class";
             std::size_t listed = 0;
@@ -527,7 +578,7 @@ std::string BlockAllocator::check() const {
             const std::size_t unused = (p->end() - p->bump) / p->block_size;
             if (p->used + listed + unused != p->capacity) return pool_name(p) + ": used + free + never used != capacity";
             const bool has_room = listed != 0 || unused != 0;
-            if (has_room != p->in_list && self->current_[p->kind][p->size_class] != p)
+            if (has_room != p->in_list() && self->lists_[p->kind][p->size_class] != p)
                 return pool_name(p) + (has_room ? " has free blocks but is not listed" : " is full but listed");
         }
     }
@@ -552,14 +603,14 @@ std::string BlockAllocator::check() const {
     if (dirty_listed != dirty_arenas) return "arenas with dirty pools missing from the dirty list";
     for (unsigned kind = 0; kind < kNumKinds; ++kind)
         for (unsigned cls = 0; cls < kNumClasses; ++cls) {
-            const Pool* head = current_[kind][cls];
+            const Pool* head = lists_[kind][cls];
             const Pool* tail = tails_[kind][cls];
             if ((head == &sentinel_) != (tail == nullptr)) return "pool list head and tail disagree";
             if (head == &sentinel_) continue;
             const Pool* prev = nullptr;
             std::size_t n = 0;
             for (const Pool* p = head; p; prev = p, p = p->next) {
-                if (p->prev != prev || !p->in_list) return pool_name(p) + ": pool list links broken";
+                if (p->prev != prev || !p->in_list()) return pool_name(p) + ": pool list links broken";
                 if (p->kind != kind || p->size_class != cls) return pool_name(p) + " in the list of another class";
                 if (++n > arenas_.size() * kPoolsPerArena) return "pool list loops";
             }

@@ -26,6 +26,7 @@ Heap::~Heap() {
         std::fprintf(stderr, "ouro: a Heap was destroyed while a Heap::Scope still makes it current\n");
         std::abort();
     }
+    s.tracer.stop();  // as Python's at finalization: what the teardown frees is not reported
     // Finalizers and destructors that run now may allocate: they do so in this heap.
     Heap* previous = detail::t_current_heap;
     detail::t_current_heap = this;
@@ -72,7 +73,7 @@ void Heap::track_slow(Object* o) noexcept { detail::young_append(*this, o, false
 
 void* Heap::allocate_large(std::size_t size, std::size_t align, std::size_t prefix, bool tracked) {
     if (tracked && count0_ >= trigger_) collect_generations();
-    void* obj = state_->large.allocate(*this, alloc_, size, align, prefix);
+    void* obj = state_->large.allocate(*this, alloc_, size, align, prefix, __builtin_return_address(0));
     if (tracked) ++count0_;
     return obj;
 }

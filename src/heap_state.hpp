@@ -8,11 +8,13 @@
 #include "large_objects.hpp"
 #include "schedule.hpp"
 #include "thread_owner.hpp"
+#include "tracer.hpp"
 #include "weak_registry.hpp"
 
 #include <ouro/heap.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <span>
 
 namespace ouro::detail {
@@ -25,6 +27,7 @@ struct HeapState {
     GcModule gc;                   // gc.cpp: debug flags, statistics, garbage, callbacks
     ThreadOwner owner;             // checks.cpp, heap.cpp
     CollectorState collector;      // collector.cpp
+    Tracer tracer;                 // tracer.cpp, tracemalloc.cpp
 };
 
 // The library's access to Heap internals; everything here is for src/ only.
@@ -73,6 +76,9 @@ bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable);
 
 // A heap being destroyed leaves `o` alive: its weak references move to a process-wide table.
 void orphan_weakrefs(Object* o) noexcept;
+
+// Calls f with the allocator of every PoolResource this thread made (pool_resource.cpp).
+void for_each_thread_resource(const std::function<void(BlockAllocator&)>& f);
 
 // Runs the atexit finalizers still alive, newest first; the others will never run (finalize.cpp).
 void run_atexit_finalizers(Heap& h) noexcept;

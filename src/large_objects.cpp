@@ -4,11 +4,11 @@
 namespace ouro::detail {
 
 void* LargeObjects::allocate(Heap& owner, BlockAllocator& alloc, std::size_t size, std::size_t align,
-                             std::size_t prefix) {
+                             std::size_t prefix, const void* caller) {
     list_.reserve(list_.size() + 1);  // may throw, before anything is allocated
     const std::size_t total = prefix + size;
     const std::size_t al = align > alignof(LargePrefix) ? align : alignof(LargePrefix);
-    char* base = static_cast<char*>(alloc.allocate_large(total, al));
+    char* base = static_cast<char*>(alloc.allocate_large(total, al, caller));
     char* obj = base + prefix;
     *(reinterpret_cast<LargePrefix*>(obj) - 1) =
         LargePrefix{&owner, static_cast<std::uint32_t>(list_.size()), static_cast<std::uint32_t>(prefix), total, al};

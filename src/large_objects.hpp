@@ -15,8 +15,9 @@ inline LargePrefix* large_prefix(Object* o) noexcept { return reinterpret_cast<L
 class LargeObjects {
 public:
     // A block for an object of `size` bytes at `align` behind a prefix of `prefix` bytes, listed.
-    // Throws std::bad_alloc with nothing changed.
-    void* allocate(Heap& owner, BlockAllocator& alloc, std::size_t size, std::size_t align, std::size_t prefix);
+    // Throws std::bad_alloc with nothing changed. `caller`: the allocating code, for tracemalloc.
+    void* allocate(Heap& owner, BlockAllocator& alloc, std::size_t size, std::size_t align, std::size_t prefix,
+                   const void* caller);
     // Unlists the object (or the raw block) at o and gives its memory back.
     void free(BlockAllocator& alloc, Object* o) noexcept;
     // A heap being destroyed leaves these objects alive: they forget it (orphans).

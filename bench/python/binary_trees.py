@@ -4,7 +4,7 @@ Usage: binary_trees.py --n N [--text]
 import gc
 import time
 
-from common import IMPL, arg, check, done, emit, flag, peak_rss_bytes
+from common import IMPL, arg, check, done, emit, flag, peak_rss_bytes, tracer_figures
 
 
 class TreeNode:
@@ -60,8 +60,11 @@ def main():
         print("\n".join(out))
         return
     stats = gc.get_stats()
+    kept = bottom_up(n)  # a tree alive for the tracer's figures
+    figures = tracer_figures()
+    del kept
     emit("binary_trees", IMPL, "time_s", elapsed, "s", 0, ok, n=n, nodes=nodes,
-         peak_rss_MB=peak_rss_bytes() / 1e6, collections=[s["collections"] for s in stats])
+         peak_rss_MB=peak_rss_bytes() / 1e6, collections=[s["collections"] for s in stats], **figures)
 
 
 main()

@@ -5,7 +5,7 @@ Usage: churn.py [--live 1000000] [--iters 2000000] [--reps 1]
 import gc
 import time
 
-from common import IMPL, arg, check, done, emit
+from common import IMPL, arg, check, done, emit, tracer_figures
 
 
 class Node:
@@ -77,7 +77,7 @@ def run(live, iters, rep):
     ok &= check(ring_sum == expect_ring, "churn: ring checksum")
     ok &= check(count == live, "churn: long-lived chain intact")
     young = [p for p, g in zip(pauses, generations) if g < 2]
-    emit("churn", IMPL, "time_s", elapsed, "s", rep, ok, live=live, iters=iters, collections=per_gen,
+    emit("churn", IMPL, "time_s", elapsed, "s", rep, ok, **tracer_figures(), live=live, iters=iters, collections=per_gen,
          collected=collected)
     emit("churn_pause_p50", IMPL, "pause_s", percentile(pauses, 0.5), "s", rep, ok)
     emit("churn_pause_p99", IMPL, "pause_s", percentile(pauses, 0.99), "s", rep, ok)

@@ -8,6 +8,31 @@ IMPL = "cpython"
 FAILURES = 0
 
 
+def _start_tracemalloc():
+    """--tracemalloc N: the run is traced by CPython's tracemalloc with N frames (the peer of
+    ouroboros' tracemalloc); the label names the variant."""
+    argv = sys.argv[1:]
+    if "--tracemalloc" in argv[:-1]:
+        import tracemalloc
+        n = int(argv[argv.index("--tracemalloc") + 1])
+        tracemalloc.start(n)
+        return "cpython (tracemalloc %d)" % n
+    return "cpython"
+
+
+IMPL = _start_tracemalloc()
+
+
+def tracer_figures():
+    """The tracer's own bytes per trace, as the C++ programs report them."""
+    import tracemalloc
+    if not tracemalloc.is_tracing():
+        return {}
+    traces = len(tracemalloc.take_snapshot().traces)
+    size = tracemalloc.get_tracemalloc_memory()
+    return {"traces": traces, "tracer_bytes": size, "tracer_bytes_per_trace": size / traces if traces else 0}
+
+
 def emit(bench, impl, metric, value, unit, rep, ok, **extra):
     line = {"bench": bench, "impl": impl, "metric": metric, "value": value, "unit": unit,
             "rep": rep, "ok": bool(ok)}

@@ -9,6 +9,7 @@
 #include <ouro/pool_resource.hpp>
 #include <ouro/ref.hpp>
 #include <ouro/sys.hpp>
+#include <ouro/tracemalloc.hpp>
 #include <ouro/unraisable.hpp>
 #include <ouro/weak_key_dictionary.hpp>
 #include <ouro/weak_set.hpp>

@@ -18,11 +18,19 @@
 
 namespace ouro {
 
+namespace detail {
+struct ResourceAccess;
+}
+
 class PoolResource : public std::pmr::memory_resource {
 public:
-    PoolResource() = default;
+    // A resource is listed with the thread that made it: tracemalloc::start() on that thread
+    // traces its blocks (docs/api.md).
+    PoolResource();
     // Returns all its memory to the OS: blocks still allocated become invalid.
-    ~PoolResource() override = default;
+    ~PoolResource() override;
+    PoolResource(const PoolResource&) = delete;
+    PoolResource& operator=(const PoolResource&) = delete;
 
     // This thread's default resource (used by a default-constructed PoolAllocator). It lives
     // until the thread exits, or longer if blocks are still allocated from it then.
@@ -56,6 +64,7 @@ private:
     static constexpr unsigned small_class(std::size_t bytes, std::size_t align) noexcept {
         return detail::size_class(align > 8 ? (bytes + 15) & ~std::size_t{15} : bytes);
     }
+    friend struct detail::ResourceAccess;
     detail::BlockAllocator alloc_;
 };
 

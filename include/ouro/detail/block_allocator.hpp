@@ -57,24 +57,7 @@ public:
     // multiple of 16). Throws std::bad_alloc when the OS refuses memory.
     OURO_ALWAYS_INLINE void* allocate(unsigned cls, PoolKind kind) {
         fault_point();
-        Pool* p = current_[kind][cls];
-        if (void* b = p->free_list) {
-            void* next = *static_cast<void**>(b);
-            if constexpr (OURO_CHECKS) check_link(p, b, next);
-            p->free_list = next;
-            // The next allocation reads next's link: start that miss now (blocks freed in a
-            // scattered order are cold). Not when null: prefetching address 0 costs a page walk.
-            if (next) __builtin_prefetch(next, 1);
-            ++p->used;
-            unpoison(b, p->block_size);
-            return b;
-        }
-        if (p->bump != p->limit) {
-            void* b = reinterpret_cast<char*>(p) + p->bump;
-            p->bump += p->block_size;
-            ++p->used;
-            return b;
-        }
+        if (void* b = take(current_[kind][cls])) return b;
         return allocate_slow(cls, kind);
     }
 
@@ -84,12 +67,48 @@ public:
         *static_cast<void**>(b) = p->free_list;
         p->free_list = b;
         poison_free_block(b, p->block_size);
-        if (OURO_UNLIKELY(--p->used == 0 || !p->in_list)) deallocate_slow(p);
+        if (OURO_UNLIKELY(--p->used == 0 || p->free_flags)) deallocate_slow(p);
     }
 
-    void* allocate_large(std::size_t size, std::size_t align);
+    // What tracemalloc installs (CPython's PyMem_SetAllocator): while a hook is set, the fast
+    // paths read a table of full sentinels (allocation) and find kTracedFrees set (free), so
+    // every allocation and free takes the slow path, which reports it. Without one, nothing on
+    // the fast paths changes. Hooks run no user code and must not allocate from this allocator.
+    // A return address and, when known, the stack pointer it returns with: the state of the
+    // caller's frame, where a stack walk can begin.
+    struct CallSite {
+        const void* pc;
+        const void* sp = nullptr;
+    };
+    class Hook {
+    public:
+        // `kind` is kNumKinds for a large block; `caller` is where the allocator's entry point
+        // returns to (the allocating code, when the entry point was inlined there).
+        virtual void allocated(void* block, std::size_t size, PoolKind kind, CallSite caller) = 0;
+        virtual void freed(void* block, std::size_t size, PoolKind kind) noexcept = 0;
+        // p is going back to its arena (all its blocks are free): its trace word must be released.
+        virtual void pool_released(Pool* p) noexcept = 0;
+        // The allocator is being destroyed with the hook still set.
+        virtual void allocator_destroyed(BlockAllocator& a) noexcept = 0;
+
+    protected:
+        ~Hook() = default;
+    };
+    // Installs (or, with null, removes) the hook. `every_free`: every pool reports its frees;
+    // otherwise the hook sets kTracedFrees on the pools it wants to hear from (sampling).
+    void set_hook(Hook* hook, bool every_free) noexcept;
+    Hook* hook() const noexcept { return hook_; }
+
+    // `caller`: what the hook reports as the allocating code (a caller's own return address).
+    void* allocate_large(std::size_t size, std::size_t align, const void* caller = nullptr);
     void deallocate_large(void* p, std::size_t size, std::size_t align) noexcept;
 
+    // Calls f(Pool&) for every pool ever carved (in use, kept empty or given back), in address order.
+    template <class F>
+    void for_each_carved_pool(F&& f) {
+        for (Arena* a : arenas_)
+            for (std::size_t i = 1; i < kArenaSlots - a->untouched; ++i) f(*a->pool(i));
+    }
     // Calls f(Pool&) for every pool in use, in address order.
     template <class F>
     void for_each_pool(F&& f) {
@@ -117,7 +136,35 @@ public:
     std::string check() const;
 
 private:
+    // The fast path on one pool: a block from its free list, else from its never-used blocks,
+    // else null.
+    OURO_ALWAYS_INLINE static void* take(Pool* p) noexcept {
+        if (void* b = p->free_list) {
+            void* next = *static_cast<void**>(b);
+            if constexpr (OURO_CHECKS) check_link(p, b, next);
+            p->free_list = next;
+            // The next allocation reads next's link: start that miss now (blocks freed in a
+            // scattered order are cold). Not when null: prefetching address 0 costs a page walk.
+            if (next) __builtin_prefetch(next, 1);
+            ++p->used;
+            unpoison(b, p->block_size);
+            return b;
+        }
+        if (p->bump != p->limit) {
+            void* b = reinterpret_cast<char*>(p) + p->bump;
+            p->bump += p->block_size;
+            ++p->used;
+            return b;
+        }
+        return nullptr;
+    }
     void* allocate_slow(unsigned cls, PoolKind kind);
+    void* refill(unsigned cls, PoolKind kind);
+    void* allocate_hooked(unsigned cls, PoolKind kind, CallSite caller);
+    Pool*& head(PoolKind kind, unsigned cls) noexcept { return lists_[kind][cls]; }
+    void head_changed(PoolKind kind, unsigned cls) noexcept {
+        current_[kind][cls] = hook_ ? &sentinel_ : lists_[kind][cls];
+    }
     void deallocate_slow(Pool* p) noexcept;
     void check_free(Pool* p, void* b) const noexcept;
     static void check_link(Pool* p, void* b, void* next) noexcept;
@@ -138,7 +185,9 @@ private:
     void bucket_insert(Arena* a) noexcept;
     void bucket_remove(Arena* a) noexcept;
 
-    std::array<std::array<Pool*, kNumClasses>, kNumKinds> current_;  // list heads; &sentinel_ when empty
+    // What the fast path serves from: the list heads, or every entry &sentinel_ while a hook is set.
+    std::array<std::array<Pool*, kNumClasses>, kNumKinds> current_;
+    std::array<std::array<Pool*, kNumClasses>, kNumKinds> lists_;    // list heads; &sentinel_ when empty
     std::array<std::array<Pool*, kNumClasses>, kNumKinds> tails_;    // list tails; null when empty
     Pool sentinel_{};                     // always full: sends allocation to the slow path
     std::array<Arena*, kPoolsPerArena + 1> by_nfree_{};  // arenas bucketed by free pool count
@@ -149,6 +198,8 @@ private:
     Arena* oldest_empty_ = nullptr;       // tail of by_nfree_[kPoolsPerArena]
     std::int64_t purge_due_ = INT64_MAX;  // when the oldest dirty free pool is due (CLOCK_MONOTONIC_COARSE, ns)
     AllocatorCounters counters_;
+    Hook* hook_ = nullptr;
+    bool every_free_ = false;
 };
 
 }  // namespace ouro::detail

@@ -80,11 +80,20 @@ struct alignas(64) Pool {
     std::uint16_t block_size;
     std::uint8_t size_class;
     PoolKind kind;
-    bool in_list;             // linked in its allocator's list of pools with free blocks
+    // kUnlisted: not linked in its allocator's list of pools with free blocks; kTracedFrees: its
+    // frees go to the allocator's hook (tracemalloc). A free takes the slow path when either is
+    // set: one compare on the fast path, as before there was a hook.
+    std::uint8_t free_flags;
     // A pool given back to its arena keeps its pages until it has been free for a while
     // (BlockAllocator::purge_pools): then dirty is cleared. freed_ms: when it was given back.
     bool dirty;
     std::uint32_t freed_ms;
+
+    static constexpr std::uint8_t kUnlisted = 1, kTracedFrees = 2;
+    bool in_list() const noexcept { return !(free_flags & kUnlisted); }
+    void set_in_list(bool listed) noexcept {
+        free_flags = static_cast<std::uint8_t>(listed ? free_flags & ~kUnlisted : free_flags | kUnlisted);
+    }
 
     Arena* arena() noexcept {
         return reinterpret_cast<Arena*>(reinterpret_cast<std::uintptr_t>(this) & ~(kArenaSize - 1));
@@ -110,6 +119,13 @@ struct alignas(64) Pool {
     }
 };
 static_assert(sizeof(Pool) == 64);
+
+// An arena's slot 0 holds the Arena and the Pool headers in its first 2 KiB; the 256 bytes after
+// them hold one word per pool for a tracer's records of its blocks (tracemalloc), null without.
+// They are in the first page, which the headers keep resident anyway.
+inline void*& pool_trace_word(Pool* p) noexcept {
+    return reinterpret_cast<void**>(reinterpret_cast<char*>(p->arena()) + kArenaSlots * sizeof(Pool))[p->slot()];
+}
 
 // AddressSanitizer cannot see inside the pools (they are one mmap to it): ASan builds poison
 // what no one may touch, and these are no-ops elsewhere.
