@@ -126,7 +126,10 @@ public:
         take(other);
         return *this;
     }
-    ~Deque() override { drop(detach()); }
+    ~Deque() override {
+        detail::check_element<E>();
+        drop(detach());
+    }
 
     void swap(Deque& other) {
         this->check_unpinned(kPinned);

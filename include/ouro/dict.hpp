@@ -214,7 +214,11 @@ public:
         eq_ = other.eq_;
         return *this;
     }
-    ~Dict() override { drop(detach()); }
+    ~Dict() override {
+        detail::check_element<key_type>();
+        detail::check_element<mapped_type>();
+        drop(detach());
+    }
 
     void swap(Dict& other) {
         this->check_unpinned(kPinned);

@@ -33,13 +33,20 @@ constexpr std::size_t len(const C& c) noexcept(noexcept(c.size())) {
 namespace detail {
 
 // A container of T holds Ref<T> when T is a managed class, T itself otherwise: List<Node> is a
-// list of references, List<int> one of ints (List<Ref<Node>> is List<Node>).
+// list of references, List<int> one of ints (List<Ref<Node>> is List<Node>). A class that is
+// still incomplete — `struct Node : Object { List<Node> children; }` — can only be held by
+// reference: it is taken to be managed (a value type must be complete to be stored).
+template <class T, class = void>
+inline constexpr bool is_complete = false;
+template <class T>
+inline constexpr bool is_complete<T, std::void_t<decltype(sizeof(T))>> = true;
+
 template <class T>
 struct ElementOf {
     using type = T;
 };
 template <class T>
-    requires std::is_base_of_v<Object, T>
+    requires std::is_class_v<T> && (!is_complete<T> || std::is_base_of_v<Object, T>)
 struct ElementOf<T> {
     using type = Ref<T>;
 };
@@ -50,6 +57,15 @@ template <class T>
 inline constexpr bool is_ref = false;
 template <class U>
 inline constexpr bool is_ref<Ref<U>> = true;
+
+// Checked where a container is destroyed, when T is complete again.
+template <class E>
+constexpr void check_element() {
+    if constexpr (is_ref<E>)
+        static_assert(std::is_base_of_v<Object, typename E::element_type>,
+                      "ouro: this container holds Refs to a class that is not an ouro::Object: the class was "
+                      "incomplete where the container was first named, so it was taken to be managed");
+}
 
 // Elements moved with memcpy, and copied without user code: a Ref is one pointer (a move changes
 // no count, a copy adds one), a trivially copyable value is its bytes.

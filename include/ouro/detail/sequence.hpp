@@ -125,7 +125,10 @@ public:
     using iterator = Iter<false>;
     using const_iterator = Iter<true>;
 
-    ~Sequence() override { drop(std::exchange(data_, nullptr), std::exchange(size_, 0), this->pooled_); }
+    ~Sequence() override {
+        check_element<E>();
+        drop(std::exchange(data_, nullptr), std::exchange(size_, 0), this->pooled_);
+    }
 
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }
