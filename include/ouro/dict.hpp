@@ -365,11 +365,13 @@ public:
     }
 
 private:
-    char* table_ = nullptr;
+    char* table_ = nullptr;     // the index table, then (at entries_) the entries
+    Entry* entries_ = nullptr;
     std::size_t used_ = 0;      // live entries: len(d)
     std::size_t nentries_ = 0;  // entries written, removed ones included (dk_nentries)
     std::size_t usable_ = 0;    // entries that may still be written before the table grows (dk_usable)
     std::uint8_t log2_ = 0;     // the index table has 1 << log2_ slots (none without a table)
+    std::uint8_t shift_ = 0;    // of 1 << shift_ bytes each
     [[no_unique_address]] Hash hash_;
     [[no_unique_address]] KeyEqual eq_;
 
@@ -383,14 +385,14 @@ private:
     static std::size_t table_bytes(unsigned log2) {
         return index_bytes(log2) + detail::buffer_bytes(usable_of(log2), sizeof(Entry));
     }
-    Entry* entries() const noexcept { return reinterpret_cast<Entry*>(table_ + index_bytes(log2_)); }
+    Entry* entries() const noexcept { return entries_; }
     std::span<Entry> entry_span() const noexcept { return {entries(), table_ ? nentries_ : 0}; }
     std::size_t mask() const noexcept { return (std::size_t{1} << log2_) - 1; }
 
     // Calls f with the index table as an array of its width.
     template <class F>
     decltype(auto) with_indices(F&& f) const {
-        switch (index_shift(log2_)) {
+        switch (shift_) {
             case 0: return f(reinterpret_cast<std::int8_t*>(table_));
             case 1: return f(reinterpret_cast<std::int16_t*>(table_));
             case 2: return f(reinterpret_cast<std::int32_t*>(table_));
@@ -410,14 +412,16 @@ private:
         const std::size_t h = hash_(key);
         return h == kDeleted ? h - 1 : h;
     }
-    // The entry holding key, or -1. Key comparisons that run user code do so with the dictionary pinned.
-    std::ptrdiff_t lookup(const key_type& key, std::size_t h) const {
+    // The entry holding key, or -1 (and then, in *empty, the empty slot that ended the search: where
+    // a new entry for key goes, as CPython's find_empty_slot would find it). Key comparisons that
+    // run user code do so with the dictionary pinned.
+    std::ptrdiff_t lookup(const key_type& key, std::size_t h, std::size_t* empty = nullptr) const {
         if (!table_) return -1;
         detail::PinIf<!kQuietEq> pin(this);
         const Entry* es = entries();
         return with_indices([&](auto* ix) -> std::ptrdiff_t {
             std::ptrdiff_t found = -1;
-            probe(h, [&](std::size_t i) {
+            const std::size_t end = probe(h, [&](std::size_t i) {
                 const std::ptrdiff_t k = ix[i];
                 if (k == kEmpty) return true;
                 if (k >= 0 && es[k].hash == h && eq_(es[k].key, key)) {
@@ -426,6 +430,7 @@ private:
                 }
                 return false;
             });
+            if (empty) *empty = end;
             return found;
         });
     }
@@ -433,12 +438,9 @@ private:
     std::size_t slot_of(std::size_t h, std::size_t k) const noexcept {
         return with_indices([&](auto* ix) { return probe(h, [&](std::size_t i) { return ix[i] == static_cast<std::ptrdiff_t>(k); }); });
     }
-    // Makes the next entry (nentries_) findable under hash h, through the first empty slot.
-    void index_new_entry(std::size_t h) noexcept {
-        with_indices([&](auto* ix) {
-            const std::size_t i = probe(h, [&](std::size_t j) { return ix[j] == kEmpty; });
-            ix[i] = static_cast<std::remove_pointer_t<decltype(ix)>>(nentries_);
-        });
+    // The first empty slot on hash h's probe sequence.
+    std::size_t empty_slot(std::size_t h) const noexcept {
+        return with_indices([&](auto* ix) { return probe(h, [&](std::size_t j) { return ix[j] == kEmpty; }); });
     }
 
     // ----- sizes (CPython's calculate_log2_keysize, GROWTH_RATE, ESTIMATE_SIZE) -------------------
@@ -454,6 +456,8 @@ private:
         table_ = static_cast<char*>(detail::storage_allocate(detail::pools_for(this), table_bytes(log2), alignof(Entry), pooled));
         this->pooled_ = pooled;
         log2_ = static_cast<std::uint8_t>(log2);
+        shift_ = static_cast<std::uint8_t>(index_shift(log2));
+        entries_ = reinterpret_cast<Entry*>(table_ + index_bytes(log2));
         std::memset(table_, 0xff, std::size_t{1} << (log2 + index_shift(log2)));  // every slot kEmpty
         nentries_ = used_ = 0;
         usable_ = usable_of(log2);
@@ -479,17 +483,31 @@ private:
                     ::new (static_cast<void*>(&n->value)) mapped_type(std::move(e.value));
                     n->hash = e.hash;
                 }
-                index_new_entry(e.hash);
                 ++nentries_;
             }
             used_ = nentries_;
             usable_ -= nentries_;
         }
+        index_all();
         if constexpr (!kPlain) {
             for (Entry& e : from)
                 if (e.hash != kDeleted) destroy_entry(e);  // moved-from
         }
         detail::storage_free(old, old_pooled);
+    }
+    // Indexes entries [0, nentries_) of a fresh table, in order. Their slots are scattered over
+    // the index table: each is prefetched a few entries ahead.
+    void index_all() noexcept {
+        constexpr std::size_t kAhead = 8;
+        const Entry* es = entries();
+        const std::size_t n = nentries_, m = mask();
+        with_indices([&](auto* ix) {
+            for (std::size_t j = 0; j < n; ++j) {
+                if (j + kAhead < n) __builtin_prefetch(&ix[es[j + kAhead].hash & m], 1);
+                const std::size_t i = probe(es[j].hash, [&](std::size_t k) { return ix[k] == kEmpty; });
+                ix[i] = static_cast<std::remove_pointer_t<decltype(ix)>>(j);
+            }
+        });
     }
     // Before an update from n entries: one resize instead of many (CPython's dict_merge).
     void presize(std::size_t n) {
@@ -500,21 +518,27 @@ private:
     template <class Make>
     std::pair<Entry*, bool> emplace(key_type&& key, Make&& make) {
         const std::size_t h = hash_of(key);
-        const std::ptrdiff_t k = lookup(key, h);
+        std::size_t slot = 0;
+        const std::ptrdiff_t k = lookup(key, h, &slot);
         if (k >= 0) return {&entries()[k], false};
         this->check_unpinned(kPinned);
-        if (usable_ == 0) resize(table_ ? log2_for(used_ * 3) : kMinLog2);  // GROWTH_RATE: used * 3
+        if (usable_ == 0) {
+            resize(table_ ? log2_for(used_ * 3) : kMinLog2);  // GROWTH_RATE: used * 3
+            slot = empty_slot(h);
+        }
         Entry* e = ::new (static_cast<void*>(entries() + nentries_)) Entry;
-        ::new (static_cast<void*>(&e->key)) key_type(std::move(key));
-        try {
-            detail::PinIf<!detail::plain<mapped_type>> pin(this);
-            ::new (static_cast<void*>(&e->value)) mapped_type(make());
-        } catch (...) {
-            std::destroy_at(&e->key);
-            throw;
+        {
+            detail::PinIf<!kPlain> pin(this);  // user constructors may not change the table meanwhile
+            ::new (static_cast<void*>(&e->key)) key_type(std::move(key));
+            try {
+                ::new (static_cast<void*>(&e->value)) mapped_type(make());
+            } catch (...) {
+                std::destroy_at(&e->key);
+                throw;
+            }
         }
         e->hash = h;
-        publish(h);
+        publish(slot);
         return {e, true};
     }
     // A copy of an entry appended to a table that has room and holds no equal key (copying).
@@ -529,11 +553,12 @@ private:
             throw;
         }
         e->hash = h;
-        publish(h);
+        publish(empty_slot(h));
     }
-    // The entry at nentries_, fully built, becomes part of the dictionary (and visible to trace()).
-    void publish(std::size_t h) noexcept {
-        index_new_entry(h);
+    // The entry at nentries_, fully built, becomes part of the dictionary (and visible to trace())
+    // through index slot `slot`.
+    void publish(std::size_t slot) noexcept {
+        with_indices([&](auto* ix) { ix[slot] = static_cast<std::remove_pointer_t<decltype(ix)>>(nentries_); });
         ++nentries_;
         ++used_;
         --usable_;
@@ -567,6 +592,8 @@ private:
 
     void take(Dict& other) noexcept {
         table_ = std::exchange(other.table_, nullptr);
+        entries_ = std::exchange(other.entries_, nullptr);
+        shift_ = std::exchange(other.shift_, 0);
         used_ = std::exchange(other.used_, 0);
         nentries_ = std::exchange(other.nentries_, 0);
         usable_ = std::exchange(other.usable_, 0);
@@ -582,6 +609,8 @@ private:
     Detached detach() noexcept {
         Detached d{table_, table_ ? entries() : nullptr, table_ ? nentries_ : 0, this->pooled_};
         table_ = nullptr;
+        entries_ = nullptr;
+        shift_ = 0;
         used_ = nentries_ = usable_ = 0;
         log2_ = 0;
         this->pooled_ = false;
