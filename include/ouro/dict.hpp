@@ -365,8 +365,7 @@ public:
     }
 
 private:
-    char* table_ = nullptr;     // the index table, then (at entries_) the entries
-    Entry* entries_ = nullptr;
+    char* table_ = nullptr;     // the index table, then the entries
     std::size_t used_ = 0;      // live entries: len(d)
     std::size_t nentries_ = 0;  // entries written, removed ones included (dk_nentries)
     std::size_t usable_ = 0;    // entries that may still be written before the table grows (dk_usable)
@@ -385,7 +384,10 @@ private:
     static std::size_t table_bytes(unsigned log2) {
         return index_bytes(log2) + detail::buffer_bytes(usable_of(log2), sizeof(Entry));
     }
-    Entry* entries() const noexcept { return entries_; }
+    Entry* entries() const noexcept {
+        const std::size_t b = std::size_t{1} << (log2_ + shift_);
+        return reinterpret_cast<Entry*>(table_ + (alignof(Entry) <= 8 ? b : (b + alignof(Entry) - 1) & ~(alignof(Entry) - 1)));
+    }
     std::span<Entry> entry_span() const noexcept { return {entries(), table_ ? nentries_ : 0}; }
     std::size_t mask() const noexcept { return (std::size_t{1} << log2_) - 1; }
 
@@ -457,7 +459,6 @@ private:
         this->pooled_ = pooled;
         log2_ = static_cast<std::uint8_t>(log2);
         shift_ = static_cast<std::uint8_t>(index_shift(log2));
-        entries_ = reinterpret_cast<Entry*>(table_ + index_bytes(log2));
         std::memset(table_, 0xff, std::size_t{1} << (log2 + index_shift(log2)));  // every slot kEmpty
         nentries_ = used_ = 0;
         usable_ = usable_of(log2);
@@ -592,7 +593,6 @@ private:
 
     void take(Dict& other) noexcept {
         table_ = std::exchange(other.table_, nullptr);
-        entries_ = std::exchange(other.entries_, nullptr);
         shift_ = std::exchange(other.shift_, 0);
         used_ = std::exchange(other.used_, 0);
         nentries_ = std::exchange(other.nentries_, 0);
@@ -609,7 +609,6 @@ private:
     Detached detach() noexcept {
         Detached d{table_, table_ ? entries() : nullptr, table_ ? nentries_ : 0, this->pooled_};
         table_ = nullptr;
-        entries_ = nullptr;
         shift_ = 0;
         used_ = nentries_ = usable_ = 0;
         log2_ = 0;
