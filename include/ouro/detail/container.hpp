@@ -1,6 +1,6 @@
 // What the library's containers share (list.hpp, array.hpp, dict.hpp, deque.hpp): the element a
 // container of T holds, where its storage comes from, how iterators pin that storage, Python's
-// index arithmetic and its errors (docs/design.md §9).
+// index arithmetic and its errors (docs/design.md §10).
 #pragma once
 
 #include <ouro/detail/block_allocator.hpp>

@@ -36,7 +36,7 @@ struct ListGrowth {
 
 // Modules/arraymodule.c, array_resize: kept while newsize <= allocated and the array shrinks by
 // fewer than 16 items; otherwise newsize + newsize/16 + (3 below 8 items, else 7) (0, 4, 8, 16,
-// 25, 34, 46, 56, ...), and nothing for an empty array.
+// 25, 34, 44, 54, 65, ...), and nothing for an empty array.
 struct ArrayGrowth {
     static bool fits(std::size_t allocated, std::size_t size, std::size_t newsize) noexcept {
         return allocated >= newsize && size < newsize + 16 && allocated != 0;
