@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
+#include <string>
 #include <vector>
 
 namespace {
@@ -48,6 +50,36 @@ TEST_F(DequeTest, BothEndsAgreeWithStdDeque) {
     for (std::size_t i = 0; i < model.size(); i += 97) ASSERT_EQ(d[static_cast<std::ptrdiff_t>(i)], model[i]);
     EXPECT_EQ(d[-1], model.back());
     EXPECT_EQ(items(d), std::vector<long>(model.begin(), model.end()));
+}
+
+TEST_F(DequeTest, NonPlainItemsAgreeWithStdDeque) {
+    ouro::Deque<std::string> d;
+    std::deque<std::string> model;
+    for (int i = 0; i < 3000; ++i) {
+        std::string s(static_cast<std::size_t>(i % 30), static_cast<char>('a' + i % 26));
+        switch (i % 7) {
+            case 0: d.append(s); model.push_back(s); break;
+            case 1: d.appendleft(s); model.push_front(s); break;
+            case 2: d.insert(i % 11, s); model.insert(model.begin() + std::min<std::size_t>(i % 11, model.size()), s); break;
+            case 3:
+                if (!model.empty()) {
+                    d.del_item(static_cast<std::ptrdiff_t>(i % model.size()));
+                    model.erase(model.begin() + static_cast<std::ptrdiff_t>(i % model.size()));
+                }
+                break;
+            case 4: {
+                d.rotate(i % 100 - 50);
+                if (!model.empty()) {
+                    const long n = static_cast<long>(model.size()), r = ((i % 100 - 50) % n + n) % n;
+                    std::rotate(model.begin(), model.end() - r, model.end());
+                }
+                break;
+            }
+            default: d.append(s); model.push_back(s); break;
+        }
+        if (i % 97 == 0 || i == 2999)
+            ASSERT_EQ(std::vector<std::string>(d.begin(), d.end()), std::vector<std::string>(model.begin(), model.end())) << i;
+    }
 }
 
 TEST_F(DequeTest, MaxlenDropsFromTheOtherEnd) {

@@ -260,6 +260,17 @@ TEST_F(DictTest, ManyInsertionsAndRemovals) {
     }
 }
 
+TEST_F(DictTest, NonPlainKeysAndValuesSurviveResizes) {
+    ouro::Dict<std::string, std::string> d;
+    for (int i = 0; i < 3000; ++i) d[std::to_string(i)] = std::string(static_cast<std::size_t>(i % 50), 'x');
+    for (int i = 0; i < 3000; i += 2) d.del_item(std::to_string(i));
+    for (int i = 0; i < 1000; ++i) d.insert_or_assign(std::to_string(i) + "!", "y");
+    std::size_t n = 0;
+    for (auto [k, v] : d) n += k.back() == '!' ? v == "y" : v.size() == static_cast<std::size_t>(std::stoi(k) % 50);
+    EXPECT_EQ(n, d.size());
+    EXPECT_EQ(d.size(), 2500u);
+}
+
 #ifdef OURO_FAULT_INJECTION
 TEST_F(DictTest, AllocationFailuresLeaveTheDictionaryConsistent) {
     for (std::uint64_t fail_at = 1; fail_at < 40; ++fail_at) {

@@ -358,6 +358,34 @@ TEST_F(ListTest, SlicesAndCopies) {
     EXPECT_EQ(s[0], "z");
 }
 
+// Items that are not plain (moved by their own constructors, not memcpy) against std::vector.
+TEST_F(ListTest, NonPlainItemsAgreeWithStdVector) {
+    ouro::List<std::string> l;
+    std::vector<std::string> model;
+    for (int i = 0; i < 300; ++i) {
+        std::string s(static_cast<std::size_t>(i % 40), static_cast<char>('a' + i % 26));  // long ones allocate
+        switch (i % 6) {
+            case 0:
+            case 1: l.append(s); model.push_back(s); break;
+            case 2: l.insert(i % 7, s); model.insert(model.begin() + std::min<std::size_t>(i % 7, model.size()), s); break;
+            case 3: if (!model.empty()) { EXPECT_EQ(l.pop(0), model.front()); model.erase(model.begin()); } break;
+            case 4:
+                l.set_slice(1, 3, std::vector<std::string>{s, s, s});
+                model.erase(model.begin() + std::min<std::size_t>(1, model.size()), model.begin() + std::min<std::size_t>(3, model.size()));
+                model.insert(model.begin() + std::min<std::size_t>(1, model.size()), 3, s);
+                break;
+            default:
+                l.del_slice(0, {}, 5);
+                for (std::size_t k = (model.size() + 4) / 5; k-- > 0;) model.erase(model.begin() + static_cast<std::ptrdiff_t>(5 * k));
+                break;
+        }
+        ASSERT_EQ(std::vector<std::string>(l.begin(), l.end()), model) << i;
+    }
+    l.sort();
+    std::stable_sort(model.begin(), model.end());
+    EXPECT_EQ(std::vector<std::string>(l.begin(), l.end()), model);
+}
+
 TEST_F(ListTest, DeepNestingIsFreedWithoutRecursion) {
     using Nested = ouro::List<ouro::Object>;
     ouro::Ref<Nested> top = ouro::make<Nested>();

@@ -559,10 +559,7 @@ private:
     // Drops the (moved-from) items from n on: uncounted first, then destroyed.
     void truncate(std::size_t n) noexcept {
         const std::size_t old = std::exchange(size_, n);
-        {
-            PinMoves pin(this);
-            std::destroy(data_ + n, data_ + old);
-        }
+        std::destroy(data_ + n, data_ + old);
         shrink(old);
     }
     static void drop(E* d, std::size_t n, bool pooled) noexcept {
