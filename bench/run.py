@@ -37,12 +37,13 @@ PY = os.path.join(ROOT, "bench", "python")
 
 # Display names of the implementations (the "impl" the programs print), in table order.
 IMPLS = ["ouro", "ouro (link)", "ouro (gc disabled)", "cpython", "cpython-dict", "make_shared", "make_shared+mimalloc",
-         "boehm", "glibc", "mimalloc", "jemalloc"]
+         "boehm", "std", "glibc", "mimalloc", "jemalloc"]
 IMPL_LABEL = {
     "ouro": "ouroboros", "ouro (link)": "ouroboros, create-then-link idiom",
     "ouro (gc disabled)": "ouroboros, gc disabled (diagnostic)", "cpython": "CPython",
     "cpython-dict": "CPython (class with __dict__)", "make_shared": "std::make_shared",
-    "make_shared+mimalloc": "make_shared + mimalloc", "boehm": "Boehm GC", "glibc": "glibc malloc",
+    "make_shared+mimalloc": "make_shared + mimalloc", "boehm": "Boehm GC",
+    "std": "std containers (of std::shared_ptr)", "glibc": "glibc malloc",
     "mimalloc": "mimalloc", "jemalloc": "jemalloc",
 }
 # Job names (what --only matches) whose programs print another impl name; the others print their own.
@@ -74,7 +75,8 @@ class Row:
 
 CORE = "the collector and the allocator against their peers"
 PROGRAMS = "collections and weak references in the programs people write"
-TARGET_GROUPS = [CORE, PROGRAMS]  # the order the targets are printed in
+CONTAINERS = "the containers against CPython's and the standard library's"
+TARGET_GROUPS = [CORE, PROGRAMS, CONTAINERS]  # the order the targets are printed in
 
 
 @dataclass
@@ -213,6 +215,48 @@ def alloc(shape, title, what):
                     args=lambda s: ["--shape", shape, "--n", s["alloc_n"], "--reps", 2], procs=5,
                     quick=dict(alloc_n=1000000), full=dict(alloc_n=10000000),
                     rows=[Row("alloc_" + shape, title, what)])
+
+
+# The containers workload: (bench suffix, description, what is timed).
+CONTAINER_OPS = [
+    ("list_append", "List: append", "n appends of references"),
+    ("list_index", "List: l[i]", "n indexings (checked: std uses at())"),
+    ("list_iterate", "List: iterate", "a loop over n references"),
+    ("list_pop", "List: pop()", "n pops from the end"),
+    ("dict_insert", "Dict<long, long>: d[k] = v", "n insertions, keys shuffled"),
+    ("dict_lookup", "Dict<long, long>: d[k]", "n lookups"),
+    ("dict_iterate", "Dict<long, long>: items()", "a loop over n entries"),
+    ("array_append", "Array<int>: append", "n appends"),
+    ("array_index", "Array<int>: a[i]", "n indexings (checked: std uses at())"),
+    ("array_iterate", "Array<int>: iterate", "a loop over n values"),
+    ("deque_append", "Deque: append", "n appends at the right (warm)"),
+    ("deque_appendleft", "Deque: appendleft", "n appends at the left"),
+    ("deque_pop", "Deque: pop()", "n pops at the right"),
+    ("deque_popleft", "Deque: popleft()", "n pops at the left"),
+    ("deque_iterate", "Deque: iterate", "a loop over n references"),
+]
+CONTAINER_BYTES = [("list_bytes", "List of n references"), ("dict_bytes", "Dict<long, long> of n entries"),
+                   ("array_bytes", "Array<int> of n values"), ("deque_bytes", "Deque of n references")]
+
+
+def containers_workload():
+    rows = [Row("containers_" + op, lambda s, t=title: "%s, n=%s" % (t, human_count(s["cont_n"])), what)
+            for op, title, what in CONTAINER_OPS]
+    targets = []
+    for op, title, _ in CONTAINER_OPS:
+        b = "containers_" + op
+        targets.append(Compare("%s: >= 10x faster than CPython" % title, (b, "ouro", "time_s"), (b, "cpython", "time_s"),
+                               0.1, group=CONTAINERS))
+        targets.append(Compare("%s: within 1.5x of the std container" % title, (b, "ouro", "time_s"), (b, "std", "time_s"),
+                               1.5, group=CONTAINERS))
+    for op, title in CONTAINER_BYTES:
+        b = "containers_" + op
+        targets.append(Compare("%s: bytes per element <= CPython's (sys.getsizeof)" % title, (b, "ouro", "bytes_per_elem"),
+                               (b, "cpython", "bytes_per_elem"), 1.0, group=CONTAINERS))
+    return Workload("containers", [Program("ouro", "containers_ouro"), Program("std", "containers_std"),
+                                   Program("cpython", "containers.py", procs=1)],
+                    args=lambda s: ["--n", s["cont_n"], "--reps", 3], procs=3,
+                    quick=dict(cont_n=200000), full=dict(cont_n=1000000), rows=rows, targets=targets)
 
 
 def scene_targets(parent, label):
@@ -360,6 +404,8 @@ WORKLOADS = [
           % human_count(s["alloc_n"]), "whole loop"),
     alloc("prodcons", lambda s: "producer/consumer: %s steps through a 100k-block FIFO, 16-512 B" % human_count(s["alloc_n"]),
           "whole loop"),
+    # 11. the containers: List, Dict, Array, Deque against CPython's and the standard library's
+    containers_workload(),
 ]
 
 ROWS = [r for w in WORKLOADS for r in w.rows]

@@ -42,19 +42,10 @@ struct Leaf : ouro::Object {
 };
 
 // Python's list of ints versus array.array('i'): a list holds a reference per item (each item a
-// separate object), an array holds the raw values. owned_bytes() is __sizeof__'s share.
+// separate object), an array holds the raw values.
 struct Int : ouro::Object {
     long value;
     explicit Int(long v) : value(v) {}
-};
-struct List : ouro::Object {
-    std::vector<ouro::Ref<Int>> items;
-    void trace(ouro::Visitor& visit) override { visit(items); }
-    std::size_t owned_bytes() const noexcept override { return items.capacity() * sizeof(ouro::Ref<Int>); }
-};
-struct IntArray : ouro::Object {
-    std::vector<int> values;
-    std::size_t owned_bytes() const noexcept override { return values.capacity() * sizeof(int); }
 };
 
 // A resource closed when its last reference goes, like contextlib.closing around a file.
@@ -278,18 +269,48 @@ int main() {
         g_lazarus = nullptr;
     }
 
-    step("sys.getsizeof: a list of ints versus array.array('i')",
-         "sys.getsizeof([1, 2, 3, 4]); sys.getsizeof(array.array('i', [1, 2, 3, 4]))");
+    step("sys.getsizeof: a list of ints versus array.array('i'), and numpy's nbytes",
+         "sys.getsizeof([1, 2, 3, 4]); sys.getsizeof(array.array('i', [1, 2, 3, 4])); np.array([1, 2, 3, 4]).nbytes");
     {
-        auto list = ouro::make<List>();
-        for (long v : {1, 2, 3, 4}) list->items.push_back(ouro::make<Int>(v));
-        auto array = ouro::make<IntArray>();
-        array->values = {1, 2, 3, 4};
+        auto list = ouro::make<ouro::List<Int>>();
+        for (long v : {1, 2, 3, 4}) list->append(ouro::make<Int>(v));
+        auto array = ouro::make<ouro::Array<int>>(std::initializer_list<int>{1, 2, 3, 4});
         std::size_t items = 0;
-        for (auto& i : list->items) items += ouro::sys::getsizeof(*i);
-        say("getsizeof(list) = %zu bytes, plus %zu for its four Int objects", ouro::sys::getsizeof(*list), items);
-        say("getsizeof(array) = %zu bytes: the values inline, no object per item", ouro::sys::getsizeof(*array));
-        say("CPython 3.11 on this machine: 88 bytes for the list + 112 for its ints; 96 for the array");
+        for (auto& i : *list) items += ouro::sys::getsizeof(*i);
+        say("getsizeof(list) = %zu bytes (capacity %zu, as CPython's), plus %zu for its four Int objects",
+            ouro::sys::getsizeof(*list), list->capacity(), items);
+        say("getsizeof(array) = %zu bytes: the values inline, no object per item; nbytes = %zu",
+            ouro::sys::getsizeof(*array), array->nbytes());
+        say("CPython 3.11 on this machine: 88 bytes for the list + 112 for its ints; 96 for the array; nbytes 32 (int64)");
+        std::size_t before = ouro::sys::getsizeof(*list);
+        for (long v = 5; v <= 9; ++v) list->append(ouro::make<Int>(v));
+        say("after five more appends: capacity %zu, getsizeof %zu (+%zu): the growth steps of list_resize",
+            list->capacity(), ouro::sys::getsizeof(*list), ouro::sys::getsizeof(*list) - before);
+    }
+
+    step("deque: fast appends and pops at both ends", "my_deque = deque(); my_deque.append(1); my_deque.append(2); my_deque.appendleft(0)");
+    {
+        auto my_deque = ouro::make<ouro::Deque<int>>();
+        my_deque->append(1);
+        my_deque->append(2);
+        my_deque->appendleft(0);
+        say("deque = [%d, %d, %d]", (*my_deque)[0], (*my_deque)[1], (*my_deque)[2]);
+        const int left = my_deque->popleft();
+        const int right = my_deque->pop();
+        say("popleft() = %d, pop() = %d; %zu left", left, right, my_deque->size());
+        auto window = ouro::Deque<int>(std::initializer_list<int>{}, 3);  // deque(maxlen=3)
+        for (int i = 0; i < 10; ++i) window.append(i);
+        say("deque(maxlen=3) after appending 0..9: [%d, %d, %d]", window[0], window[1], window[2]);
+    }
+
+    step("A dict of objects, and a cycle through it", "d = {}; d['self'] = d  # the dict references itself; gc.collect()");
+    {
+        {
+            auto d = ouro::make<ouro::Dict<std::string, ouro::Object>>();
+            d->insert_or_assign("self", d);
+            say("len(d) = %zu; getrefcount(d) = %zu (the local and its own value)", d->size(), ouro::sys::getrefcount(*d));
+        }
+        say("the local is gone; gc::collect() = %zu (the dict, through its own value)", ouro::gc::collect());
     }
 
     step("__slots__: no per-instance dict, and a 16-byte header",

@@ -14,6 +14,13 @@ bool meets(const std::vector<os::Range>& ranges, const void* lo, const void* hi)
     auto it = std::upper_bound(ranges.begin(), ranges.end(), b, [](std::uintptr_t x, const os::Range& r) { return x < r.begin; });
     return it != ranges.begin() && (it - 1)->end > a;
 }
+// Whether [lo, hi] lies inside one block of a raw pool: one container buffer, which holds no
+// object (the range meets nothing else).
+bool within_raw_block(const void* lo, const void* hi) noexcept {
+    Pool* p = pool_of(lo);
+    return p == pool_of(hi) && p->kind == kRawPool && p->used != 0 && lo >= p->data() &&
+           p->block_index(lo) == p->block_index(hi);
+}
 }  // namespace
 
 void SlotOwners::load() {
@@ -37,7 +44,9 @@ void SlotOwners::load() {
 SlotOwner SlotOwners::classify(const void* slot, const void* base, std::size_t size) {
     const auto off = static_cast<std::size_t>(static_cast<const char*>(slot) - static_cast<const char*>(base));
     if (off < size) return SlotOwner::Self;
-    if (HeapAccess::allocator(heap_).owns(slot)) return SlotOwner::OtherObject;
+    // A raw pool block is a container's buffer (detail/container.hpp), owned by that container.
+    if (HeapAccess::allocator(heap_).owns(slot))
+        return pool_of(slot)->kind == kRawPool ? SlotOwner::Outside : SlotOwner::OtherObject;
     if (!loaded_) load();
     if (meets(large_, slot, slot)) return SlotOwner::OtherObject;
     if (meets(statics_.ranges, slot, slot)) return SlotOwner::Static;
@@ -45,7 +54,8 @@ SlotOwner SlotOwners::classify(const void* slot, const void* base, std::size_t s
 }
 
 bool SlotOwners::all_outside(const void* lo, const void* hi) {
-    if (HeapAccess::allocator(heap_).owns_any(lo, hi)) return false;
+    const BlockAllocator& pools = HeapAccess::allocator(heap_);
+    if (pools.owns_any(lo, hi)) return pools.owns(lo) && within_raw_block(lo, hi);
     if (!loaded_) load();
     return !meets(large_, lo, hi) && !meets(statics_.ranges, lo, hi);
 }

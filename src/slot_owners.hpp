@@ -1,5 +1,6 @@
 // What a trace() may visit: the Refs in its object's own block, or outside it in storage the
-// object owns (a container's buffer, a unique_ptr's target, a pmr buffer wherever it is). A Ref
+// object owns (a container's buffer — the library's containers keep theirs in the heap's raw
+// pools —, a unique_ptr's target, a pmr buffer wherever it is). A Ref
 // inside another managed object, or in a module's static storage (a global), is never the
 // visiting object's own: such a visit is a trace() mistake, and the collector neither counts it
 // nor clears it (docs/design.md §5, "Mistaken traces"). Whether outside storage is really owned
@@ -25,7 +26,7 @@ enum class SlotOwner : std::uint8_t {
     Self,         // inside the visiting object's block
     Outside,      // elsewhere, and possibly its own
     Static,       // in a module's static storage: a global or a static member
-    OtherObject,  // inside another managed object (or the heap's own records)
+    OtherObject,  // inside another managed object
 };
 
 // The loaded modules' static storage as a heap's collector last read it: read again at every full
@@ -42,7 +43,7 @@ public:
     // Where `slot`, visited by the object whose block is [base, base + size), lies.
     SlotOwner classify(const void* slot, const void* base, std::size_t size);
     // Whether every slot in [lo, hi] outside the visiting object's block is Outside: the range
-    // meets no arena of the heap, large object or static storage.
+    // meets no arena of the heap (or lies in one raw pool block), large object or static storage.
     bool all_outside(const void* lo, const void* hi);
 
 private:

@@ -13,10 +13,13 @@
 // References also change hands the C++ way, with no Ref operation. A node's edges are a
 // std::pmr::vector (for ~15% of the nodes over a pool whose memory is a buffer on the driver's
 // stack) held in one of four stores: inline, in a std::unique_ptr, in a std::any, or as the value
-// of the one entry of a WeakKeyDictionary (under a key the model holds for its whole life). The
-// operations: hand-move (`d->edges() = std::move(s->edges())`), hand-swap (the stores' holders, or
-// the containers: member swap for equal allocators, three moves otherwise), hand-store (the
-// unique_ptr, the std::any or the dictionary itself moved to another node) — with the partner
+// of the one entry of a WeakKeyDictionary (under a key the model holds for its whole life) — or,
+// a fifth store, an ouro::List member (its buffer in the heap's raw pools). The operations:
+// hand-move (`d->edges() = std::move(s->edges())`; between two Listed nodes the List is moved,
+// buffer and all), hand-swap (the stores' holders, or the containers: member swap for equal
+// allocators, three moves otherwise; two Lists swap buffers), hand-store (the unique_ptr, the
+// std::any, the dictionary or the List itself moved to another node), list-splice (one List's
+// references appended to another's with `extend(std::move(...))`) — with the partner
 // node half the time on the path to the first, so a hand-over can close a cycle with no count
 // going down, and sometimes between two full collections — and restore (a node's container moved
 // to another of its stores). The old references of the receiving node are moved out to a local
@@ -122,12 +125,12 @@ enum class State : std::uint8_t {
     Zombie,   // its constructor threw; stray references (Ref(this)) keep the dead block allocated
     Failed,   // its constructor threw; the block is gone
 };
-// Where a node keeps its edges: one std::pmr::vector, held in one of four ways.
-enum class Where : std::uint8_t { Inline, Boxed, Erased, Keyed };
-inline constexpr int kWheres = 4;
+// Where a node keeps its edges: one std::pmr::vector, held in one of four ways, or an ouro::List.
+enum class Where : std::uint8_t { Inline, Boxed, Erased, Keyed, Listed };
+inline constexpr int kWheres = 5;
 
 inline const char* where_name(Where w) {
-    static const char* const names[] = {"inline", "boxed", "erased", "keyed"};
+    static const char* const names[] = {"inline", "boxed", "erased", "keyed", "listed"};
     return names[static_cast<int>(w)];
 }
 inline const char* fin_name(Fin f) {
@@ -185,13 +188,15 @@ ouro::Ref<Base> spawn_side();
 
 // Tracked: overrides trace(). Its edges live in the active store (`where`); the other stores hold
 // no reference (they may hold empty containers: a spare unique_ptr, std::any or dictionary entry,
-// which the next use of that store assigns into). trace() visits all four.
+// which the next use of that store assigns into). trace() visits all five. The edge accessors
+// (edge_count ... pop_edge) work on whichever store is active; edges() is the pmr stores' vector.
 struct Node : Base {
     Edges inline_edges;
     std::unique_ptr<Edges> boxed;
     std::any erased;                              // an Edges when used
     ouro::WeakKeyDictionary<Key, Edges> keyed;    // one entry, under the model's key, when used
     Edges* keyed_edges = nullptr;                 // that entry's value (slots have stable addresses)
+    ouro::List<Base> listed;                      // Where::Listed
     Where where = Where::Inline;
     int token = 0;              // kTokenValue when built through the WithSide constructor
     ouro::WeakRef<Base> watch;  // declared last: destroyed first, so it never calls back mid-destruction
@@ -202,13 +207,36 @@ struct Node : Base {
     void trace(ouro::Visitor& visit) override;
     Edges& edges() noexcept {
         switch (where) {
-            case Where::Inline: break;
+            case Where::Inline:
+            case Where::Listed: break;  // (callers check: a Listed node's edges are `listed`)
             case Where::Boxed: return *boxed;
             case Where::Erased: return *std::any_cast<Edges>(&erased);
             case Where::Keyed: return *keyed_edges;
         }
         return inline_edges;
     }
+    std::size_t edge_count() noexcept { return where == Where::Listed ? listed.size() : edges().size(); }
+    Base* edge_at(std::size_t k) noexcept {
+        return (where == Where::Listed ? listed[static_cast<std::ptrdiff_t>(k)] : edges()[k]).get();
+    }
+    void push_edge(ouro::Ref<Base> r) {
+        if (where == Where::Listed) listed.append(std::move(r));
+        else edges().push_back(std::move(r));
+    }
+    // Edge k moved out and removed; edge k replaced (the old one returned); the last one removed.
+    ouro::Ref<Base> take_edge(std::size_t k) {
+        if (where == Where::Listed) return listed.pop(static_cast<std::ptrdiff_t>(k));
+        Edges& e = edges();
+        ouro::Ref<Base> t = std::move(e[k]);
+        e.erase(e.begin() + static_cast<std::ptrdiff_t>(k));
+        return t;
+    }
+    ouro::Ref<Base> replace_edge(std::size_t k, ouro::Ref<Base> r) {
+        ouro::Ref<Base>& slot = where == Where::Listed ? listed[static_cast<std::ptrdiff_t>(k)] : edges()[k];
+        std::swap(slot, r);
+        return r;
+    }
+    ouro::Ref<Base> pop_edge() { return take_edge(edge_count() - 1); }
     // The active store exists and the others hold no reference.
     bool store_ok() const noexcept;
     // Moves the container out of the active store (move construction: it keeps its allocator and
@@ -486,7 +514,7 @@ public:
         if (static_cast<const ouro::Object*>(side.get()) == static_cast<const ouro::Object*>(n))
             violation("node " + std::to_string(n->id) + " and its side object " + std::to_string(sid) + " share one block");
         if (!require_alive(sid, "side object")) return;
-        n->edges().push_back(std::move(side));
+        n->push_edge(std::move(side));
         info_[n->id].edges.push_back(sid);
     }
 
@@ -503,7 +531,7 @@ public:
     void link(int a, int b) {
         if (!require_alive(a, "link source") || !require_alive(b, "link target")) return;
         ouro::Ref<Base> rb(info_[b].obj);
-        node(a)->edges().push_back(std::move(rb));
+        node(a)->push_edge(std::move(rb));
         info_[a].edges.push_back(b);
     }
 
@@ -511,7 +539,7 @@ public:
         ouro::Ref<Base> c = create(kind, fin, side);
         int id = c->id;
         if (!require_alive(parent, "parent")) return id;  // a collection during create() killed it: a bug
-        node(parent)->edges().push_back(std::move(c));
+        node(parent)->push_edge(std::move(c));
         info_[parent].edges.push_back(id);
         return id;
     }
@@ -520,18 +548,14 @@ public:
     // runs in the resulting cascade sees a consistent model.
     void unlink(int a, std::size_t i) {
         if (!require_alive(a, "unlink source")) return;
-        auto& e = node(a)->edges();
-        ouro::Ref<Base> t = std::move(e[i]);
-        e.erase(e.begin() + static_cast<std::ptrdiff_t>(i));
+        ouro::Ref<Base> t = node(a)->take_edge(i);
         info_[a].edges.erase(info_[a].edges.begin() + static_cast<std::ptrdiff_t>(i));
         t.reset();
     }
 
     void replace(int a, std::size_t i, int b) {
         if (!require_alive(a, "replace source") || !require_alive(b, "replace target")) return;
-        auto& e = node(a)->edges();
-        ouro::Ref<Base> old = std::move(e[i]);
-        e[i] = ouro::Ref<Base>(info_[b].obj);
+        ouro::Ref<Base> old = node(a)->replace_edge(i, ouro::Ref<Base>(info_[b].obj));
         info_[a].edges[i] = b;
         old.reset();
     }
@@ -550,7 +574,7 @@ public:
     void move_root_into(std::size_t i, int a) {
         if (!require_alive(a, "move target")) return;
         int id = root_ids_[i];
-        node(a)->edges().push_back(std::move(roots_[i]));
+        node(a)->push_edge(std::move(roots_[i]));
         info_[a].edges.push_back(id);
         roots_[i] = std::move(roots_.back());
         roots_.pop_back();
@@ -567,12 +591,27 @@ public:
         ++stats_.handovers;
         Node* ns = node(s);
         Node* nd = node(d);
-        Edges old(std::move(nd->edges()));
-        nd->edges() = std::move(ns->edges());
-        ns->edges().clear();  // after an element-wise move (unequal allocators) it holds null references
         std::vector<int> old_ids = std::move(info_[d].edges);
         info_[d].edges = std::move(info_[s].edges);
         info_[s].edges.clear();
+        if (ns->where == Where::Listed && nd->where == Where::Listed) {
+            ouro::List<Base> old(std::move(nd->listed));  // buffers change hands
+            nd->listed = std::move(ns->listed);
+            drop_held(old, old_ids, "hand-move");
+            return;
+        }
+        if (ns->where == Where::Listed || nd->where == Where::Listed) {
+            // Element by element into d's store, which each node keeps.
+            const Where ws = ns->where, wd = nd->where;
+            Edges old = nd->take_edges(true);
+            nd->put_edges(wd, ns->take_edges(true));
+            ns->put_edges(ws, Edges(ns->inline_edges.get_allocator().resource()));
+            drop_held(old, old_ids, "hand-move");
+            return;
+        }
+        Edges old(std::move(nd->edges()));
+        nd->edges() = std::move(ns->edges());
+        ns->edges().clear();  // after an element-wise move (unequal allocators) it holds null references
         drop_held(old, old_ids, "hand-move");
     }
 
@@ -584,9 +623,19 @@ public:
         ++stats_.handovers;
         Node* na = node(a);
         Node* nb = node(b);
-        if (holders && na->where == nb->where && na->where != Where::Inline) {
+        if (na->where == Where::Listed && nb->where == Where::Listed) {
+            if (holders) na->listed.swap(nb->listed);  // buffers change hands
+            else std::swap(na->listed, nb->listed);
+        } else if (na->where == Where::Listed || nb->where == Where::Listed) {
+            const Where wa = na->where, wb = nb->where;
+            Edges x = na->take_edges(true);
+            Edges y = nb->take_edges(true);
+            na->put_edges(wa, std::move(y));
+            nb->put_edges(wb, std::move(x));
+        } else if (holders && na->where == nb->where && na->where != Where::Inline) {
             switch (na->where) {
-                case Where::Inline: break;
+                case Where::Inline:
+                case Where::Listed: break;
                 case Where::Boxed: std::swap(na->boxed, nb->boxed); break;
                 case Where::Erased: na->erased.swap(nb->erased); break;
                 case Where::Keyed:
@@ -623,6 +672,7 @@ public:
         Where ws = ns->where;
         switch (ws) {
             case Where::Inline: break;
+            case Where::Listed: nd->listed = std::move(ns->listed); break;
             case Where::Boxed: nd->boxed = std::move(ns->boxed); break;
             case Where::Erased:
                 nd->erased = std::move(ns->erased);
@@ -642,6 +692,19 @@ public:
         info_[d].edges = std::move(info_[s].edges);
         info_[s].edges.clear();
         drop_held(old, old_ids, "hand-store");
+    }
+
+    // Node s's references appended to node d's by `d->listed.extend(std::move(s->listed))` (each
+    // node first re-stored in its List if it is not there): references change hands, no count changes.
+    void list_splice(int s, int d) {
+        if (!hand_ok(s, d)) return;
+        ++stats_.handovers;
+        if (info_[s].where != Where::Listed) restore(s, Where::Listed);
+        if (info_[d].where != Where::Listed) restore(d, Where::Listed);
+        node(d)->listed.extend(std::move(node(s)->listed));
+        std::vector<int>& to = info_[d].edges;
+        to.insert(to.end(), info_[s].edges.begin(), info_[s].edges.end());
+        info_[s].edges.clear();
     }
 
     // Moves node a's edges to another store of its own (the container moves; no reference is dropped).
@@ -768,7 +831,7 @@ public:
             static constexpr Kind kinds[] = {Kind::Node, Kind::BigNode, Kind::Leaf, Kind::BigLeaf};
             ouro::Ref<Base> c = create(kinds[spec.child % 4], spec.child_fin);
             failing_child_ = c->id;
-            static_cast<Node*>(b)->edges().push_back(std::move(c));  // dropped when the unwinding destroys the store
+            static_cast<Node*>(b)->push_edge(std::move(c));  // dropped when the unwinding destroys the store
         }
     }
 
@@ -1175,9 +1238,8 @@ public:
             }
             if (n->token != (in.with_side ? kTokenValue : 0)) violation("node " + std::to_string(id) + ": token overwritten");
             if (in.where == Where::Keyed) check_keyed(id);
-            const Edges& edges = n->edges();
-            if (edges.size() != in.edges.size()) {
-                violation("object " + std::to_string(id) + ": " + std::to_string(edges.size()) + " edges, model " +
+            if (n->edge_count() != in.edges.size()) {
+                violation("object " + std::to_string(id) + ": " + std::to_string(n->edge_count()) + " edges, model " +
                           std::to_string(in.edges.size()));
                 continue;
             }
@@ -1188,7 +1250,7 @@ public:
                               " (freed while reachable)");
                     continue;
                 }
-                if (edges[k].get() != info_[t].obj)
+                if (n->edge_at(k) != info_[t].obj)
                     violation("object " + std::to_string(id) + ": edge " + std::to_string(k) + " should be object " +
                               std::to_string(t));
                 ++info_[t].cnt;
@@ -1410,10 +1472,8 @@ public:
             violation("dying node " + std::to_string(n->id) + ": its stores are inconsistent");
             return;
         }
-        Edges& edges = n->edges();
-        while (!edges.empty()) {
-            ouro::Ref<Base> t = std::move(edges.back());
-            edges.pop_back();
+        while (n->edge_count() != 0) {
+            ouro::Ref<Base> t = n->pop_edge();
             int expect = model_edges.empty() ? -1 : model_edges.back();
             if (!model_edges.empty()) model_edges.pop_back();
             // A null slot: the collector cleared it (tp_clear) before the node died.
@@ -1477,7 +1537,7 @@ public:
             case Fin::SpawnLink: {
                 ouro::Ref<Base> n = create(Kind::Node, Fin::None);
                 int nid = n->id;
-                static_cast<Node*>(n.get())->edges().push_back(ouro::Ref<Base>(b));
+                static_cast<Node*>(n.get())->push_edge(ouro::Ref<Base>(b));
                 info_[nid].edges.push_back(id);
                 add_root(std::move(n));
                 ++stats_.resurrections;
@@ -1731,7 +1791,7 @@ private:
     // A node starts with its edges in a store chosen by its id.
     static Where initial_where(int id) {
         std::uint32_t h = id_hash(id) % 100;
-        return h < 75 ? Where::Inline : h < 85 ? Where::Boxed : h < 95 ? Where::Erased : Where::Keyed;
+        return h < 70 ? Where::Inline : h < 80 ? Where::Boxed : h < 88 ? Where::Erased : h < 94 ? Where::Keyed : Where::Listed;
     }
     void remove_alive(int id) {
         Info& in = info_[id];
@@ -1753,15 +1813,21 @@ private:
     }
     // Drops references the interpreter moved out to a local (`old`, whose targets the model lists
     // in `ids`), last first; the ones not dropped yet are transient roots meanwhile (held_).
-    void drop_held(Edges& old, std::vector<int>& ids, const char* what) {
+    template <class Held>  // Edges or an ouro::List
+    void drop_held(Held& old, std::vector<int>& ids, const char* what) {
         if (old.size() != ids.size())
             violation(std::string(what) + ": " + std::to_string(old.size()) + " references moved out, model " +
                       std::to_string(ids.size()));
         std::size_t base = held_.size();
         held_.insert(held_.end(), ids.begin(), ids.end());
         while (!old.empty()) {
-            ouro::Ref<Base> t = std::move(old.back());
-            old.pop_back();
+            ouro::Ref<Base> t;
+            if constexpr (std::is_same_v<Held, Edges>) {
+                t = std::move(old.back());
+                old.pop_back();
+            } else {
+                t = old.pop();
+            }
             int expect = -1;
             if (!ids.empty()) {
                 expect = ids.back();
@@ -1919,7 +1985,7 @@ inline Node::~Node() {
 }
 inline void Node::trace(ouro::Visitor& visit) {
     if (g_model) g_model->on_trace(this);
-    visit(inline_edges, boxed, keyed);
+    visit(inline_edges, boxed, keyed, listed);
     // has_value() first: any_cast on an empty std::any compares type_info (slow under UBSan).
     if (erased.has_value())
         if (auto* e = std::any_cast<Edges>(&erased)) visit(*e);
@@ -1933,15 +1999,25 @@ inline bool Node::store_ok() const noexcept {
     bool key = where == Where::Keyed ? keyed_edges != nullptr
                : keyed.empty()       ? keyed_edges == nullptr
                                      : keyed.size() == 1 && keyed_edges && keyed_edges->empty();
-    return in && box && era && key;
+    bool lis = where == Where::Listed || listed.empty();
+    return in && box && era && key && lis;
 }
 inline Edges Node::take_edges(bool keep_spare) {
+    if (where == Where::Listed) {  // the references move one by one
+        Edges e(resource());
+        e.reserve(listed.size());
+        for (auto& r : listed) e.push_back(std::move(r));
+        listed.clear();
+        where = Where::Inline;
+        return e;
+    }
     Edges e(std::move(edges()));
     if (!keep_spare) {
         switch (where) {
             case Where::Inline: break;
             case Where::Boxed: boxed.reset(); break;
             case Where::Erased: erased.reset(); break;
+            case Where::Listed: break;
             case Where::Keyed:
                 keyed.clear();
                 keyed_edges = nullptr;
@@ -1974,6 +2050,10 @@ inline void Node::put_edges(Where w, Edges&& e) {
             }
             break;
         case Where::Keyed: keyed_edges = g_model->key_insert(keyed, std::move(e)); break;
+        case Where::Listed:
+            for (auto& r : e) listed.append(std::move(r));
+            e.clear();
+            break;
     }
     where = w;
 }
@@ -2073,7 +2153,7 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
     enum Op {
         AllocRoot, AllocChild, Link, Unlink, Replace, DropRoot, DropMany, Collect, Threshold, Toggle, Freeze, Unfreeze,
         WeakAdd, WeakDrop, Watch, SaveAll, ClearGarbage, Check, CbMode, Referents, AllocChain, MoveIn, DictPut, DictErase, DictIterate,
-        HandMove, HandSwap, HandStore, Restore, AllocThrow, DropStray, kOps
+        HandMove, HandSwap, HandStore, Restore, AllocThrow, DropStray, ListSplice, kOps
     };
     // The operations: name and weight, one row each in the order of Op. A weight reads the
     // state: waves grow to max_alive, then shrink to a quarter of it, so big structures die together.
@@ -2118,6 +2198,7 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
         {Restore, "restore", [](const Model&, bool) -> unsigned { return 2; }},
         {AllocThrow, "alloc-throw", [](const Model&, bool shrink) -> unsigned { return shrink ? 1 : 2; }},
         {DropStray, "drop-stray", [](const Model& m, bool) -> unsigned { return m.stray_count() == 0 ? 0 : m.stray_count() > 6 ? 6 : 2; }},
+        {ListSplice, "list-splice", [](const Model&, bool) -> unsigned { return 2; }},
     };
     static_assert(std::size(rows) == kOps);
     static_assert([] {
@@ -2347,7 +2428,8 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
         }
         case HandMove:
         case HandSwap:
-        case HandStore: {
+        case HandStore:
+        case ListSplice: {
             int a = m.pick(src, true);
             if (a < 0) break;
             bool on_path = false;
@@ -2366,7 +2448,8 @@ inline bool step(Model& m, Source& src, std::size_t op_index, const Options& opt
             if (!m.alive(s) || !m.alive(d)) break;
             if (op == HandMove) m.hand_move(s, d);
             else if (op == HandSwap) m.hand_swap(s, d, holders);
-            else m.hand_store(s, d, w);
+            else if (op == HandStore) m.hand_store(s, d, w);
+            else m.list_splice(s, d);
             log.set(s, d, sandwich);
             if (sandwich) {
                 m.log_op(log);

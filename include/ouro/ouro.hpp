@@ -1,10 +1,14 @@
 // Everything ouroboros offers, in one include.
 #pragma once
 
+#include <ouro/array.hpp>
 #include <ouro/config.hpp>
+#include <ouro/deque.hpp>
+#include <ouro/dict.hpp>
 #include <ouro/finalize.hpp>
 #include <ouro/gc.hpp>
 #include <ouro/heap.hpp>
+#include <ouro/list.hpp>
 #include <ouro/object.hpp>
 #include <ouro/pool_resource.hpp>
 #include <ouro/ref.hpp>
