@@ -77,8 +77,9 @@ TEST_F(DequeTest, NonPlainItemsAgreeWithStdDeque) {
             }
             default: d.append(s); model.push_back(s); break;
         }
-        if (i % 97 == 0 || i == 2999)
+        if (i % 97 == 0 || i == 2999) {
             ASSERT_EQ(std::vector<std::string>(d.begin(), d.end()), std::vector<std::string>(model.begin(), model.end())) << i;
+        }
     }
 }
 
