@@ -4,6 +4,7 @@
 #include <ouro/config.hpp>
 #include <ouro/finalize.hpp>
 #include <ouro/gc.hpp>
+#include <ouro/generator.hpp>
 #include <ouro/heap.hpp>
 #include <ouro/object.hpp>
 #include <ouro/pool_resource.hpp>
