@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ouro/config.hpp>
+#include <ouro/contextlib.hpp>
 #include <ouro/finalize.hpp>
 #include <ouro/gc.hpp>
 #include <ouro/generator.hpp>
