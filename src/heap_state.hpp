@@ -7,6 +7,7 @@
 #include "gc_module.hpp"
 #include "large_objects.hpp"
 #include "schedule.hpp"
+#include "shared_keys.hpp"
 #include "thread_owner.hpp"
 #include "tracer.hpp"
 #include "weak_registry.hpp"
@@ -28,6 +29,7 @@ struct HeapState {
     ThreadOwner owner;             // checks.cpp, heap.cpp
     CollectorState collector;      // collector.cpp
     Tracer tracer;                 // tracer.cpp, tracemalloc.cpp
+    SharedKeys shared_keys;        // dyn_object.cpp
 };
 
 // The library's access to Heap internals; everything here is for src/ only.

@@ -3,6 +3,7 @@
 
 #include <ouro/config.hpp>
 #include <ouro/contextlib.hpp>
+#include <ouro/dyn_object.hpp>
 #include <ouro/finalize.hpp>
 #include <ouro/gc.hpp>
 #include <ouro/generator.hpp>
