@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <typeinfo>
 
@@ -82,10 +81,28 @@ namespace {
 void release(DynKeys* k) noexcept {
     if (k && --k->refs == 0) delete k;
 }
+
+// A value array: from the pools of its object's heap (DynObjectState::values) when it fits a
+// block, else (or for an object no heap owns) from operator new. *pooled says which.
+AttrValue* allocate_values(Heap* heap, std::size_t n, bool* pooled) {
+    const std::size_t bytes = n * sizeof(AttrValue);
+    *pooled = heap && bytes <= kMaxSmall;
+    void* p = *pooled ? HeapAccess::state(*heap).dyn.values.allocate(size_class(bytes), kRawPool) : ::operator new(bytes);
+    return static_cast<AttrValue*>(p);
+}
+void free_values(AttrValue* v, bool pooled) noexcept {
+    if (!pooled) {
+        ::operator delete(v);
+        return;
+    }
+    // A heap destroyed while the object lived left the pool in place, never to be reused.
+    if (BlockAllocator* owner = pool_of(v)->owner) owner->deallocate(v);
+}
 }  // namespace
 
-SharedKeys::~SharedKeys() {
-    by_type.for_each([](const void*, DynKeys* k) { release(k); });
+DynObjectState::~DynObjectState() {
+    shared_keys.for_each([](const void*, DynKeys* k) { release(k); });
+    values.orphan_live_pools();
 }
 
 char* new_str(std::string_view s) {
@@ -120,7 +137,7 @@ DynObject::~DynObject() {
     const std::uint32_t n = std::exchange(size_, 0);
     capacity_ = 0;
     for (std::uint32_t i = 0; i < n; ++i) values[i].~AttrValue();
-    ::operator delete(values);
+    if (values) detail::free_values(values, pooled_);
     detail::release(std::exchange(keys_, nullptr));
 }
 
@@ -130,13 +147,15 @@ int DynObject::find(std::string_view name) const noexcept {
     return pos >= 0 && static_cast<std::uint32_t>(pos) < size_ ? pos : -1;
 }
 
+Heap* DynObject::heap() noexcept { return (detail::gcword(this) & detail::kLive) ? detail::heap_of(this) : nullptr; }
+
 void DynObject::attach_keys() {
-    Heap* heap = (detail::gcword(this) & detail::kLive) ? detail::heap_of(this) : nullptr;
+    Heap* heap = this->heap();
     if (!heap) {  // not made by make<T> (or its heap is gone): names of its own
         keys_ = new DynKeys;
         return;
     }
-    DynKeys*& slot = detail::HeapAccess::state(*heap).shared_keys.by_type[&typeid(*this)];
+    DynKeys*& slot = detail::HeapAccess::state(*heap).dyn.shared_keys[&typeid(*this)];
     if (!slot) {
         slot = new DynKeys;
         slot->shared = true;
@@ -156,13 +175,16 @@ void DynObject::reserve_one() {
     if (size_ < capacity_) return;
     // A new instance of a type whose shared keys are known gets room for all of them at once.
     std::size_t cap = capacity_ ? std::size_t{capacity_} * 2 : keys_->shared ? std::max<std::size_t>(keys_->names.size(), 1) : 2;
-    if (cap > std::numeric_limits<std::uint32_t>::max()) throw std::length_error("ouro::DynObject: too many attributes");
-    auto* grown = static_cast<AttrValue*>(::operator new(cap * sizeof(AttrValue)));
+    if (cap > kMaxCapacity) throw std::length_error("ouro::DynObject: too many attributes");
+    bool pooled;
+    AttrValue* grown = detail::allocate_values(heap(), cap, &pooled);
     for (std::uint32_t i = 0; i < size_; ++i) {
         ::new (grown + i) AttrValue(std::move(values_[i]));
         values_[i].~AttrValue();
     }
-    ::operator delete(std::exchange(values_, grown));
+    if (values_) detail::free_values(values_, pooled_);
+    values_ = grown;
+    pooled_ = pooled;
     capacity_ = static_cast<std::uint32_t>(cap);
 }
 

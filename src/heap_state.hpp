@@ -3,11 +3,11 @@
 #pragma once
 
 #include "collector_state.hpp"
+#include "dyn_state.hpp"
 #include "finalizer_registry.hpp"
 #include "gc_module.hpp"
 #include "large_objects.hpp"
 #include "schedule.hpp"
-#include "shared_keys.hpp"
 #include "thread_owner.hpp"
 #include "tracer.hpp"
 #include "weak_registry.hpp"
@@ -29,7 +29,7 @@ struct HeapState {
     ThreadOwner owner;             // checks.cpp, heap.cpp
     CollectorState collector;      // collector.cpp
     Tracer tracer;                 // tracer.cpp, tracemalloc.cpp
-    SharedKeys shared_keys;        // dyn_object.cpp
+    DynObjectState dyn;            // dyn_object.cpp
 };
 
 // The library's access to Heap internals; everything here is for src/ only.

@@ -132,7 +132,12 @@ std::vector<MemberSize> getsizeof_members(const Object& obj) {
     for (std::size_t i = 0; i < members.size(); ++i) {
         Object* m = members[i].get();
         MemberSize row = walk.mark(m) ? walk.count_from(m) : MemberSize{};
-        row.name = names.size() == members.size() ? names[i] : "[" + std::to_string(i) + "]";
+        if (names.size() == members.size()) {
+            row.name = names[i];
+        } else {
+            row.name = '[';  // appended: GCC 12's -Wrestrict misfires on "[" + s (bug 105651)
+            row.name.append(std::to_string(i)).push_back(']');
+        }
         row.type = detail::type_name(*m);
         rows.push_back(std::move(row));
     }

@@ -38,6 +38,8 @@
 
 namespace ouro {
 
+class Heap;
+
 // Python's AttributeError: getattr or delattr of an attribute the object does not have.
 class AttributeError : public std::out_of_range {
 public:
@@ -208,11 +210,14 @@ private:
     void attach_keys();                              // the shared keys of this type, at the first setattr
     void unshare();                                  // a table of its own, holding the names it has
     void reserve_one();                              // room for one more value
+    Heap* heap() noexcept;                           // the heap that made it, or null
 
+    static constexpr std::uint32_t kMaxCapacity = (1u << 31) - 1;
     detail::DynKeys* keys_ = nullptr;
     AttrValue* values_ = nullptr;  // values_[i] is the value of keys_'s i-th name, i < size_
     std::uint32_t size_ = 0;
-    std::uint32_t capacity_ = 0;
+    std::uint32_t capacity_ : 31 = 0;
+    std::uint32_t pooled_ : 1 = 0;  // values_ is a block of its heap's value pools (else operator new)
 };
 
 }  // namespace ouro
