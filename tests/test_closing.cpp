@@ -189,7 +189,7 @@ TEST_F(ClosingTest, ExitStackRunsExitsLastInFirstOut) {
     EXPECT_EQ(g_log, (std::vector<std::string>{"last registered", "close f", "first registered"}));
 }
 
-TEST_F(ClosingTest, ExitStackRunsEveryExitAndPropagatesTheFirstException) {
+TEST_F(ClosingTest, ExitStackRunsEveryExitAndPropagatesTheLastException) {
     try {
         ouro::ExitStack stack;
         stack.callback([] { g_log.push_back("a"); });
@@ -197,12 +197,12 @@ TEST_F(ClosingTest, ExitStackRunsEveryExitAndPropagatesTheFirstException) {
         stack.callback([] { g_log.push_back("c"); });
         stack.callback([] { throw std::runtime_error("from d"); });
     } catch (const std::runtime_error& e) {
-        EXPECT_STREQ(e.what(), "from d");  // the first to fail: the newest
+        EXPECT_STREQ(e.what(), "from b");  // the last raised, as Python's (d is its __context__)
     }
     EXPECT_EQ(g_log, (std::vector<std::string>{"c", "a"}));
     ASSERT_EQ(hook.reports.size(), 1u);
     EXPECT_EQ(hook.reports[0].where, "an ExitStack exit");
-    EXPECT_EQ(hook.reports[0].what, "from b");
+    EXPECT_EQ(hook.reports[0].what, "from d");
 }
 
 TEST_F(ClosingTest, ExitStackLeftByAnExceptionReportsEveryExitError) {

@@ -115,9 +115,10 @@ Closing<std::decay_t<X>> closing(X&& thing) {
 
 // contextlib.ExitStack: callbacks and context objects (anything whose destructor releases
 // something: a Closing, a lock, a Heap::Scope...) released in reverse order of registration when
-// the stack is destroyed or close()d. Every exit runs even when an earlier one throws. The first
-// exception propagates once all have run, the later ones go to the unraisable hook; when the
-// scope is left by an exception, every exit's exception goes to the hook.
+// the stack is destroyed or close()d. Every exit runs even when an earlier one throws. The last
+// exception raised propagates once all have run, as in Python; the earlier ones (Python chains
+// them to it) go to the unraisable hook. When the scope is left by an exception, that one
+// propagates and every exit's exception goes to the hook.
 class ExitStack {
 public:
     ExitStack() = default;
@@ -177,7 +178,7 @@ private:
     };
 
     // Runs the exits, newest first, until none is left (an exit may register more).
-    // `may_throw`: rethrow the first exception once all have run; otherwise report it too.
+    // `may_throw`: rethrow the last exception once all have run; otherwise report it too.
     void unwind(bool may_throw);
 
     std::vector<std::unique_ptr<Exit>> exits_;
