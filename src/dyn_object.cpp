@@ -24,18 +24,22 @@ struct DynKeys {
     std::vector<std::uint32_t> index;  // above kLinear names: open addressing of position + 1 (0: empty)
 
     static std::size_t hash(std::string_view s) noexcept { return std::hash<std::string_view>{}(s); }
+    // Lengths and first bytes first: attribute names are short, and most differ there.
+    static bool same(const std::string& a, std::string_view b) noexcept {
+        return a.size() == b.size() && (b.empty() || (a[0] == b[0] && std::memcmp(a.data() + 1, b.data() + 1, b.size() - 1) == 0));
+    }
 
     int find(std::string_view name) const noexcept {
         if (index.empty()) {
             for (std::size_t i = 0; i < names.size(); ++i)
-                if (names[i] == name) return static_cast<int>(i);
+                if (same(names[i], name)) return static_cast<int>(i);
             return -1;
         }
         const std::size_t mask = index.size() - 1;
         for (std::size_t i = hash(name) & mask;; i = (i + 1) & mask) {
             const std::uint32_t e = index[i];
             if (e == 0) return -1;
-            if (names[e - 1] == name) return static_cast<int>(e - 1);
+            if (same(names[e - 1], name)) return static_cast<int>(e - 1);
         }
     }
     void place(std::size_t pos) noexcept {
