@@ -6,6 +6,7 @@
 
 #include "support.hpp"
 
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,14 @@ struct Slotted : ouro::Object {
 };
 
 using Kind = ouro::AttrValue::Kind;
+
+// An Other with int attributes set in the order given.
+ouro::Ref<Other> other_with(std::initializer_list<const char*> names) {
+    auto o = ouro::make<Other>();
+    int value = 0;
+    for (const char* name : names) o->setattr(name, ++value);
+    return o;
+}
 
 class DynObjectTest : public support::QuietHeapTest {
 protected:
@@ -132,12 +141,8 @@ TEST_F(DynObjectTest, InstancesSettingTheSameNamesInOrderShareKeys) {
 }
 
 TEST_F(DynObjectTest, AnotherOrderGetsATableOfItsOwnInThatOrder) {
-    auto p = ouro::make<Other>();
-    p->setattr("x", 1);
-    p->setattr("y", 2);
-    auto q = ouro::make<Other>();
-    q->setattr("y", 2);
-    q->setattr("x", 1);
+    auto p = other_with({"x", "y"});
+    auto q = other_with({"y", "x"});
     EXPECT_TRUE(p->shares_keys());
     EXPECT_FALSE(q->shares_keys());
     auto vars = q->vars();
@@ -175,15 +180,9 @@ TEST_F(DynObjectTest, SizesShowDictAgainstSlots) {
     // names belong to the type. With __slots__: the 16-byte header and two 8-byte fields.
     EXPECT_EQ(ouro::sys::getsizeof(*dyn), 40u + 2 * sizeof(ouro::AttrValue));
     EXPECT_EQ(ouro::sys::getsizeof(*slotted), 32u);
-    auto first = ouro::make<Other>();  // the type's shared keys: y, x
-    first->setattr("y", 2);
-    first->setattr("x", 1);
-    auto shared = ouro::make<Other>();
-    shared->setattr("y", 2);
-    shared->setattr("x", 1);
-    auto unshared = ouro::make<Other>();
-    unshared->setattr("x", 1);
-    unshared->setattr("y", 2);
+    auto first = other_with({"y", "x"});  // the type's shared keys: y, x
+    auto shared = other_with({"y", "x"});
+    auto unshared = other_with({"x", "y"});
     ASSERT_TRUE(shared->shares_keys());
     ASSERT_FALSE(unshared->shares_keys());
     EXPECT_GT(ouro::sys::getsizeof(*unshared), ouro::sys::getsizeof(*shared) + 64) << "its own table of names";
