@@ -21,6 +21,8 @@
 namespace ouro::detail {
 
 struct HeapState {
+    DynObjectState dyn;            // dyn_object.cpp; first, so destroyed last: parts destroyed before
+                                   // it may still release DynObjects (their value arrays)
     Schedule schedule;             // schedule.cpp: when to collect, and generation 2's counts
     LargeObjects large;            // large_objects.cpp
     WeakRegistry weakrefs;         // weakref.cpp
@@ -29,7 +31,6 @@ struct HeapState {
     ThreadOwner owner;             // checks.cpp, heap.cpp
     CollectorState collector;      // collector.cpp
     Tracer tracer;                 // tracer.cpp, tracemalloc.cpp
-    DynObjectState dyn;            // dyn_object.cpp
 };
 
 // The library's access to Heap internals; everything here is for src/ only.

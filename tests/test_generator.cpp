@@ -56,6 +56,8 @@ TEST_F(GeneratorTest, YieldsValuesInOrderLikePython) {
     EXPECT_EQ(sum, 5050);
 }
 
+// Clang 14 cannot instantiate libstdc++ 12's view adaptors at all (a std::vector's neither).
+#if !defined(__clang__) || __clang_major__ >= 15
 TEST_F(GeneratorTest, ComposesWithRangesViews) {
     auto squares = count_up_to(1'000'000) | std::views::transform([](long v) { return v * v; }) | std::views::take(4);
     EXPECT_EQ(to_vector(squares), (std::vector<long>{0, 1, 4, 9}));
@@ -65,6 +67,7 @@ TEST_F(GeneratorTest, ComposesWithRangesViews) {
     EXPECT_EQ(to_vector(evens), (std::vector<long>{0, 2, 4, 6, 8}));
     EXPECT_TRUE(gen.done());
 }
+#endif
 
 TEST_F(GeneratorTest, ASecondLoopContinuesWhereTheFirstBrokeOff) {
     // g = count_up_to(6); for x in g: if x == 2: break  ->  list(g) == [3, 4, 5]
