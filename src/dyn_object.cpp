@@ -87,11 +87,12 @@ void release(DynKeys* k) noexcept {
 }
 
 // A value array: from the pools of its object's heap (DynObjectState::values) when it fits a
-// block, else (or for an object no heap owns) from operator new. *pooled says which.
+// block, else (or for an object no heap owns) from operator new. *pooled says which. Its pools
+// are of the untracked kind, so that tracemalloc reports them with the objects (domain 0).
 AttrValue* allocate_values(Heap* heap, std::size_t n, bool* pooled) {
     const std::size_t bytes = n * sizeof(AttrValue);
     *pooled = heap && bytes <= kMaxSmall;
-    void* p = *pooled ? HeapAccess::state(*heap).dyn.values.allocate(size_class(bytes), kRawPool) : ::operator new(bytes);
+    void* p = *pooled ? HeapAccess::state(*heap).dyn.values.allocate(size_class(bytes), kUntrackedPool) : ::operator new(bytes);
     return static_cast<AttrValue*>(p);
 }
 void free_values(AttrValue* v, bool pooled) noexcept {

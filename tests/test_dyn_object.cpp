@@ -190,6 +190,14 @@ TEST_F(DynObjectTest, SizesShowDictAgainstSlots) {
     EXPECT_GE(ouro::sys::getsizeof(*shared), 40u + 4 * sizeof(ouro::AttrValue) + 100);
 }
 
+TEST_F(DynObjectTest, TracemallocSeesTheObjectAndItsValues) {
+    ouro::tracemalloc::start();
+    const std::size_t before = ouro::tracemalloc::get_traced_memory().current;
+    auto p = ouro::make<Point>(1, 2);
+    EXPECT_EQ(ouro::tracemalloc::get_traced_memory().current - before, ouro::sys::getsizeof(*p));
+    ouro::tracemalloc::stop();
+}
+
 TEST_F(DynObjectTest, RefAttributesAreTracedAndCyclesCollected) {
     {
         auto a = ouro::make<Point>(1, 2);
