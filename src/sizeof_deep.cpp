@@ -48,7 +48,8 @@ public:
 
     // Marks o seen; false when it already was, or is not an object of this heap that may be counted.
     bool mark(Object* o) {
-        if (detail::refcnt(o) == 0) return false;  // its deallocation is under way
+        // A count of 0: its deallocation is under way. A zombie (its constructor threw) has no fields.
+        if (detail::refcnt(o) == 0 || (detail::gcword(o) & detail::kZombie)) return false;
         const std::size_t j = index(o);
         if (j == kNone) return false;
         std::uint64_t& word = seen_[j / 64];
