@@ -406,6 +406,26 @@ WORKLOADS = [
           "whole loop"),
     # 11. the containers: List, Dict, Array, Deque against CPython's and the standard library's
     containers_workload(),
+    # 12. generators: one long generator (constant memory), and many short ones (a frame each)
+    Workload("generator", [Program("ouro", "generator_ouro"), Program("cpython", "generator.py")],
+             args=lambda s: ["--n", s["gen_n"], "--reps", 3], procs=3,
+             quick=dict(gen_n=1000000), full=dict(gen_n=10000000),
+             rows=[Row("gen_iterate", lambda s: "sum(count_up_to(%s)): one generator" % human_count(s["gen_n"]),
+                       "whole loop"),
+                   Row("gen_create", lambda s: "%s × (make a generator of three ints, consume it)"
+                       % human_count(s["gen_n"] // 10), "whole loop")]),
+    # 13. attributes in a per-instance dictionary (DynObject; a class with __dict__) against a fixed
+    # layout (a struct; __slots__). Bytes per instance are in results.json (attr_bytes_*).
+    Workload("attrs",
+             [Program("ouro-" + layout, "attrs_ouro", ("--layout", layout)) for layout in ("dict", "slots")]
+             + [Program("cpython-" + layout, "attrs.py", ("--layout", layout)) for layout in ("dict", "slots")],
+             args=lambda s: ["--n", s["attr_n"], "--passes", 10, "--reps", 1], procs=3,
+             quick=dict(attr_n=200000), full=dict(attr_n=1000000),
+             rows=[Row("attr_read_" + layout, lambda s, label=label: "%s instances with two int attributes, %s: "
+                       "10 passes reading o.x + o.y" % (human_count(s["attr_n"]), label), "the passes")
+                   for layout, label in (("dict", "DynObject / __dict__"), ("slots", "fixed layout / __slots__"))]
+             + [Row("attr_write_" + layout, "the same, %s: 10 passes setting o.x" % label, "the passes")
+                for layout, label in (("dict", "DynObject / __dict__"), ("slots", "fixed layout / __slots__"))]),
 ]
 
 ROWS = [r for w in WORKLOADS for r in w.rows]

@@ -17,12 +17,17 @@ std::string describe(const Object& o) {
             << static_cast<const void*>(&o) << '>';
         return out.str();
     }
+    out << '<' << type_name(o) << " at " << static_cast<const void*>(&o) << '>';
+    return out.str();
+}
+
+std::string type_name(const Object& o) {
     const char* mangled = typeid(o).name();
     int status = 0;
     char* name = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-    out << '<' << (status == 0 && name ? name : mangled) << " at " << static_cast<const void*>(&o) << '>';
+    std::string out = status == 0 && name ? name : mangled;
     std::free(name);
-    return out.str();
+    return out;
 }
 
 }  // namespace ouro::detail

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "collector_state.hpp"
+#include "dyn_state.hpp"
 #include "finalizer_registry.hpp"
 #include "gc_module.hpp"
 #include "large_objects.hpp"
@@ -20,6 +21,8 @@
 namespace ouro::detail {
 
 struct HeapState {
+    DynObjectState dyn;            // dyn_object.cpp; first, so destroyed last: parts destroyed before
+                                   // it may still release DynObjects (their value arrays)
     Schedule schedule;             // schedule.cpp: when to collect, and generation 2's counts
     LargeObjects large;            // large_objects.cpp
     WeakRegistry weakrefs;         // weakref.cpp

@@ -70,6 +70,7 @@ void Tracer::start(Heap& heap, int nframe, tracemalloc::Sampling sampling, trace
     if (mean_) sample(0);  // draws the first interval
     hooks_.reserve(8);
     attach(HeapAccess::allocator(heap), true);
+    attach(HeapAccess::state(heap).dyn.values, true);  // DynObjects' value arrays: part of the objects
     for_each_thread_resource([&](BlockAllocator& a) { attach(a, false); });
     tracing_ = true;
 }

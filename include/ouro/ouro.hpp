@@ -3,10 +3,13 @@
 
 #include <ouro/array.hpp>
 #include <ouro/config.hpp>
+#include <ouro/contextlib.hpp>
 #include <ouro/deque.hpp>
 #include <ouro/dict.hpp>
+#include <ouro/dyn_object.hpp>
 #include <ouro/finalize.hpp>
 #include <ouro/gc.hpp>
+#include <ouro/generator.hpp>
 #include <ouro/heap.hpp>
 #include <ouro/list.hpp>
 #include <ouro/object.hpp>

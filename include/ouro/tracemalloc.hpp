@@ -20,8 +20,8 @@ class Object;
 namespace ouro::tracemalloc {
 
 // The domains of what the heap allocates; track() takes any other number for the caller's own.
-inline constexpr unsigned DOMAIN_OBJECTS = 0;   // managed objects (make<T>), small and large
-inline constexpr unsigned DOMAIN_WEAKREFS = 1;  // weak reference records
+inline constexpr unsigned DOMAIN_OBJECTS = 0;   // managed objects (make<T>), small and large, and DynObjects' values
+inline constexpr unsigned DOMAIN_WEAKREFS = 1;  // weak reference records and Generator frames (the heap's records)
 inline constexpr unsigned DOMAIN_POOL = 2;      // PoolResource / PoolAllocator blocks
 inline constexpr unsigned DOMAIN_NEW = 3;       // global operator new, with the ouro::trace_new target
 inline constexpr int MAX_NFRAME = 128;

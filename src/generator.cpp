@@ -1,0 +1,67 @@
+// Generator frames (include/ouro/generator.hpp): blocks of the current heap's pools.
+#include "heap_state.hpp"
+
+#include <ouro/generator.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace ouro::detail {
+
+namespace {
+// Before every frame: its block's size, and a check word that lets frame_bytes() tell that a
+// coroutine handle's address() is the address operator new returned (GCC and Clang place the
+// frame there; the standard does not promise it).
+struct FramePrefix {
+    std::size_t bytes;
+    std::uintptr_t check;
+};
+constexpr std::size_t kPrefix = 16;
+static_assert(sizeof(FramePrefix) == kPrefix);
+constexpr std::uintptr_t kFrameMagic = 0x6f75726f6672616dull;  // "ouroframe"
+
+// A multiple of 16, so that a pool block is 16-byte aligned, as operator new's memory is.
+constexpr std::size_t block_bytes(std::size_t frame) noexcept { return (frame + kPrefix + 15) & ~std::size_t{15}; }
+std::uintptr_t check_word(const void* base, std::size_t bytes) noexcept {
+    return reinterpret_cast<std::uintptr_t>(base) ^ bytes ^ kFrameMagic;
+}
+}  // namespace
+
+void* allocate_frame(std::size_t size) {
+    const std::size_t bytes = block_bytes(size);
+    void* base = bytes <= kMaxSmall ? HeapAccess::allocator(Heap::current()).allocate(size_class(bytes), kRawPool)
+                                    : ::operator new(bytes);
+    ::new (base) FramePrefix{bytes, check_word(base, bytes)};
+    return static_cast<char*>(base) + kPrefix;
+}
+
+void deallocate_frame(void* frame, std::size_t size) noexcept {
+    void* base = static_cast<char*>(frame) - kPrefix;
+    if (block_bytes(size) > kMaxSmall) {
+        ::operator delete(base);
+        return;
+    }
+    // A heap destroyed while the generator lived left its pool in place, never to be reused.
+    if (BlockAllocator* owner = pool_of(base)->owner) owner->deallocate(base);
+}
+
+std::size_t frame_bytes(const void* address) {
+    const auto* prefix = reinterpret_cast<const FramePrefix*>(static_cast<const char*>(address) - kPrefix);
+    if (prefix->check != check_word(prefix, prefix->bytes))
+        throw std::logic_error("ouro::sys::getsizeof: this compiler does not place a coroutine frame where its "
+                               "operator new put it; the generator's size is unknown");
+    return prefix->bytes;
+}
+
+void generator_misuse(const char* what) { throw std::logic_error(std::string("ouro::Generator: ") + what); }
+
+void generator_destroyed_while_running() noexcept {
+    std::fprintf(stderr, "ouro::Generator: destroyed by its own body while running\n");
+    std::abort();
+}
+
+}  // namespace ouro::detail
