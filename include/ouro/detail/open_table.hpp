@@ -1,15 +1,14 @@
 // Open addressing over one flat array: linear probing, deletion by backward shift (no
-// tombstones), never above three quarters full. A bucket that is all zero bytes is empty, and a
-// bucket knows the hash that placed it, so growing calls no user code and a lookup allocates
-// nothing. Two shapes:
-// - OpenTable<Bucket>: a power-of-two capacity that doubles (the collector's numbering of pools,
-//   PointerMap); a bucket's home is the hash's low bits.
+// tombstones). A bucket that is all zero bytes is empty, and a bucket knows the hash that placed
+// it, so growing calls no user code and a lookup allocates nothing. Two shapes:
+// - OpenTable<Bucket>: a power-of-two capacity that doubles when three quarters full (the
+//   collector's numbering of pools, PointerMap); a bucket's home is the hash's low bits.
 // - OpenTable<Bucket, true>, WeakHash: the weak reference registry (referent -> its records) and
 //   the weak containers' index (hash -> entry id), where buckets are the memory a weak reference
 //   costs beyond its record (docs/design.md §7). The capacity need not be a power of two: a
-//   bucket's home is (32-bit hash × capacity) >> 32, so the table grows by half (not double) when
-//   three quarters full and stays between half and three quarters full (not three eighths); it
-//   halves when down to an eighth full.
+//   bucket's home is (32-bit hash × capacity) >> 32, so the table grows by a quarter when 80% full
+//   and stays 64–80% full (a doubling table swings between 37.5% and 75%); it halves when down to
+//   an eighth full.
 #pragma once
 
 #include <ouro/detail/fault_injection.hpp>
@@ -76,9 +75,9 @@ public:
     // Room for one more bucket, so that the place() that follows cannot fail. Throws
     // std::bad_alloc with the table unchanged.
     void reserve_one() {
-        if ((size_ + 1) * 4 <= cap_ * 3) return;
+        if (kCompact ? (size_ + 1) * 5 <= cap_ * 4 : (size_ + 1) * 4 <= cap_ * 3) return;
         if constexpr (kCompact) fault_point();
-        const std::size_t cap = !b_ ? 16 : kCompact ? cap_ + cap_ / 2 : cap_ * 2;
+        const std::size_t cap = !b_ ? 16 : kCompact ? cap_ + cap_ / 4 : cap_ * 2;
         if (!rehash(cap)) throw std::bad_alloc();
     }
     // Puts b (not empty) in the first empty bucket of its probe run; reserve_one() first.
