@@ -90,7 +90,7 @@ class PeerTime:
 
     def evaluate(self, f):
         r = f.ratio(self.bench, self.peer)
-        return {"target": self.text, "bench": self.bench, "peer": self.peer, "limit": self.limit,
+        return {"target": self.text, "group": self.group, "bench": self.bench, "peer": self.peer, "limit": self.limit,
                 "ratio": r["ratio"] if r else None, "met": bool(r and r["ok"] and r["ratio"] <= self.limit)}
 
 
@@ -354,15 +354,44 @@ WORKLOADS = [
                    Row("churn_pause_max", "churn: automatic collection pause, max", "pause"),
                    Row("churn_young_pause_p99", "churn: young-generation pause, p99", "pause"),
                    Row("churn_young_pause_max", "churn: young-generation pause, max", "pause")]),
-    # 7. weak references
-    Workload("weakref", [Program("ouro", "weakref_churn_ouro"), Program("cpython", "weakref_churn.py")],
+    # 7. weak references (the std::weak_ptr peer has no callbacks: it counts the deaths itself)
+    Workload("weakref", [Program("ouro", "weakref_churn_ouro"), Program("shared", "weakref_churn_shared"),
+                         Program("cpython", "weakref_churn.py")],
              args=lambda s: ["--n", s["weak_n"], "--reps", 3], quick=dict(weak_n=200000), full=dict(weak_n=1000000),
              rows=[Row("weakref_churn", lambda s: "%s × (make, WeakRef with callback, drop)" % human_count(s["weak_n"]),
                        "whole loop"),
+                   Row("weakref_churn_plain", lambda s: "%s × (make, WeakRef, drop)" % human_count(s["weak_n"]),
+                       "whole loop"),
+                   Row("weakref_churn_live", lambda s: "%s × (WeakRef to one of 1024 live objects, drop it)"
+                       % human_count(s["weak_n"]), "whole loop"),
                    Row("weakref_bulk", lambda s: "%s live objects with a WeakRef each, then all dropped"
                        % human_count(s["weak_n"]), "whole run"),
+                   Row("weak_parent_build", lambda s: "%s children, each with a WeakRef to one of %s parents"
+                       % (human_count(s["weak_n"]), human_count(s["weak_n"] // 16)), "build"),
+                   Row("weak_parent_deref", "10 rounds of `if (auto p = child->parent())` over those children",
+                       "the rounds"),
                    Row("weakdict_churn", lambda s: "%s × (make, put in a WeakValueDictionary, read back, drop)"
-                       % human_count(s["weak_n"]), "whole loop")]),
+                       % human_count(s["weak_n"]), "whole loop"),
+                   Row("weakdict_index", lambda s: "weak index over the 100k newest of %s objects: put, a live and a "
+                       "dead lookup, the oldest dies" % human_count(s["weak_n"]), "whole loop")],
+             targets=[PeerTime("weak references, %s: at least as fast as std::weak_ptr" % b, b, "make_shared", 1.0, PROGRAMS)
+                      for b in ("weakref_churn", "weakref_churn_plain", "weakref_churn_live", "weakref_bulk",
+                                "weak_parent_build", "weak_parent_deref", "weakdict_churn", "weakdict_index")]),
+    Workload("weakref_memory", [Program("ouro", "weakref_churn_ouro"), Program("shared", "weakref_churn_shared"),
+                                Program("cpython", "weakref_churn.py")],
+             args=lambda s: ["--shape", "memory", "--n", s["weak_mem_n"]], quick=dict(weak_mem_n=1000000),
+             full=dict(weak_mem_n=1000000),
+             rows=[Row("mem_handle", "bytes of a weak reference handle (CPython: the weakref object)", "bytes"),
+                   Row("mem_shared_parent", lambda s: "bytes per weak reference, %s to %s objects (shared records)"
+                       % (human_count(s["weak_mem_n"]), human_count(s["weak_mem_n"] // 100)), "heap growth + handle"),
+                   Row("mem_own_referent", lambda s: "bytes per weak reference, %s objects with one each"
+                       % human_count(s["weak_mem_n"]), "heap growth + handle"),
+                   Row("mem_index_entry", lambda s: "bytes per WeakValueDictionary<int, T> entry beyond the key, %s "
+                       "entries (std: unordered_map<int, weak_ptr>)" % human_count(s["weak_mem_n"]), "heap growth")],
+             targets=[Compare("WeakRef handle no bigger than std::weak_ptr", ("mem_handle", "ouro", "bytes"),
+                              ("mem_handle", "make_shared", "bytes"), 1.0),
+                      Compare("WeakValueDictionary entry <= 64 bytes beyond the key and value",
+                              ("mem_index_entry", "ouro", "bytes"), None, 64)]),
     # 8. a scene tree under edits, its parent links Refs (cycles for the collector) or WeakRefs;
     # the peers: make_shared with weak_ptr parents (the same program for both), CPython with both.
     # At 1M nodes a process takes ~40-80 s in C++ and minutes in CPython (one process each).

@@ -1,7 +1,9 @@
 // Weak references: the per-heap table of records, clearing on death by count, and the
 // collector's weakref phase (CPython's handle_weakrefs, docs/cpython.md §2 step 7 and §5).
 #include "heap_state.hpp"
+#include "pointer_map.hpp"
 
+#include <ouro/detail/weak_table.hpp>
 #include <ouro/unraisable.hpp>
 #include <ouro/weakref.hpp>
 
@@ -11,7 +13,6 @@ namespace ouro::detail {
 namespace {
 
 using Table = WeakRegistry;
-using RecordLinks = Links<WeakRecord, &WeakRecord::next, &WeakRecord::prev>;  // one referent's, newest first
 
 // Weak references to objects that outlived their heap (orphans) live here. Never destroyed:
 // orphans die during process exit, after every static destructor has run.
@@ -38,20 +39,80 @@ decltype(auto) with_table(Object* o, F&& f) {
     return with_table(heap_of(o), std::forward<F>(f));
 }
 
+// Links r into o's list: first when it is a basic record or o has none, else right after o's
+// basic record (CPython's order: the basic ref first, the others newest first). Only a first
+// record can throw (the table cannot grow), and then nothing changed.
+void link(Table& t, Object* o, WeakRecord* r) {
+    r->referent = o;
+    if (!(gcword(o) & kHasWeakrefs)) {
+        r->prev = r->next = nullptr;
+        t.insert(r);
+        gcword(o) |= kHasWeakrefs;
+        return;
+    }
+    Table::Bucket* b = t.find(o);
+    WeakRecord* head = b->head();
+    if (r->kind != WeakKind::Basic && head->kind == WeakKind::Basic) {
+        r->prev = head;
+        r->next = head->next;
+        if (head->next) head->next->prev = r;
+        head->next = r;
+        return;
+    }
+    r->prev = nullptr;
+    r->next = head;
+    head->prev = r;
+    b->set_head(r);
+}
+
+// Takes r out of its list (its referent alive) and clears it. Only a first record needs the
+// table, and only the last one clears the referent's flag.
+void unlink(WeakRecord* r) noexcept {
+    Object* o = r->referent;
+    if (r->prev) {
+        r->prev->next = r->next;
+        if (r->next) r->next->prev = r->prev;
+    } else {
+        WeakRecord* next = r->next;
+        const bool last = with_table(o, [&](Table& t) {
+            Table::Bucket* b = t.find_head(r);
+            if (next) {
+                next->prev = nullptr;
+                b->set_head(next);
+                return false;
+            }
+            t.erase(b);
+            return true;
+        });
+        if (last) gcword(o) &= ~kHasWeakrefs;
+    }
+    r->prev = r->next = nullptr;
+    r->referent = nullptr;
+}
+
 WeakRecord* detach_all(Heap* h, Object* o) noexcept {
     gcword(o) &= ~kHasWeakrefs;
     return with_table(h, [o](Table& t) {
-        WeakRecord** found = t.find(o);
+        Table::Bucket* found = t.find(o);
         if (!found) return static_cast<WeakRecord*>(nullptr);
-        WeakRecord* head = *found;
-        t.erase(o);
+        WeakRecord* head = found->head();
+        t.erase(found);
         return head;
     });
 }
 
+// A basic or callback record's memory: from the referent's heap, or operator new for an orphan.
+void* allocate_record(Heap* h, std::size_t size) {
+    return h ? HeapAccess::allocator(*h).allocate(size_class(size), kRawPool) : ::operator new(size);
+}
+
 void free_record(WeakRecord* r) noexcept {
-    if (r->drop) r->drop(r);  // may run destructors of captured references
-    if (!r->pooled) {
+    if (r->kind == WeakKind::Entry) return table_of(r)->entry_released(r);
+    if (r->kind == WeakKind::Callback) {
+        auto* c = static_cast<WeakCallbackRecord*>(r);
+        if (c->vtbl) c->vtbl->drop(c);  // may run destructors of captured references
+    }
+    if (!(r->flags & kWeakPooled)) {
         ::operator delete(r);
         return;
     }
@@ -59,20 +120,27 @@ void free_record(WeakRecord* r) noexcept {
     // else: the heap is gone and its pools were left in place; the block is never reused
 }
 
-// Takes r out of its referent's list (the referent stays alive).
-void unlink(WeakRecord* r) noexcept {
-    Object* o = r->referent;
-    bool last = with_table(o, [&](Table& t) {
-        // Only the head's removal writes the head: the table is looked up for it alone.
-        const bool is_head = r->prev == nullptr;
-        WeakRecord* not_the_head = nullptr;
-        WeakRecord*& head = is_head ? *t.find(o) : not_the_head;
-        RecordLinks::remove(head, nullptr, r);
-        if (!is_head || head) return false;
-        t.erase(o);
-        return true;
-    });
-    if (last) gcword(o) &= ~kHasWeakrefs;
+// A new record (one handle) of `kind`, of `size` bytes, linked into referent's list.
+template <class R>
+R* new_record(Object* referent, WeakKind kind, Heap* h, Table& t) {
+    auto* r = ::new (allocate_record(h, sizeof(R))) R;
+    r->handles = 1;
+    r->kind = kind;
+    r->flags = static_cast<std::uint8_t>((h ? kWeakPooled : 0) | (kind == WeakKind::Callback ? kWeakArmed : 0));
+    r->state = 0;
+    if constexpr (std::is_same_v<R, WeakCallbackRecord>) r->vtbl = nullptr;  // the storage stays raw until installed
+    try {
+        fault_point();
+        link(t, referent, r);
+    } catch (...) {
+        free_record(r);
+        throw;
+    }
+    return r;
+}
+
+void check_referent(Object* referent) {
+    if (!(gcword(referent) & kLive)) throw std::invalid_argument("ouro::WeakRef: the referent is not a live managed object");
 }
 
 // Pin (one extra handle each, so user code cannot free a record under us) and clear.
@@ -91,10 +159,15 @@ void unpin(WeakRecord* head) noexcept {
     }
 }
 
+// Runs r's callback (an entry: its removal from its container) if it is still due. Returns
+// whether user code ran.
 bool run_callback(WeakRecord* r, const Object* referent) noexcept {
-    if (!r->call) return false;
+    if (!(r->flags & kWeakArmed)) return false;
+    r->flags &= static_cast<std::uint8_t>(~kWeakArmed);
     try {
-        r->call(r);
+        if (r->kind == WeakKind::Entry) return table_of(r)->entry_died(r);
+        auto* c = static_cast<WeakCallbackRecord*>(r);
+        if (c->vtbl) c->vtbl->call(c, const_cast<Object*>(referent));
     } catch (...) {
         report_unraisable("callback of a weak reference to the dead", *referent);
     }
@@ -134,55 +207,63 @@ struct GarbageWeakrefClearer final : Visitor {
         const std::size_t* held = counts->find(r);
         if (held && *held == r->handles) {
             unlink(r);
-            r->referent = nullptr;
-            r->call = nullptr;  // never runs; `drop` still destroys it with the record
+            r->flags &= static_cast<std::uint8_t>(~kWeakArmed);  // never runs; a function is destroyed with the record
         }
     }
 };
 
 }  // namespace
 
-WeakRecord* weak_acquire(Object* referent, bool with_callback) {
-    if (!(gcword(referent) & kLive)) throw std::invalid_argument("ouro::WeakRef: the referent is not a live managed object");
+WeakRecord* weak_acquire(Object* referent) {
+    check_referent(referent);
     Heap* h = heap_of(referent);
-    if (!with_callback && (gcword(referent) & kHasWeakrefs)) {
-        WeakRecord* shared = with_table(h, [referent](Table& t) {
-            WeakRecord** head = t.find(referent);
-            for (WeakRecord* r = head ? *head : nullptr; r; r = r->next)
-                if (!r->call) return r;
-            return static_cast<WeakRecord*>(nullptr);
-        });
-        if (shared) {
-            ++shared->handles;
-            return shared;
+    return with_table(h, [&](Table& t) -> WeakRecord* {
+        if (gcword(referent) & kHasWeakrefs) {
+            WeakRecord* head = t.find(referent)->head();
+            if (head->kind == WeakKind::Basic) {  // shared, as CPython shares weakref.ref(obj)
+                ++head->handles;
+                return head;
+            }
         }
-    }
-    void* mem = h ? HeapAccess::allocator(*h).allocate(size_class(sizeof(WeakRecord)), kRawPool)
-                  : ::operator new(sizeof(WeakRecord));
-    auto* r = ::new (mem) WeakRecord;  // the callback storage stays uninitialised until installed
-    r->referent = referent;
-    r->handles = 1;
-    r->hash = std::hash<const void*>()(referent);
-    r->prev = r->next = nullptr;
-    r->pooled = h != nullptr;
-    r->call = nullptr;
-    r->drop = nullptr;
-    try {
-        fault_point();
-        with_table(h, [&](Table& t) {
-            RecordLinks::push_front(t[referent], r);  // t[] may throw: nothing is linked yet
-        });
-    } catch (...) {
-        free_record(r);
-        throw;
-    }
-    gcword(referent) |= kHasWeakrefs;
-    return r;
+        return new_record<WeakRecord>(referent, WeakKind::Basic, h, t);
+    });
+}
+
+WeakCallbackRecord* weak_acquire_callback(Object* referent) {
+    check_referent(referent);
+    Heap* h = heap_of(referent);
+    return with_table(h, [&](Table& t) { return new_record<WeakCallbackRecord>(referent, WeakKind::Callback, h, t); });
 }
 
 void weak_release(WeakRecord* r) noexcept {
     if (r->referent) unlink(r);
     free_record(r);
+}
+
+void weak_link(WeakRecord* entry, Object* referent) {
+    check_referent(referent);
+    with_table(referent, [&](Table& t) {
+        fault_point();
+        link(t, referent, entry);
+    });
+}
+
+void weak_relink(WeakRecord* entry, Object* referent) {
+    check_referent(referent);
+    Heap* h = heap_of(referent);
+    // Room first, so that nothing can fail once the entry has left its old list. (An orphan's
+    // room could be taken by another thread in between; then the link throws and the entry is
+    // left cleared, as if its old referent had died.)
+    with_table(h, [&](Table& t) {
+        fault_point();
+        if (!(gcword(referent) & kHasWeakrefs)) t.reserve_one();
+    });
+    if (entry->referent) unlink(entry);
+    with_table(h, [&](Table& t) { link(t, referent, entry); });
+}
+
+void weak_unlink(WeakRecord* r) noexcept {
+    if (r->referent) unlink(r);
 }
 
 // Death by count: CPython's PyObject_ClearWeakRefs. Every weak reference is cleared first, then
@@ -243,6 +324,7 @@ bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable) {
     std::vector<Call> calls;
     for (const Cleared& c : cleared)
         for (WeakRecord* r = c.head; r; r = r->next) {
+            if (!(r->flags & kWeakArmed)) continue;
             const std::size_t* held = garbage_handles.find(r);
             if (r->handles - 1 > (held ? *held : 0)) {
                 try {
@@ -263,18 +345,24 @@ void orphan_weakrefs(Object* o) noexcept {
     Heap* h = heap_of(o);
     if (!h) return;
     auto& table = HeapAccess::state(*h).weakrefs;
-    WeakRecord** head = table.find(o);
-    if (!head) return;
+    Table::Bucket* found = table.find(o);
+    if (!found) return;
+    WeakRecord* head = found->head();
+    table.erase(found);
     OrphanTable& t = orphans();
     std::lock_guard lock(t.mutex);
     try {
-        t.map[o] = *head;
+        t.map.insert(head);
     } catch (const std::bad_alloc&) {
         // No memory to move them: clear them now, without callbacks (the heap is going away).
         gcword(o) &= ~kHasWeakrefs;
-        for (WeakRecord* r = *head; r; r = r->next) r->referent = nullptr;
+        while (WeakRecord* r = head) {
+            head = r->next;
+            r->referent = nullptr;
+            r->prev = r->next = nullptr;
+            r->flags &= static_cast<std::uint8_t>(~kWeakArmed);
+        }
     }
-    table.erase(o);
 }
 
 }  // namespace ouro::detail
@@ -286,8 +374,7 @@ std::size_t getweakrefcount(const Object& obj) {
     if (!(detail::gcword(o) & detail::kHasWeakrefs)) return 0;
     return detail::with_table(o, [o](detail::Table& t) {
         std::size_t n = 0;
-        detail::WeakRecord** head = t.find(o);
-        for (detail::WeakRecord* r = head ? *head : nullptr; r; r = r->next) ++n;
+        for (detail::WeakRecord* r = t.find(o)->head(); r; r = r->next) ++n;
         return n;
     });
 }
@@ -298,14 +385,13 @@ std::vector<WeakRef<Object>> getweakrefs(const Object& obj) {
     if (!(detail::gcword(o) & detail::kHasWeakrefs)) return result;
     std::vector<detail::WeakRecord*> records = detail::with_table(o, [o](detail::Table& t) {
         std::vector<detail::WeakRecord*> v;
-        detail::WeakRecord** head = t.find(o);
-        for (detail::WeakRecord* r = head ? *head : nullptr; r; r = r->next) v.push_back(r);
+        for (detail::WeakRecord* r = t.find(o)->head(); r; r = r->next) v.push_back(r);
         return v;
     });
     result.reserve(records.size());
     for (detail::WeakRecord* r : records) {
         ++r->handles;
-        result.push_back(WeakRef<Object>(r));
+        result.push_back(WeakRef<Object>(r, o));
     }
     return result;
 }

@@ -3,6 +3,7 @@
 // unless OURO_MODEL_RUN_KNOWN_BUGS=1, so CI stays green until it is fixed; a fixed one loses its
 // skip.
 #include <ouro/ouro.hpp>
+#include <ouro/weak_key_dictionary.hpp>
 
 #include <gtest/gtest.h>
 
@@ -74,4 +75,43 @@ TEST(ModelFindings, WeakKeyDictionaryUpdateGivesEachBufferBackToItsOwnResource) 
     }  // the dictionary and its value go
     EXPECT_EQ(first.foreign, 0) << "a block of the second resource was given back to the first";
     EXPECT_EQ(second.foreign, 0) << "a block of the first resource was given back to the second";
+}
+
+// Finding 2. A WeakKeyDictionary held by an object that a collection found garbage and that was
+// then revived (DEBUG_SAVEALL here; a resurrecting finalizer in the model) keeps its entry, whose
+// weak reference the collection cleared (CPython clears the weak references garbage holds). The
+// entries once found their key through the record's referent, which clearing forgets, so setting
+// the key again added a second entry. An identity-keyed entry now keeps its key's address, and
+// the key takes its dead entry back.
+TEST(ModelFindings, WeakKeyDictionaryClearedWhileGarbageTakesItsKeyBack) {
+    ouro::Heap heap;
+    ouro::Heap::Scope scope(heap);
+    struct Holder : ouro::Object {
+        ouro::WeakKeyDictionary<Plain, int> keyed;
+        ouro::Ref<ouro::Object> self;
+        void trace(ouro::Visitor& visit) override { visit(keyed, self); }
+    };
+    auto key = ouro::make<Plain>();
+    {
+        auto h = ouro::make<Holder>();
+        h->self = h;  // garbage once dropped
+        h->keyed.insert_or_assign(key, 1);
+    }
+    ouro::gc::set_debug(ouro::gc::DEBUG_SAVEALL);
+    ouro::gc::collect();
+    ouro::gc::set_debug(0);
+    ASSERT_EQ(ouro::gc::garbage().size(), 1u);
+    auto& revived = static_cast<Holder&>(*ouro::gc::garbage()[0]);
+    EXPECT_FALSE(revived.keyed.contains(key));  // cleared, but still there
+    EXPECT_EQ(revived.keyed.size(), 1u);
+    EXPECT_TRUE(revived.keyed.insert_or_assign(key, 2));
+    EXPECT_EQ(revived.keyed.size(), 1u);
+    EXPECT_EQ(revived.keyed.get(key), 2);
+    std::size_t yielded = 0;
+    for (auto [k, v] : revived.keyed) yielded += k.get() == key.get() && v == 2;
+    EXPECT_EQ(yielded, 1u);
+    EXPECT_EQ(ouro::getweakrefcount(*key), 1u);
+    revived.self = nullptr;
+    ouro::gc::garbage().clear();
+    EXPECT_EQ(ouro::getweakrefcount(*key), 0u);
 }

@@ -1,6 +1,7 @@
 // WeakValueDictionary, WeakKeyDictionary and WeakSet: in the spirit of CPython's
 // test_weakref.py (MappingTestCase) and test_weakset.py, plus the C++ hazards: callbacks that run
 // while the container is being changed, iterated or destroyed.
+#include <ouro/detail/invariants.hpp>
 #include <ouro/ouro.hpp>
 #include <ouro/weak_key_dictionary.hpp>
 #include <ouro/weak_set.hpp>
@@ -14,8 +15,10 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -863,3 +866,183 @@ TEST_F(WeakSet, CopyMoveAndOutlivingMembers) {
     EXPECT_EQ(moved.size(), 1u);
     EXPECT_EQ(ouro::getweakrefcount(*b), 2u);
 }
+
+// --- the hazards of entries that are weak reference records -----------------------------------
+
+namespace {
+// A key whose moves throw on demand: removing an entry must not need to move it.
+struct FragileKey {
+    static inline bool throw_on_move = false;
+    int v;
+    explicit FragileKey(int x) : v(x) {}
+    FragileKey(const FragileKey&) = default;
+    FragileKey(FragileKey&& o) : v(o.v) {
+        if (throw_on_move) throw std::runtime_error("FragileKey moved");
+    }
+    FragileKey& operator=(const FragileKey&) = default;
+    bool operator==(const FragileKey&) const = default;
+};
+struct FragileHash {
+    std::size_t operator()(const FragileKey& k) const noexcept { return static_cast<std::size_t>(k.v); }
+};
+// A move-only key compared through its pointer.
+struct DerefHash {
+    std::size_t operator()(const std::unique_ptr<int>& p) const noexcept { return p ? static_cast<std::size_t>(*p) : 0; }
+};
+struct DerefEq {
+    bool operator()(const std::unique_ptr<int>& a, const std::unique_ptr<int>& b) const noexcept {
+        return a && b && *a == *b;
+    }
+};
+// A managed object that holds a weak container and a cycle through itself.
+template <class Container>
+struct Holder : ouro::Object {
+    Container c;
+    ouro::WeakRef<ouro::Object> watch;
+    ouro::Ref<ouro::Object> self;
+    void trace(ouro::Visitor& visit) override { visit(c, watch, self); }
+};
+// Collects with DEBUG_SAVEALL: the garbage is kept in gc::garbage(), its weak references cleared.
+void collect_saving_garbage() {
+    ouro::gc::set_debug(ouro::gc::DEBUG_SAVEALL);
+    ouro::gc::collect();
+    ouro::gc::set_debug(0);
+}
+}  // namespace
+
+TEST_F(WeakSet, MemberClearedWhileTheSetWasGarbageIsAddedBack) {
+    // The set's owner was garbage (its entry's record cleared), then revived; adding the member
+    // again takes its entry back, in place or (when another handle holds the old record, here a
+    // WeakRef of the garbage) as a new entry.
+    auto member = ouro::make<Node>("member");
+    for (bool second_handle : {false, true}) {
+        {
+            auto h = ouro::make<Holder<ouro::WeakSet<Node>>>();
+            h->self = h;
+            h->c.insert(member);
+            if (second_handle) h->watch = ouro::getweakrefs(*member).front();
+        }
+        collect_saving_garbage();
+        ASSERT_EQ(ouro::gc::garbage().size(), 1u);
+        auto& revived = static_cast<Holder<ouro::WeakSet<Node>>&>(*ouro::gc::garbage()[0]);
+        EXPECT_FALSE(revived.c.contains(member));
+        EXPECT_EQ(revived.c.size(), 1u);
+        EXPECT_EQ(ouro::getweakrefcount(*member), 0u);
+        EXPECT_TRUE(revived.c.insert(member));
+        EXPECT_FALSE(revived.c.insert(member));
+        EXPECT_EQ(revived.c.size(), 1u);
+        EXPECT_TRUE(revived.c.contains(member));
+        EXPECT_FALSE(revived.watch.alive());
+        EXPECT_EQ(ouro::getweakrefcount(*member), 1u);
+        revived.self = nullptr;
+        ouro::gc::garbage().clear();
+        EXPECT_EQ(ouro::getweakrefcount(*member), 0u);
+        EXPECT_EQ(ouro::detail::invariant_violation(heap), "");
+    }
+}
+
+TEST_F(WeakValueDictionary, DestroyedWhileAnIteratorIsActive) {
+    // Misuse made safe: the iteration holds the table, so the dictionary may go (here with an
+    // entry that was removed mid-loop while a WeakRef from getweakrefs still holds its record).
+    auto nodes = make_nodes(4);
+    auto d = std::make_unique<ouro::WeakValueDictionary<int, Node>>();
+    for (int i = 0; i < 4; ++i) d->insert_or_assign(i, nodes[i]);
+    std::vector<ouro::WeakRef<ouro::Object>> held = ouro::getweakrefs(*nodes[1]);
+    auto it = d->begin();
+    EXPECT_EQ(d->erase(1), 1u);
+    d.reset();
+    std::size_t yielded = 0;
+    for (; it != decltype(it){}; ++it) ++yielded;
+    EXPECT_LE(yielded, 1u);  // the entry it stood on, at most
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_TRUE(held[0].alive());
+    nodes[1] = nullptr;
+    EXPECT_FALSE(held[0].alive());
+    held.clear();
+    EXPECT_EQ(ouro::detail::invariant_violation(heap), "");
+}
+
+TEST_F(WeakKeyDictionary, AddingToItWhileItIsDestroyedIsAnError) {
+    auto a = ouro::make<Node>("a");
+    auto late = ouro::make<Node>("late");
+    bool refused = false;
+    auto d = std::make_unique<ouro::WeakKeyDictionary<Node, Noisy>>();
+    auto* raw = d.get();
+    d->insert_or_assign(a, Noisy("a", [&] {
+                            try {
+                                raw->insert_or_assign(late, Noisy("late"));
+                            } catch (const std::logic_error&) {
+                                refused = true;
+                            }
+                        }));
+    d.reset();
+    EXPECT_TRUE(refused);
+    EXPECT_EQ(ouro::getweakrefcount(*late), 0u);  // nothing left linked to it by a lost table
+}
+
+TEST_F(WeakKeyDictionary, ValueDestructorsClearAndEraseDuringClear) {
+    // Payloads are destroyed in place: a destructor that clears or erases again must neither
+    // destroy a value twice nor touch the one being destroyed.
+    auto keys = make_nodes(6);
+    ouro::WeakKeyDictionary<Node, Noisy> d;
+    int destroyed = 0;
+    for (int i = 0; i < 6; ++i)
+        d.insert_or_assign(keys[i], Noisy("v" + std::to_string(i), [&, i] {
+                               ++destroyed;
+                               d.clear();
+                               d.erase(keys[(i + 3) % 6]);
+                               if (i == 2) d.insert_or_assign(keys[0], Noisy("again"));
+                           }));
+    d.clear();
+    EXPECT_EQ(destroyed, 6);
+    EXPECT_EQ(d.size(), 1u);
+    EXPECT_EQ(d.get(keys[0])->name, "again");
+    d.clear();
+    EXPECT_TRUE(d.empty());
+    EXPECT_EQ(ouro::detail::invariant_violation(heap), "");
+}
+
+TEST_F(WeakValueDictionary, RemovalNeverMovesAKey) {
+    // A key whose move throws: entries die, are erased and cleared without moving it.
+    support::HookCapture hook;
+    FragileKey::throw_on_move = false;
+    auto nodes = make_nodes(4);
+    ouro::WeakValueDictionary<FragileKey, Node, FragileHash> d;
+    for (int i = 0; i < 4; ++i) d.insert_or_assign(FragileKey(i), nodes[i]);
+    FragileKey::throw_on_move = true;
+    nodes[0] = nullptr;  // death by count removes its entry
+    EXPECT_EQ(d.erase(FragileKey(1)), 1u);
+    EXPECT_EQ(d.size(), 2u);
+    std::size_t yielded = 0;
+    for (auto [k, v] : d) yielded += k.v >= 2;
+    EXPECT_EQ(yielded, 2u);
+    d.clear();
+    EXPECT_TRUE(d.empty());
+    FragileKey::throw_on_move = false;
+    EXPECT_TRUE(hook.reports.empty());
+    EXPECT_EQ(ouro::detail::invariant_violation(heap), "");
+}
+
+#ifdef OURO_FAULT_INJECTION
+TEST_F(WeakValueDictionary, FailedReplacementLeavesTheOldEntry) {
+    // The entry's record has a second holder, so a new value makes a new entry; when linking it
+    // fails, the old entry (and its key, which is not moved) is untouched.
+    auto a = ouro::make<Node>("a");
+    auto b = ouro::make<Node>("b");
+    ouro::WeakValueDictionary<std::unique_ptr<int>, Node, DerefHash, DerefEq> d;
+    d.insert_or_assign(std::make_unique<int>(1), a);
+    std::vector<ouro::WeakRef<ouro::Object>> held = ouro::getweakrefs(*a);
+    ouro::detail::t_fault_countdown = 1;
+    EXPECT_THROW(d.insert_or_assign(std::make_unique<int>(1), b), std::bad_alloc);
+    ouro::detail::t_fault_countdown = 0;
+    EXPECT_EQ(d.get(std::make_unique<int>(1)).get(), a.get());
+    EXPECT_EQ(d.size(), 1u);
+    EXPECT_EQ(ouro::getweakrefcount(*b), 0u);
+    EXPECT_FALSE(d.insert_or_assign(std::make_unique<int>(1), b));  // now it works
+    EXPECT_EQ(d.get(std::make_unique<int>(1)).get(), b.get());
+    EXPECT_TRUE(held[0].alive());  // the old record stays a's
+    a = nullptr;
+    EXPECT_EQ(d.size(), 1u);
+    EXPECT_EQ(ouro::detail::invariant_violation(heap), "");
+}
+#endif

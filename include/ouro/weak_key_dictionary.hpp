@@ -9,7 +9,7 @@
 // Iteration yields (const Ref<K>&, V&) for live entries only, holding a strong reference to the
 // key being yielded. Entries may die, be erased or be inserted while a loop runs (also by a
 // collection the loop body triggers): iterators stay valid and no entry is yielded twice; an entry
-// inserted during the loop may or may not be yielded. The container must outlive its iterators.
+// inserted during the loop may or may not be yielded. An iterator may outlive its container.
 // As in Python, a value that refers to its own key keeps that key alive.
 #pragma once
 
@@ -17,35 +17,48 @@
 #include <ouro/weakref.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <new>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace ouro {
 
+namespace detail {
+template <class V>
+struct KeyPayload {
+    const Object* identity;  // the key's address
+    V value;
+};
+template <class V>
+struct KeyTraits : IdentityTraits {
+    using Payload = KeyPayload<V>;
+};
+}  // namespace detail
+
 template <class K, class V>
 class WeakKeyDictionary : public detail::WeakContainer<WeakKeyDictionary<K, V>> {
-    struct Entry {
-        WeakRef<K> weak;
-        const Object* identity;  // the key's address: hashed and compared while the key lives
-        V value;
-    };
-    using Table = detail::WeakTable<Entry>;
-    using Callback = typename Table::template Callback<K>;
+    using Payload = detail::KeyPayload<V>;
+    using Table = detail::WeakTable<detail::KeyTraits<V>>;
+    using Slot = typename Table::Slot;
     template <class Value>  // V or const V
     struct Yield {
         using value_type = std::pair<Ref<K>, V>;
         using reference = std::pair<const Ref<K>&, Value&>;
         using pointer = void;
-        static reference get(Entry& e, const Ref<K>& key) noexcept { return {key, e.value}; }
+        using Held = Ref<K>;
+        static reference get(Slot& s, const Ref<K>& key) noexcept { return {key, s.payload().value}; }
     };
     friend detail::WeakContainer<WeakKeyDictionary>;
+    static constexpr bool kTrivialValue = std::is_trivially_copyable_v<V>;
 
 public:
     using key_type = Ref<K>;
     using mapped_type = V;
-    using iterator = detail::WeakIterator<WeakKeyDictionary, Entry, Yield<V>>;
-    using const_iterator = detail::WeakIterator<WeakKeyDictionary, Entry, Yield<const V>>;
+    using iterator = detail::WeakIterator<WeakKeyDictionary, Table, Yield<V>>;
+    using const_iterator = detail::WeakIterator<WeakKeyDictionary, Table, Yield<const V>>;
 
     WeakKeyDictionary() = default;
     WeakKeyDictionary(const WeakKeyDictionary& other) {
@@ -67,37 +80,30 @@ public:
     // Throws std::invalid_argument for a null key.
     bool insert_or_assign(const Ref<K>& key, V value) {
         if (!key) throw std::invalid_argument("ouro::WeakKeyDictionary: the key is null");
-        Table& t = table_.make();
-        const Object* identity = key.get();
-        std::uint32_t h = detail::identity_hash(identity);
-        std::uint32_t id = t.find(h, detail::identity_is(identity));
-        if (id == detail::kNoId) {
-            t.insert(h, [&](std::uint32_t new_id) {
-                return Entry{WeakRef<K>(key, Callback(&t, new_id)), identity, std::move(value)};
-            });
-            return true;
+        auto [kept, added] = this->insert_identity(const_cast<Object*>(static_cast<const Object*>(key.get())),
+                                                   [&](void* p) { ::new (p) Payload{key.get(), std::move(value)}; });
+        if (kept) {
+            // An iteration meanwhile, so that user code in V's moves cannot destroy the entry
+            // under the assignment. The old value dies with `old`, after the guard. Moves, not a
+            // swap: a swap of allocator-aware values over different allocators is undefined.
+            typename Table::Guard guard(kTrivialValue ? nullptr : this->table());
+            [[maybe_unused]] V old(std::move(kept->payload().value));
+            kept->payload().value = std::move(value);
+            guard.end();
         }
-        Entry& e = *t.slot(id).entry;
-        bool was_alive = e.weak.alive();
-        // The address of a key that died without its callback running: a new key, same slot.
-        if (!was_alive) e.weak = WeakRef<K>(key, Callback(&t, id));
-        // The old value dies with `old`, once the entry is consistent again. Moves, not a swap:
-        // a swap of allocator-aware values over different allocators is undefined.
-        [[maybe_unused]] V old(std::move(e.value));
-        e.value = std::move(value);
-        return !was_alive;
+        return added;
     }
 
     // A copy of the value, or nothing when the key is absent or dead.
     std::optional<V> get(const Ref<K>& key) const {
-        if (const Entry* e = this->live_entry(this->find_identity(key.get()))) return e->value;
-        return std::nullopt;
+        Slot* s = this->live_slot(this->find_identity(key.get()));
+        if (!s) return std::nullopt;
+        typename Table::Guard guard(kTrivialValue ? nullptr : this->table());  // V's copy may run user code
+        return s->payload().value;
     }
-    bool contains(const Ref<K>& key) const {
-        return this->live_entry(this->find_identity(key.get())) != nullptr;
-    }
+    bool contains(const Ref<K>& key) const { return this->live_slot(this->find_identity(key.get())) != nullptr; }
     // Removes the entry (its value is destroyed); returns 1 when it was live, else 0.
-    std::size_t erase(const Ref<K>& key) { return this->erase_id(this->find_identity(key.get())); }
+    std::size_t erase(const Ref<K>& key) { return this->erase_slot(this->find_identity(key.get())); }
 
     // size, empty, clear, begin, end and trace come from detail::WeakContainer. trace, for a
     // managed object that holds this dictionary, also declares the values' strong references (a

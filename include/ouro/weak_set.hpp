@@ -8,37 +8,45 @@
 // Iteration yields a const Ref<T>& to each live member, holding it strongly while it is yielded.
 // Members may die, be erased or be inserted while a loop runs (also by a collection the loop body
 // triggers): iterators stay valid and no member is yielded twice; a member inserted during the
-// loop may or may not be yielded. The set must outlive its iterators.
+// loop may or may not be yielded. An iterator may outlive its set.
 #pragma once
 
 #include <ouro/detail/weak_table.hpp>
 #include <ouro/weakref.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <new>
 #include <stdexcept>
 #include <utility>
 
 namespace ouro {
 
+namespace detail {
+struct SetPayload {
+    const Object* identity;  // the member's address
+};
+struct SetTraits : IdentityTraits {
+    using Payload = SetPayload;
+};
+}  // namespace detail
+
 template <class T>
 class WeakSet : public detail::WeakContainer<WeakSet<T>> {
-    struct Entry {
-        WeakRef<T> weak;
-        const Object* identity;  // the member's address: hashed and compared while it lives
-    };
-    using Table = detail::WeakTable<Entry>;
-    using Callback = typename Table::template Callback<T>;
+    using Table = detail::WeakTable<detail::SetTraits>;
+    using Slot = typename Table::Slot;
     struct Yield {
         using value_type = Ref<T>;
         using reference = const Ref<T>&;
         using pointer = const Ref<T>*;
-        static reference get(Entry&, const Ref<T>& member) noexcept { return member; }
+        using Held = Ref<T>;
+        static reference get(Slot&, const Ref<T>& member) noexcept { return member; }
     };
     friend detail::WeakContainer<WeakSet>;
 
 public:
     using value_type = Ref<T>;
-    using iterator = detail::WeakIterator<WeakSet, Entry, Yield>;
+    using iterator = detail::WeakIterator<WeakSet, Table, Yield>;
     using const_iterator = iterator;
 
     WeakSet() = default;
@@ -61,26 +69,14 @@ public:
     // a null member.
     bool insert(const Ref<T>& member) {
         if (!member) throw std::invalid_argument("ouro::WeakSet: the member is null");
-        Table& t = table_.make();
-        const Object* identity = member.get();
-        std::uint32_t h = detail::identity_hash(identity);
-        std::uint32_t id = t.find(h, detail::identity_is(identity));
-        if (id == detail::kNoId) {
-            t.insert(h, [&](std::uint32_t new_id) { return Entry{WeakRef<T>(member, Callback(&t, new_id)), identity}; });
-            return true;
-        }
-        Entry& e = *t.slot(id).entry;
-        if (e.weak.alive()) return false;
-        // The address of a member that died without its callback running: a new member.
-        e.weak = WeakRef<T>(member, Callback(&t, id));
-        return true;
+        return this->insert_identity(const_cast<Object*>(static_cast<const Object*>(member.get())),
+                                     [&](void* p) { ::new (p) detail::SetPayload{member.get()}; })
+            .second;
     }
 
-    bool contains(const Ref<T>& member) const {
-        return this->live_entry(this->find_identity(member.get())) != nullptr;
-    }
+    bool contains(const Ref<T>& member) const { return this->live_slot(this->find_identity(member.get())) != nullptr; }
     // s.discard(member): returns 1 when it was a (live) member, else 0.
-    std::size_t erase(const Ref<T>& member) { return this->erase_id(this->find_identity(member.get())); }
+    std::size_t erase(const Ref<T>& member) { return this->erase_slot(this->find_identity(member.get())); }
 
     // size, empty, clear, begin, end and trace (for a managed object that holds this set) come
     // from detail::WeakContainer.

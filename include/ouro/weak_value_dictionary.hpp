@@ -9,7 +9,7 @@
 // Iteration yields (const K&, const Ref<V>&) for live entries only, holding a strong reference to
 // the value being yielded. Entries may die, be erased or be inserted while a loop runs (also by a
 // collection the loop body triggers): iterators stay valid and no entry is yielded twice; an entry
-// inserted during the loop may or may not be yielded. The container must outlive its iterators.
+// inserted during the loop may or may not be yielded. An iterator may outlive its container.
 // Like the referents, a container is used by one thread at a time.
 #pragma once
 
@@ -17,32 +17,59 @@
 #include <ouro/weakref.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace ouro {
 
+namespace detail {
+// A WeakValueDictionary's payload: the key, and its hash when Hash cannot be asked again without
+// risk (a stateless hasher that cannot throw is asked again when the entry goes).
+template <class K, class Hash>
+inline constexpr bool kRehashKeys = std::is_empty_v<Hash> && std::is_nothrow_default_constructible_v<Hash> &&
+                                    std::is_nothrow_invocable_v<const Hash&, const K&>;
+template <class K, bool kStoreHash>
+struct ValuePayload {
+    K key;
+};
+template <class K>
+struct ValuePayload<K, true> {
+    std::uint32_t hash;
+    K key;
+};
+template <class K, class Hash>
+struct ValueTraits {
+    using Payload = ValuePayload<K, !kRehashKeys<K, Hash>>;
+    template <class Slot>
+    static std::uint32_t hash(const Slot& s) noexcept {
+        if constexpr (kRehashKeys<K, Hash>) return mix_hash(Hash{}(s.payload().key));
+        else return s.payload().hash;
+    }
+};
+}  // namespace detail
+
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>>
 class WeakValueDictionary : public detail::WeakContainer<WeakValueDictionary<K, V, Hash, KeyEqual>> {
-    struct Entry {
-        K key;
-        WeakRef<V> weak;
-    };
-    using Table = detail::WeakTable<Entry>;
-    using Callback = typename Table::template Callback<V>;
+    using Traits = detail::ValueTraits<K, Hash>;
+    using Payload = typename Traits::Payload;
+    using Table = detail::WeakTable<Traits>;
+    using Slot = typename Table::Slot;
     struct Yield {
         using value_type = std::pair<K, Ref<V>>;
         using reference = std::pair<const K&, const Ref<V>&>;
         using pointer = void;
-        static reference get(Entry& e, const Ref<V>& value) noexcept { return {e.key, value}; }
+        using Held = Ref<V>;
+        static reference get(Slot& s, const Ref<V>& value) noexcept { return {s.payload().key, value}; }
     };
     friend detail::WeakContainer<WeakValueDictionary>;
 
 public:
     using key_type = K;
     using mapped_type = Ref<V>;
-    using iterator = detail::WeakIterator<WeakValueDictionary, Entry, Yield>;
+    using iterator = detail::WeakIterator<WeakValueDictionary, Table, Yield>;
     using const_iterator = iterator;
 
     WeakValueDictionary() = default;
@@ -71,34 +98,41 @@ public:
     bool insert_or_assign(K key, const Ref<V>& value) {
         if (!value) throw std::invalid_argument("ouro::WeakValueDictionary: the value is null");
         Table& t = table_.make();
-        std::uint32_t h = detail::mix_hash(hash_(key));
-        std::uint32_t id = t.find(h, [&](const Entry& e) { return eq_(e.key, key); });
-        if (id != detail::kNoId) {
-            Entry& e = *t.slot(id).entry;
-            bool was_alive = e.weak.alive();
-            e.weak = WeakRef<V>(value, Callback(&t, id));  // the old record's callback finds no match
-            return !was_alive;
+        auto* referent = const_cast<Object*>(static_cast<const Object*>(value.get()));
+        const std::uint32_t h = detail::mix_hash(hash_(key));
+        Slot* s = t.find(h, [&](const Slot& x) { return eq_(x.payload().key, key); });
+        if (!s) {
+            t.insert(h, referent, [&](void* p) { make_payload(p, h, std::move(key)); });
+            return true;
         }
-        t.insert(h, [&](std::uint32_t new_id) { return Entry{std::move(key), WeakRef<V>(value, Callback(&t, new_id))}; });
-        return true;
+        const bool was_alive = s->alive();
+        // Another referent: its record, when someone else holds it too (a WeakRef from
+        // getweakrefs, or a death running its removal), keeps the old one, and the key gets a new
+        // entry (with this key: an equal one, as the entry's key is not copied).
+        if (s->referent != referent) t.repoint(h, *s, referent, [&](void* p) { make_payload(p, h, std::move(key)); });
+        return !was_alive;
     }
 
     // The value, or a null Ref when the key is absent or its value has died.
     Ref<V> get(const K& key) const {
-        std::uint32_t id = find_id(key);
-        return id != detail::kNoId ? this->entry(id).weak() : Ref<V>();
+        Slot* s = find_slot(key);
+        return s && s->alive() ? Ref<V>(static_cast<V*>(s->referent)) : Ref<V>();
     }
-    bool contains(const K& key) const { return this->live_entry(find_id(key)) != nullptr; }
+    bool contains(const K& key) const { return this->live_slot(find_slot(key)) != nullptr; }
     // Removes the entry; returns 1 when it was live, else 0.
-    std::size_t erase(const K& key) { return this->erase_id(find_id(key)); }
+    std::size_t erase(const K& key) { return this->erase_slot(find_slot(key)); }
 
     // size, empty, clear, begin, end and trace (for a managed object that holds this dictionary)
     // come from detail::WeakContainer.
 
 private:
-    std::uint32_t find_id(const K& key) const {
-        if (!this->table()) return detail::kNoId;  // an empty dictionary does not call Hash
-        return this->lookup(detail::mix_hash(hash_(key)), [&](const Entry& e) { return eq_(e.key, key); });
+    static void make_payload(void* p, [[maybe_unused]] std::uint32_t h, K&& key) {
+        if constexpr (detail::kRehashKeys<K, Hash>) ::new (p) Payload{std::move(key)};
+        else ::new (p) Payload{h, std::move(key)};
+    }
+    Slot* find_slot(const K& key) const {
+        if (!this->table()) return nullptr;  // an empty dictionary does not call Hash
+        return this->lookup(detail::mix_hash(hash_(key)), [&](const Slot& x) { return eq_(x.payload().key, key); });
     }
 
     detail::WeakTableHandle<Table> table_;

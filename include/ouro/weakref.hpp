@@ -1,13 +1,16 @@
 // ouro::WeakRef<T> — Python's weakref.ref — with callbacks; getweakrefcount and getweakrefs.
 //
 // A weak reference is a record shared by all copies of a WeakRef (copies are handles to the same
-// record, as Python's weakref objects are shared). Records live in a per-heap table keyed by the
-// referent, so an object that never had a weak reference pays nothing for the feature.
+// record, as Python's weakref objects are shared). Records are found from their referent through a
+// per-heap table, so an object that never had a weak reference pays nothing for the feature. A
+// WeakRef is two pointers, like std::weak_ptr: its record, and the referent (so that asking
+// whether it is alive reads the record and the referent at once, not one after the other).
 #pragma once
 
 #include <ouro/ref.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <new>
 #include <stdexcept>
@@ -16,44 +19,74 @@
 
 namespace ouro {
 
+template <class T> class WeakRef;
+
 namespace detail {
+
+// What a record is (docs/design.md §7):
+//   Basic     a WeakRef without a callback; one per referent, shared by all such WeakRefs
+//   Callback  a WeakRef with a callback: a record of its own (WeakCallbackRecord)
+//   Entry     an entry of a weak container (weak_table.hpp): the entry is the record, and the
+//             referent's death removes it from its container without a type-erased callback
+enum class WeakKind : std::uint8_t { Basic, Callback, Entry };
+inline constexpr std::uint8_t kWeakPooled = 1u << 0;  // memory from the referent's heap (else operator new)
+inline constexpr std::uint8_t kWeakArmed = 1u << 1;   // its callback (an entry: its removal) is still due
+
 struct WeakRecord {
-    Object* referent;                // null once the referent died
-    std::size_t handles;             // WeakRef objects sharing this record
-    std::size_t hash;                // of the referent, kept after its death
-    WeakRecord* prev;                // records of the same referent, newest first
+    Object* referent;        // null once cleared (the referent died, or the record left its list)
+    WeakRecord* prev;        // the referent's records: the basic one first, then the others newest first
     WeakRecord* next;
-    bool pooled;                     // memory from the referent's heap (else operator new)
-    // The callback, type-erased by hand so a record is one allocation: `call` moves it out and
-    // runs it once, `drop` destroys it unrun. Both null when there is none (or it has run).
-    void (*call)(WeakRecord*);
-    void (*drop)(WeakRecord*);
+    std::uint32_t handles;   // WeakRefs sharing it, pins while callbacks run, an entry's container
+    WeakKind kind;
+    std::uint8_t flags;
+    std::uint16_t state;     // an entry's, kept by its container
+};
+static_assert(sizeof(WeakRecord) == 32);
+
+// A record with a callback: the std::function is type-erased by hand into the record, so that a
+// record is one allocation (72 bytes).
+struct WeakCallbackRecord;
+struct WeakCallbackVtbl {
+    void (*call)(WeakCallbackRecord* r, Object* referent);  // runs it (once)
+    void (*drop)(WeakCallbackRecord* r) noexcept;           // destroys it, run or not
+};
+struct WeakCallbackRecord : WeakRecord {
+    const WeakCallbackVtbl* vtbl;  // null when there is no function (any more)
     alignas(std::function<void()>) unsigned char storage[sizeof(std::function<void()>)];
 };
-// A new handle (count 1) to a weak reference to `referent`, registered newest first. Without a
-// callback an existing callback-less record is shared, as CPython shares weakref.ref(obj).
-WeakRecord* weak_acquire(Object* referent, bool with_callback);
+
+// A new handle to referent's basic record (made when it has none). Throws std::invalid_argument
+// when referent is not a live managed object, std::bad_alloc when out of memory.
+WeakRecord* weak_acquire(Object* referent);
+// A new record with a callback still to be installed (its one handle is the caller's). The same
+// exceptions.
+WeakCallbackRecord* weak_acquire_callback(Object* referent);
 void weak_release(WeakRecord* r) noexcept;  // the last handle went away
+// For weak containers: links entry (kind Entry, its handles set) into referent's list, or moves
+// it from its referent's list to another's; the same exceptions, and nothing changed then.
+void weak_link(WeakRecord* entry, Object* referent);
+void weak_relink(WeakRecord* entry, Object* referent);
+// Takes a record whose referent is alive out of its referent's list and clears it.
+void weak_unlink(WeakRecord* r) noexcept;
 
 template <class T>
-struct WeakCallbackOps {
+struct WeakCallbackOf {
     using Fn = std::function<void(const WeakRef<T>&)>;
-    static_assert(sizeof(Fn) <= sizeof(WeakRecord::storage));
-    static Fn* fn(WeakRecord* r) noexcept { return std::launder(reinterpret_cast<Fn*>(r->storage)); }
-    static void install(WeakRecord* r, Fn&& f) noexcept {
+    static_assert(sizeof(Fn) <= sizeof(WeakCallbackRecord::storage));
+    static Fn* fn(WeakCallbackRecord* r) noexcept { return std::launder(reinterpret_cast<Fn*>(r->storage)); }
+    static void install(WeakCallbackRecord* r, Fn&& f) noexcept {
         ::new (static_cast<void*>(r->storage)) Fn(std::move(f));
-        r->call = &call;
-        r->drop = &drop;
+        r->vtbl = &kVtbl;
     }
-    static void drop(WeakRecord* r) noexcept {
-        r->call = r->drop = nullptr;
+    static void drop(WeakCallbackRecord* r) noexcept {
+        r->vtbl = nullptr;
         fn(r)->~Fn();
     }
-    static void call(WeakRecord* r);  // defined after WeakRef
+    static void call(WeakCallbackRecord* r, Object* referent);  // defined after WeakRef
+    static constexpr WeakCallbackVtbl kVtbl{&call, &drop};
 };
 }  // namespace detail
 
-template <class T> class WeakRef;
 std::vector<WeakRef<Object>> getweakrefs(const Object& obj);
 
 template <class T>
@@ -62,76 +95,89 @@ public:
     using Callback = std::function<void(const WeakRef<T>&)>;
 
     WeakRef() noexcept = default;
-    explicit WeakRef(const Ref<T>& referent) : WeakRef(referent, Callback{}) {}
-    WeakRef(const Ref<T>& referent, Callback callback) {
-        if (!referent) throw std::invalid_argument("ouro::WeakRef: cannot create a weak reference to null");
-        rec_ = detail::weak_acquire(static_cast<Object*>(referent.get()), static_cast<bool>(callback));
-        if (callback) detail::WeakCallbackOps<T>::install(rec_, std::move(callback));
+    explicit WeakRef(const Ref<T>& referent) : obj_(object_of(referent)) { rec_ = detail::weak_acquire(obj_); }
+    WeakRef(const Ref<T>& referent, Callback callback) : obj_(object_of(referent)) {
+        if (!callback) {
+            rec_ = detail::weak_acquire(obj_);
+            return;
+        }
+        detail::WeakCallbackRecord* r = detail::weak_acquire_callback(obj_);
+        detail::WeakCallbackOf<T>::install(r, std::move(callback));
+        rec_ = r;
     }
     template <class U>
         requires std::is_convertible_v<U*, T*>
-    WeakRef(const WeakRef<U>& other) noexcept : rec_(other.rec_) {
+    WeakRef(const WeakRef<U>& other) noexcept : rec_(other.rec_), obj_(other.obj_) {
         if (rec_) ++rec_->handles;
     }
-    WeakRef(const WeakRef& other) noexcept : rec_(other.rec_) {
+    WeakRef(const WeakRef& other) noexcept : rec_(other.rec_), obj_(other.obj_) {
         if (rec_) ++rec_->handles;
     }
-    WeakRef(WeakRef&& other) noexcept : rec_(std::exchange(other.rec_, nullptr)) {}
+    WeakRef(WeakRef&& other) noexcept : rec_(std::exchange(other.rec_, nullptr)), obj_(std::exchange(other.obj_, nullptr)) {}
     WeakRef& operator=(WeakRef other) noexcept {
         std::swap(rec_, other.rec_);
+        std::swap(obj_, other.obj_);
         return *this;
     }
     ~WeakRef() { reset(); }
 
     void reset() noexcept {
+        obj_ = nullptr;
         if (detail::WeakRecord* r = std::exchange(rec_, nullptr))
             if (--r->handles == 0) detail::weak_release(r);
     }
 
     // The referent, or null once it has died (calling a Python weakref). A referent whose count
     // is already 0 is dying (its deallocation may be queued) and counts as dead, as in CPython.
-    Ref<T> operator()() const { return alive() ? Ref<T>(static_cast<T*>(rec_->referent)) : Ref<T>(); }
-    bool alive() const noexcept {
-        return rec_ && rec_->referent && detail::ObjectAccess::refcnt(*rec_->referent) != 0;
-    }
+    Ref<T> operator()() const { return alive() ? Ref<T>(static_cast<T*>(obj_)) : Ref<T>(); }
+    // The record says whether the referent lives; obj_ is only read when it does.
+    bool alive() const noexcept { return rec_ && rec_->referent && detail::ObjectAccess::refcnt(*obj_) != 0; }
 
     // Python's rule: two live weak references are equal when their referents are; once either
     // referent is dead, only a weak reference is equal to itself (the same record).
     template <class U>
     bool operator==(const WeakRef<U>& other) const noexcept {
-        if (alive() && other.alive()) return rec_->referent == other.rec_->referent;
+        if (alive() && other.alive()) return obj_ == other.obj_;
         return static_cast<const void*>(rec_) == static_cast<const void*>(other.rec_);
     }
-    std::size_t hash() const noexcept { return rec_ ? rec_->hash : 0; }
+    // Of the referent's address, so it survives the referent's death.
+    std::size_t hash() const noexcept { return rec_ ? std::hash<const void*>()(obj_) : 0; }
 
 private:
     template <class U> friend class WeakRef;
-    template <class U> friend struct detail::WeakCallbackOps;
+    template <class U> friend struct detail::WeakCallbackOf;
     friend struct detail::RefAccess;
     friend std::vector<WeakRef<Object>> getweakrefs(const Object&);
-    explicit WeakRef(detail::WeakRecord* adopted) noexcept : rec_(adopted) {}
-    detail::WeakRecord* rec_ = nullptr;
+    // Adopts a handle already counted in the record.
+    WeakRef(detail::WeakRecord* adopted, Object* referent) noexcept : rec_(adopted), obj_(referent) {}
+    static Object* object_of(const Ref<T>& referent) {
+        if (!referent) throw std::invalid_argument("ouro::WeakRef: cannot create a weak reference to null");
+        return const_cast<Object*>(static_cast<const Object*>(referent.get()));
+    }
+
+    detail::WeakRecord* rec_ = nullptr;  // the collector visits this (Visitor::visit_weak)
+    Object* obj_ = nullptr;              // the referent, valid while rec_->referent is set
 };
 
 // Runs the callback once, in place: whoever runs callbacks pins the record (one extra handle), so
 // the callback may drop the last handle to its own WeakRef without destroying itself mid-call.
-// It is marked spent first (a re-entrant clear cannot run it twice) and its captures are
+// Whoever runs it disarms it first (a re-entrant clear cannot run it twice); its captures are
 // destroyed when it returns or throws.
 template <class T>
-void detail::WeakCallbackOps<T>::call(WeakRecord* r) {
-    r->call = nullptr;
+void detail::WeakCallbackOf<T>::call(WeakCallbackRecord* r, Object* referent) {
     struct Spent {
-        WeakRecord* r;
+        WeakCallbackRecord* r;
         ~Spent() { drop(r); }
     } spent{r};
     ++r->handles;
-    const WeakRef<T> self(r);
+    const WeakRef<T> self(r, referent);
     (*fn(r))(self);
 }
 
-// Number of weak references (records with live handles) to obj.
+// Number of weak references (records with live handles) to obj: WeakRefs (one for all those
+// without a callback) and the entries of weak containers.
 std::size_t getweakrefcount(const Object& obj);
-// The weak references to obj, newest first.
+// The weak references to obj: its basic record first, then the others newest first.
 std::vector<WeakRef<Object>> getweakrefs(const Object& obj);
 
 }  // namespace ouro

@@ -1,9 +1,17 @@
-// Open addressing over one flat power-of-two array: linear probing, deletion by backward shift
-// (no tombstones), never above three quarters full. The weak reference registry (referent ->
-// its records), the weak containers' index (hash -> entry id) and the collector's numbering of
-// pools use it. A bucket that is all zero bytes is empty, and a bucket knows the hash that placed
-// it, so growing calls no user code and a lookup allocates nothing.
+// Open addressing over one flat array: linear probing, deletion by backward shift (no
+// tombstones). A bucket that is all zero bytes is empty, and a bucket knows the hash that placed
+// it, so growing calls no user code and a lookup allocates nothing. Two shapes:
+// - OpenTable<Bucket>: a power-of-two capacity that doubles when three quarters full (the
+//   collector's numbering of pools, PointerMap); a bucket's home is the hash's low bits.
+// - OpenTable<Bucket, true>, WeakHash: the weak reference registry (referent -> its records) and
+//   the weak containers' index (hash -> entry id), where buckets are the memory a weak reference
+//   costs beyond its record (docs/design.md §7). The capacity need not be a power of two: a
+//   bucket's home is (32-bit hash × capacity) >> 32, so the table grows by a quarter when 80% full
+//   and stays 64–80% full (a doubling table swings between 37.5% and 75%); it halves when down to
+//   an eighth full.
 #pragma once
+
+#include <ouro/detail/fault_injection.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -27,8 +35,8 @@ constexpr std::uint64_t mix(std::uint64_t x) noexcept {
 inline std::uint64_t mix_pointer(const void* p) noexcept { return mix(reinterpret_cast<std::uintptr_t>(p)); }
 
 // Bucket: trivially copyable; all zero bytes when empty; `bool empty() const` and
-// `std::size_t hash() const` (the mixed hash it was placed under).
-template <class Bucket>
+// `std::size_t hash() const` (the mixed hash it was placed under; kCompact uses its low 32 bits).
+template <class Bucket, bool kCompact = false>
 class OpenTable {
     static_assert(std::is_trivially_copyable_v<Bucket>);
 
@@ -36,7 +44,8 @@ public:
     OpenTable() = default;
     OpenTable(const OpenTable&) = delete;
     OpenTable& operator=(const OpenTable&) = delete;
-    OpenTable(OpenTable&& o) noexcept : b_(std::exchange(o.b_, nullptr)), mask_(o.mask_), size_(std::exchange(o.size_, 0)) {}
+    OpenTable(OpenTable&& o) noexcept
+        : b_(std::exchange(o.b_, nullptr)), cap_(std::exchange(o.cap_, 0)), size_(std::exchange(o.size_, 0)) {}
     OpenTable& operator=(OpenTable&& o) noexcept {
         OpenTable(std::move(o)).swap(*this);
         return *this;
@@ -44,20 +53,20 @@ public:
     ~OpenTable() { std::free(b_); }
     void swap(OpenTable& o) noexcept {
         std::swap(b_, o.b_);
-        std::swap(mask_, o.mask_);
+        std::swap(cap_, o.cap_);
         std::swap(size_, o.size_);
     }
 
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }
-    std::size_t bytes() const noexcept { return b_ ? (mask_ + 1) * sizeof(Bucket) : 0; }
+    std::size_t bytes() const noexcept { return cap_ * sizeof(Bucket); }
 
     // The bucket on hash h's probe run that `match` accepts, or null. (A bucket that keeps its
     // hash should let `match` compare it first; one keyed by a pointer compares the key.)
     template <class Match>
     Bucket* find(std::size_t h, Match&& match) const noexcept {
         if (!b_) return nullptr;
-        for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+        for (std::size_t i = home(h);; i = step(i)) {
             if (b_[i].empty()) return nullptr;
             if (match(b_[i])) return &b_[i];
         }
@@ -66,16 +75,10 @@ public:
     // Room for one more bucket, so that the place() that follows cannot fail. Throws
     // std::bad_alloc with the table unchanged.
     void reserve_one() {
-        if ((size_ + 1) * 4 <= capacity() * 3) return;
-        const std::size_t cap = b_ ? capacity() * 2 : 16;
-        auto* fresh = static_cast<Bucket*>(std::calloc(cap, sizeof(Bucket)));
-        if (!fresh) throw std::bad_alloc();
-        Bucket* old = std::exchange(b_, fresh);
-        const std::size_t old_cap = old ? mask_ + 1 : 0;
-        mask_ = cap - 1;
-        for (std::size_t k = 0; k < old_cap; ++k)
-            if (!old[k].empty()) slot_for(old[k].hash()) = old[k];
-        std::free(old);
+        if (kCompact ? (size_ + 1) * 5 <= cap_ * 4 : (size_ + 1) * 4 <= cap_ * 3) return;
+        if constexpr (kCompact) fault_point();
+        const std::size_t cap = !b_ ? 16 : kCompact ? cap_ + cap_ / 4 : cap_ * 2;
+        if (!rehash(cap)) throw std::bad_alloc();
     }
     // Puts b (not empty) in the first empty bucket of its probe run; reserve_one() first.
     Bucket& place(const Bucket& b) noexcept {
@@ -84,39 +87,69 @@ public:
         ++size_;
         return slot;
     }
-    // Empties a bucket from find(): later members of its probe run move back into the hole
-    // when that brings them no further from home.
+    // Empties a bucket from find(): later members of its probe run move back into the hole when
+    // that brings them no further from home. (kCompact: a table down to an eighth full is halved,
+    // when the memory for that can be had.) Bucket pointers from before do not survive an erase.
     void erase(Bucket* hole) noexcept {
         std::size_t i = static_cast<std::size_t>(hole - b_);
-        for (std::size_t j = (i + 1) & mask_; !b_[j].empty(); j = (j + 1) & mask_) {
-            const std::size_t home = b_[j].hash() & mask_;
-            if (((j - home) & mask_) >= ((j - i) & mask_)) {
+        for (std::size_t j = step(i); !b_[j].empty(); j = step(j)) {
+            if (distance(home(b_[j].hash()), j) >= distance(i, j)) {
                 b_[i] = b_[j];
                 i = j;
             }
         }
         std::memset(static_cast<void*>(&b_[i]), 0, sizeof(Bucket));
         --size_;
+        if constexpr (kCompact)
+            if (cap_ > 64 && size_ * 8 < cap_) rehash(cap_ / 2);
     }
     void clear() noexcept { OpenTable().swap(*this); }
 
     template <class F>
     void for_each(F&& f) const {
-        for (std::size_t k = 0; b_ && k <= mask_; ++k)
+        for (std::size_t k = 0; k < cap_; ++k)
             if (!b_[k].empty()) f(b_[k]);
     }
 
 private:
-    std::size_t capacity() const noexcept { return b_ ? mask_ + 1 : 0; }
+    std::size_t home(std::size_t h) const noexcept {
+        if constexpr (kCompact) return static_cast<std::size_t>((std::uint64_t{static_cast<std::uint32_t>(h)} * cap_) >> 32);
+        else return h & (cap_ - 1);
+    }
+    std::size_t step(std::size_t i) const noexcept {
+        if constexpr (kCompact) return i + 1 == cap_ ? 0 : i + 1;
+        else return (i + 1) & (cap_ - 1);
+    }
+    // From a to b along the probe order (b reached from a).
+    std::size_t distance(std::size_t a, std::size_t b) const noexcept {
+        if constexpr (kCompact) return b >= a ? b - a : b + cap_ - a;
+        else return (b - a) & (cap_ - 1);
+    }
     Bucket& slot_for(std::size_t h) noexcept {
-        std::size_t i = h & mask_;
-        while (!b_[i].empty()) i = (i + 1) & mask_;
+        std::size_t i = home(h);
+        while (!b_[i].empty()) i = step(i);
         return b_[i];
+    }
+    // Moves every bucket into a fresh array of `cap` buckets; false (the table unchanged) when
+    // the memory cannot be had.
+    bool rehash(std::size_t cap) noexcept {
+        if (kCompact && cap > (std::size_t{1} << 32)) return false;
+        auto* fresh = static_cast<Bucket*>(std::calloc(cap, sizeof(Bucket)));
+        if (!fresh) return false;
+        Bucket* old = std::exchange(b_, fresh);
+        const std::size_t old_cap = std::exchange(cap_, cap);
+        for (std::size_t k = 0; k < old_cap; ++k)
+            if (!old[k].empty()) slot_for(old[k].hash()) = old[k];
+        std::free(old);
+        return true;
     }
 
     Bucket* b_ = nullptr;
-    std::size_t mask_ = 0;
+    std::size_t cap_ = 0;
     std::size_t size_ = 0;
 };
+
+template <class Bucket>
+using WeakHash = OpenTable<Bucket, true>;
 
 }  // namespace ouro::detail

@@ -1,32 +1,43 @@
-// The table behind WeakValueDictionary, WeakKeyDictionary and WeakSet: entries that each hold one
-// WeakRef whose callback removes the entry when the referent dies.
+// The table behind WeakValueDictionary, WeakKeyDictionary and WeakSet: entries that are each a
+// weak reference record (WeakKind::Entry) linked into its referent's list, so that the referent's
+// death removes the entry directly, with no type-erased callback (docs/design.md §7).
 //
 // Why it is shaped this way:
-// - The callbacks capture a counted pointer to the table, not to the container, so a container
-//   destroyed before its referents is safe (a callback then finds nothing to remove).
-// - Entries live in slots with stable ids and stable addresses (a deque that only grows), so a
-//   callback names its entry by id, and an iterator can hand out references into a slot.
-// - While any iteration is active, a removed entry only leaves the index; its slot is destroyed
-//   and its id reused once the last iteration ends (CPython's _IterationGuard and
+// - An entry is 32 bytes of record, 4 of offset to its chunk (where its table is named) and the
+//   container's payload (a key, a value, a key's address, a stored hash): 40 bytes for an int key.
+//   The index holds 8-byte buckets (id + hash). Nothing is allocated per entry: entries live in
+//   chunks of slots with stable addresses and stable ids (chunks are only freed when the table
+//   is empty).
+// - The container holds one handle on each of its entries. Other handles come from getweakrefs
+//   (a WeakRef to an entry works like any other) and from the pins that death takes while it
+//   runs removals. When the container lets go of an entry that has other handles, the slot is
+//   retired: it stays (and keeps its table alive) until the last handle goes, and the record,
+//   still linked while its referent lives, acts as a weak reference without a callback.
+// - The table is counted: the container holds one reference, each retired slot and each active
+//   iteration another, and code that runs user code holds a pin. So a container destroyed before
+//   its referents, inside a callback, by a destructor its own removal runs, or under an active
+//   iterator, is safe.
+// - While any iteration is active, a removed entry only leaves the index; its payload is destroyed
+//   and its slot reused once the last iteration ends (CPython's _IterationGuard and
 //   _pending_removals). So entries dying mid-loop, even in a collection the loop body triggers,
 //   never invalidate an iterator, and no entry is yielded twice.
-// - User code (K and V destructors, the deaths they cause and the callbacks those run) only runs
-//   once the table is consistent again, and never with a reference into the table held across it.
-// - The three containers differ only in their entries and keys: the iterator (WeakIterator) and
+// - User code (payload constructors and destructors, the deaths they cause and the callbacks those
+//   run) only runs once the table is consistent, with the slot it concerns in limbo (reached by
+//   no lookup, iteration, trace or clear, its chunk kept). Payloads are destroyed in place, never
+//   moved, so a throwing move cannot leave an entry half removed.
+// - The three containers differ only in their payloads and keys: the iterator (WeakIterator) and
 //   the members that do not depend on the key (WeakContainer) are written once, here.
 #pragma once
 
 #include <ouro/detail/open_table.hpp>
 #include <ouro/weakref.hpp>
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <iterator>
 #include <memory>
-#include <optional>
-#include <ranges>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -39,8 +50,62 @@ inline constexpr std::uint32_t kNoId = UINT32_MAX;
 // 32 well-mixed bits of a hash: std::hash of a pointer is the address, whose low bits are zero.
 inline std::uint32_t mix_hash(std::size_t h) noexcept { return static_cast<std::uint32_t>(mix(h)); }
 
-// From a hash to entry ids, over OpenTable. Buckets keep the hash (as id + 1, so that zero is
-// empty), so growing never calls user code; a lookup allocates nothing.
+// What src/weakref.cpp calls on the table of an entry (WeakKind::Entry).
+class WeakTableCore {
+public:
+    // The entry's referent died and its removal is due: remove it. Returns whether user code ran
+    // (a payload's destructor), which may throw.
+    virtual bool entry_died(WeakRecord* entry) = 0;
+    // The last handle to an entry its container no longer holds went away (its record is out of
+    // its referent's list): the slot is free.
+    virtual void entry_released(WeakRecord* entry) noexcept = 0;
+
+protected:
+    WeakTableCore() = default;
+    ~WeakTableCore() = default;
+};
+
+// The start of a chunk of slots.
+struct WeakChunk {
+    WeakTableCore* table;
+    std::uint32_t first_id;
+};
+
+// What every slot starts with: the record, and the way back to its table.
+struct WeakEntryHead : WeakRecord {
+    std::uint32_t chunk_offset;  // bytes from its chunk's WeakChunk
+};
+inline WeakChunk* chunk_of(const WeakRecord* entry) noexcept {
+    const auto* e = static_cast<const WeakEntryHead*>(entry);
+    return reinterpret_cast<WeakChunk*>(const_cast<char*>(reinterpret_cast<const char*>(e)) - e->chunk_offset);
+}
+inline WeakTableCore* table_of(const WeakRecord* entry) noexcept { return chunk_of(entry)->table; }
+
+// A slot's state (WeakRecord::state).
+enum WeakSlotState : std::uint16_t {
+    kSlotFree,     // on the free list (`next` links it), or being filled by insert(); no handles
+    kSlotLive,     // in the index, with its payload; the container holds one handle
+    kSlotDead,     // removed during an iteration: out of the index, payload kept until the last
+                   // iteration ends; the container holds no handle (linked while others do)
+    kSlotDoomed,   // let go of by clear(), its payload not destroyed yet
+    kSlotDying,    // its payload is being destroyed (user code runs); then free or retired
+    kSlotRetired,  // let go of by the container with other handles left: no payload; it holds
+                   // one reference to the table until the last handle goes
+};
+
+// A slot: the record's head, then the payload (right after the 4-byte offset when it is 4-byte
+// aligned: WeakEntryHead is not standard-layout, so its tail padding is reused).
+template <class Payload>
+struct WeakSlot : WeakEntryHead {
+    alignas(Payload) unsigned char storage[sizeof(Payload)];
+    Payload& payload() noexcept { return *std::launder(reinterpret_cast<Payload*>(storage)); }
+    const Payload& payload() const noexcept { return *std::launder(reinterpret_cast<const Payload*>(storage)); }
+    // Its referent lives (a referent whose count is 0 is dying and counts as dead).
+    bool alive() const noexcept { return referent && ObjectAccess::refcnt(*referent) != 0; }
+};
+
+// From a hash to entry ids. Buckets keep the hash (id + 1, so that zero is empty), so growing never
+// calls user code; a lookup allocates nothing.
 class WeakIndex {
 public:
     template <class Eq>
@@ -63,26 +128,22 @@ private:
         bool empty() const noexcept { return id_plus_one == 0; }
         std::size_t hash() const noexcept { return hash_; }
     };
-    OpenTable<Bucket> table_;
+    WeakHash<Bucket> table_;
 };
 
-// Entry is the container's payload; it has a member `weak` (the WeakRef whose death removes it).
-template <class Entry>
-class WeakTable {
+// Traits: `Payload`, and `static std::uint32_t hash(const WeakSlot<Payload>&) noexcept` (the
+// hash the entry is indexed under: stored in the payload, or recomputed from it).
+template <class Traits>
+class WeakTable final : public WeakTableCore {
 public:
-    enum class State : std::uint8_t {
-        Free,   // no entry; `hash` links the free list
-        Live,   // in the index
-        Dead,   // removed during an iteration: out of the index, destroyed when iterations end
-        Dying,  // its entry is being destroyed
-    };
-    struct Slot {
-        std::optional<Entry> entry;
-        std::uint32_t hash = 0;
-        State state = State::Free;
-    };
+    using Payload = typename Traits::Payload;
+    using Slot = WeakSlot<Payload>;
+    static_assert(std::is_nothrow_destructible_v<Payload>, "ouro: a weak container's keys and values must not throw from their destructors");
+    // Making, moving and destroying such a payload runs no user code: no pin is needed around it.
+    static constexpr bool kTrivialPayload = std::is_trivially_copyable_v<Payload>;
 
-    // Counted: the container holds one reference, each armed callback another.
+    // Counted: the container holds one reference, each retired slot another, each active
+    // iteration another.
     static WeakTable* create() { return new WeakTable; }
     void acquire() noexcept { ++refs_; }
     // Out of line: inlined next to a second release of the same table (a pin inside clear(),
@@ -99,142 +160,316 @@ public:
         Pin(const Pin&) = delete;
         Pin& operator=(const Pin&) = delete;
     };
-
-    // The callback each entry's WeakRef carries: it names the entry by id and checks that the
-    // slot still holds this very weak reference (ids are reused once their entry is gone).
-    template <class T>
-    class Callback {
+    // An iteration while it lives (CPython's _IterationGuard): removals only take entries out of
+    // the index, so references into payloads stay valid across user code.
+    class Guard {
     public:
-        Callback(WeakTable* t, std::uint32_t id) noexcept : t_(t), id_(id) { t_->acquire(); }
-        Callback(const Callback& o) noexcept : t_(o.t_), id_(o.id_) {
-            if (t_) t_->acquire();
+        explicit Guard(WeakTable* t) noexcept : t_(t) {
+            if (t_) t_->begin_iteration();
         }
-        Callback(Callback&& o) noexcept : t_(std::exchange(o.t_, nullptr)), id_(o.id_) {}
-        Callback& operator=(const Callback&) = delete;
-        ~Callback() {
-            if (t_) release(t_);
+        Guard(Guard&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+        Guard& operator=(Guard&& o) noexcept {
+            std::swap(t_, o.t_);
+            return *this;
         }
-        void operator()(const WeakRef<T>& self) const { t_->on_death(id_, self); }
+        ~Guard() { end(); }
+        void end() noexcept {
+            if (WeakTable* t = std::exchange(t_, nullptr)) end_iteration(t);
+        }
+        WeakTable* table() const noexcept { return t_; }
 
     private:
-        WeakTable* t_;
-        std::uint32_t id_;
+        WeakTable* t_ = nullptr;
     };
 
     std::size_t live() const noexcept { return live_; }
-    Slot& slot(std::uint32_t id) noexcept { return slots_[id]; }
-    const Slot& slot(std::uint32_t id) const noexcept { return slots_[id]; }
-    std::size_t slot_count() const noexcept { return slots_.size(); }
-
-    template <class Eq>
-    std::uint32_t find(std::uint32_t h, Eq&& eq) const {
-        return index_.find(h, [&](std::uint32_t id) { return eq(*slots_[id].entry); });
-    }
-
-    // Adds the entry make(id) under hash h and returns its id. Nothing changes if make throws.
-    template <class Make>
-    std::uint32_t insert(std::uint32_t h, Make&& make) {
-        index_.reserve_one();
-        if (free_head_ == kNoId) {
-            if (slots_.size() >= kNoId) throw std::length_error("ouro: weak container is full");
-            slots_.emplace_back();
-            slots_.back().hash = kNoId;
-            free_head_ = static_cast<std::uint32_t>(slots_.size() - 1);
+    std::uint32_t slot_count() const noexcept { return count_; }
+    Slot& slot(std::uint32_t id) const noexcept {
+        if (id < kGeometricIds) {
+            const unsigned k = static_cast<unsigned>(std::bit_width((id >> kFirstLog) + 1u)) - 1;
+            return slots_of(chunks_[k])[id - ((1u << (k + kFirstLog)) - (1u << kFirstLog))];
         }
-        std::uint32_t id = free_head_;
-        Slot& s = slots_[id];
-        s.entry.emplace(make(id));
-        free_head_ = s.hash;
-        s.hash = h;
-        s.state = State::Live;
-        index_.insert(h, id);
+        const std::uint32_t rest = id - kGeometricIds;
+        return slots_of(chunks_[kGeometricChunks + (rest >> kLastLog)])[rest & ((1u << kLastLog) - 1)];
+    }
+    static std::uint32_t id_of(const Slot& s) noexcept {
+        return chunk_of(&s)->first_id + static_cast<std::uint32_t>((s.chunk_offset - kHeader) / sizeof(Slot));
+    }
+
+    // The Live slot under hash h that eq(slot) accepts, or null.
+    template <class Eq>
+    Slot* find(std::uint32_t h, Eq&& eq) const {
+        const std::uint32_t id = index_.find(h, [&](std::uint32_t i) { return eq(static_cast<const Slot&>(slot(i))); });
+        return id == kNoId ? nullptr : &slot(id);
+    }
+
+    // Adds an entry under hash h for referent, its payload made by make(void* storage) (a
+    // placement new, which may run user code). When `replaced` (a Live slot) is given, it is
+    // removed once the new entry is in, so the key is never missing. Nothing changes if make,
+    // the index or the linking throws.
+    template <class Make>
+    void insert(std::uint32_t h, Object* referent, Make&& make, Slot* replaced = nullptr) {
+        if (closed_) throw std::logic_error("ouro: a weak container was added to while it was being destroyed");
+        std::conditional_t<kTrivialPayload, NoPin, Pin> pin(this);
+        Slot& s = take_slot();  // in limbo: no one else reaches it, and clear() keeps its chunk
+        ++limbo_;
+        try {
+            make(static_cast<void*>(s.storage));
+        } catch (...) {
+            --limbo_;
+            put_back(s);
+            throw;
+        }
+        s.handles = 1;
+        s.kind = WeakKind::Entry;
+        s.flags = kWeakArmed;
+        try {
+            index_.reserve_one();  // after make: user code there may have shrunk the index
+            weak_link(&s, referent);
+        } catch (...) {
+            s.handles = 0;
+            s.payload().~Payload();
+            --limbo_;
+            put_back(s);
+            throw;
+        }
+        --limbo_;
+        s.state = kSlotLive;
+        index_.insert(h, id_of(s));
         ++live_;
-        return id;
+        if (replaced && replaced->state == kSlotLive) remove(*replaced);
     }
 
-    // Removes a Live entry: now, or when the last iteration ends.
-    void remove(std::uint32_t id) {
-        Slot& s = slots_[id];
-        index_.erase(s.hash, id);
+    // Points Live entry s (under hash h) at another referent: in place when only the container
+    // holds its record; otherwise that record stays with its other holders (a WeakRef from
+    // getweakrefs, or a death running its removal) and a new entry from make replaces it.
+    // Returns whether make made a new entry.
+    template <class Make>
+    bool repoint(std::uint32_t h, Slot& s, Object* referent, Make&& make) {
+        if (s.handles != 1) {
+            insert(h, referent, make, &s);
+            return true;
+        }
+        weak_relink(&s, referent);
+        s.flags |= kWeakArmed;
+        return false;
+    }
+
+    // Removes a Live entry: now, or (its payload) when the last iteration ends.
+    void remove(Slot& s) noexcept {
+        index_.erase(Traits::hash(s), id_of(s));
         --live_;
-        if (iterating_ == 0) return destroy(id);
-        s.state = State::Dead;
-        s.entry->weak.reset();  // nothing will look at it again: let the record go now
-        ++deferred_;
-    }
-
-    void clear() {
+        s.flags &= static_cast<std::uint8_t>(~kWeakArmed);
+        let_go(s);
         if (iterating_ != 0) {
-            for (std::uint32_t id = 0; id < slots_.size(); ++id)
-                if (slots_[id].state == State::Live) remove(id);
+            s.state = kSlotDead;
+            ++deferred_;
             return;
         }
-        Pin pin(this);
-        std::deque<Slot> doomed;
-        doomed.swap(slots_);
-        index_.reset();
-        free_head_ = kNoId;
-        live_ = 0;
-        deferred_ = 0;
-    }  // doomed's entries die here, on an empty, consistent table
-
-    // --- iteration ---
-    void begin_iteration() noexcept { ++iterating_; }
-    void end_iteration() noexcept {
-        if (--iterating_ == 0 && deferred_ != 0) commit();
+        finish(s);
     }
 
-    // For trace(): calls f(entry) for every entry the table still owns.
+    // Every entry goes: during an iteration, as remove(); otherwise all leave the table first,
+    // then their payloads are destroyed one by one (user code, which may use the container).
+    void clear() noexcept {
+        if (iterating_ != 0) {
+            for (std::uint32_t id = 0; id < count_; ++id)
+                if (slot(id).state == kSlotLive) remove(slot(id));
+            return;
+        }
+        std::conditional_t<kTrivialPayload, NoPin, Pin> pin(this);
+        for (std::uint32_t id = 0; id < count_; ++id) {
+            Slot& s = slot(id);
+            if (s.state == kSlotLive) {
+                s.flags &= static_cast<std::uint8_t>(~kWeakArmed);
+                let_go(s);
+            } else if (s.state != kSlotDead) {
+                continue;
+            }
+            if constexpr (kTrivialPayload) {
+                settle(s);
+            } else {
+                s.state = kSlotDoomed;
+                ++limbo_;
+            }
+        }
+        index_.reset();
+        live_ = 0;
+        deferred_ = 0;
+        if constexpr (!kTrivialPayload)
+            for (std::uint32_t id = 0; id < count_; ++id)
+                if (slot(id).state == kSlotDoomed) {
+                    --limbo_;
+                    destroy_payload(slot(id));
+                }
+        // Nothing left in the chunks (nor anything user code just added): give them back.
+        if (live_ == 0 && retired_ == 0 && deferred_ == 0 && iterating_ == 0 && limbo_ == 0) release_chunks();
+    }
+    // The container is being destroyed: adding to it from now on is an error.
+    void close() noexcept { closed_ = true; }
+
+    // For trace(): f(slot) for every slot the container still owns (Live and Dead).
     template <class F>
     void for_each_owned(F&& f) {
-        for (Slot& s : slots_)
-            if (s.state == State::Live || s.state == State::Dead) f(*s.entry);
+        for (std::uint32_t id = 0; id < count_; ++id) {
+            Slot& s = slot(id);
+            if (s.state == kSlotLive || s.state == kSlotDead) f(s);
+        }
     }
 
 private:
+    struct NoPin {
+        explicit NoPin(WeakTable*) noexcept {}
+    };
+    // Chunks hold 8, 16, ..., 512 slots, then 512 each: a small container stays small, and a
+    // big one wastes at most one chunk.
+    static constexpr unsigned kFirstLog = 3;
+    static constexpr unsigned kLastLog = 9;
+    static constexpr unsigned kGeometricChunks = kLastLog - kFirstLog;  // 8 .. 256
+    static constexpr std::uint32_t kGeometricIds = (1u << kLastLog) - (1u << kFirstLog);  // 504
+    static constexpr std::size_t kHeader = (sizeof(WeakChunk) + alignof(Slot) - 1) / alignof(Slot) * alignof(Slot);
+    static std::uint32_t chunk_capacity(std::size_t k) noexcept {
+        return k < kGeometricChunks ? 1u << (k + kFirstLog) : 1u << kLastLog;
+    }
+    static Slot* slots_of(WeakChunk* c) noexcept {
+        return std::launder(reinterpret_cast<Slot*>(reinterpret_cast<char*>(c) + kHeader));
+    }
+
     WeakTable() = default;
-    ~WeakTable() = default;
+    ~WeakTable() { release_chunks(); }
 
-    template <class T>
-    void on_death(std::uint32_t id, const WeakRef<T>& self) {
-        if (id >= slots_.size()) return;  // the container was cleared since
-        Slot& s = slots_[id];
-        if (s.state == State::Live && s.entry->weak == self) remove(id);
+    bool entry_died(WeakRecord* entry) noexcept override {
+        Slot& s = static_cast<Slot&>(*static_cast<WeakEntryHead*>(entry));
+        if (s.state != kSlotLive) return false;
+        const bool user_code = !kTrivialPayload && iterating_ == 0;
+        remove(s);
+        return user_code;
+    }
+    void entry_released(WeakRecord* entry) noexcept override {
+        Slot& s = static_cast<Slot&>(*static_cast<WeakEntryHead*>(entry));
+        if (s.state != kSlotRetired) return;  // Dead, Doomed or Dying: settled when its payload goes
+        --retired_;
+        put_back(s);
+        release(this);  // the retired slot's reference; may destroy the table: last
     }
 
-    // The entry leaves its slot before it is destroyed: its destructor may run any code,
-    // including code that inserts into this table or destroys its container.
-    void destroy(std::uint32_t id) {
-        Pin pin(this);
-        std::optional<Entry> doomed(std::move(slots_[id].entry));
-        Slot& s = slots_[id];
-        s.state = State::Dying;
-        s.entry.reset();
-        s.state = State::Free;
-        s.hash = free_head_;
-        free_head_ = id;
+    // An iteration begins (a Guard, or an iterator) and holds the table until it ends.
+    void begin_iteration() noexcept {
+        ++iterating_;
+        acquire();
+    }
+    static void end_iteration(WeakTable* t) noexcept {
+        if (--t->iterating_ == 0 && t->deferred_ != 0) t->commit();
+        release(t);
     }
 
-    // Destroys the entries removed during the iterations that just ended.
+    // The container drops its handle on s. When that was the last, nothing else can see the
+    // record (no one is running its callback: they pin it): it leaves its referent's list now.
+    void let_go(Slot& s) noexcept {
+        if (--s.handles == 0 && s.referent) weak_unlink(&s);
+    }
+    // s is out of the index and let go of: its payload goes now.
+    void finish(Slot& s) noexcept {
+        if constexpr (kTrivialPayload) {
+            settle(s);
+        } else {
+            Pin pin(this);
+            destroy_payload(s);
+        }
+    }
+    // Destroys s's payload in place, s in limbo meanwhile (the destructor is user code, which may
+    // use the container but cannot reach s), then settles s.
+    void destroy_payload(Slot& s) noexcept {
+        s.state = kSlotDying;
+        ++limbo_;
+        s.payload().~Payload();
+        --limbo_;
+        settle(s);
+    }
+    // s has no payload any more: free, or retired while others hold handles.
+    void settle(Slot& s) noexcept {
+        if (s.handles == 0) {
+            put_back(s);
+        } else {
+            s.state = kSlotRetired;
+            ++retired_;
+            acquire();
+        }
+    }
+
+    // A slot off the free list (made when there is none): no payload, no handles, linked nowhere.
+    Slot& take_slot() {
+        Slot* s = free_head_;
+        if (s) {
+            free_head_ = static_cast<Slot*>(static_cast<WeakEntryHead*>(s->next));
+        } else {
+            if (count_ == capacity_) {
+                if (count_ >= kNoId - (1u << kLastLog)) throw std::length_error("ouro: weak container is full");
+                grow();
+            }
+            s = &slot(count_++);
+        }
+        s->state = kSlotFree;
+        s->handles = 0;
+        s->referent = nullptr;
+        s->prev = s->next = nullptr;
+        return *s;
+    }
+    void put_back(Slot& s) noexcept {
+        s.state = kSlotFree;
+        s.referent = nullptr;
+        s.prev = nullptr;
+        s.next = free_head_;
+        free_head_ = &s;
+    }
+    void grow() {
+        const std::size_t k = chunks_.size();
+        const std::uint32_t cap = chunk_capacity(k);
+        chunks_.reserve(k + 1);
+        fault_point();
+        void* mem = ::operator new(kHeader + std::size_t{cap} * sizeof(Slot), std::align_val_t{alignof(Slot)});
+        auto* c = ::new (mem) WeakChunk{this, capacity_};
+        Slot* slots = slots_of(c);
+        for (std::uint32_t i = 0; i < cap; ++i) {
+            Slot* s = ::new (static_cast<void*>(slots + i)) Slot;
+            s->chunk_offset = static_cast<std::uint32_t>(kHeader + std::size_t{i} * sizeof(Slot));
+        }
+        chunks_.push_back(c);
+        capacity_ += cap;
+    }
+    void release_chunks() noexcept {
+        for (WeakChunk* c : chunks_) ::operator delete(static_cast<void*>(c), std::align_val_t{alignof(Slot)});
+        chunks_.clear();
+        chunks_.shrink_to_fit();
+        count_ = capacity_ = 0;
+        free_head_ = nullptr;
+    }
+
+    // Finishes the entries removed during the iterations that just ended (the ending iteration
+    // still holds the table).
     void commit() noexcept {
-        Pin pin(this);
         deferred_ = 0;
-        for (std::uint32_t id = 0; id < slots_.size(); ++id) {
+        for (std::uint32_t id = 0; id < count_; ++id) {
             if (iterating_ != 0) {  // user code started a new iteration: it commits the rest
                 deferred_ = 1;
                 return;
             }
-            if (slots_[id].state == State::Dead) destroy(id);
+            if (slot(id).state == kSlotDead) finish(slot(id));
         }
     }
 
     std::size_t refs_ = 1;
-    std::deque<Slot> slots_;  // grows only: ids and addresses stay valid
-    WeakIndex index_;         // Live entries only
-    std::uint32_t free_head_ = kNoId;
-    std::size_t live_ = 0;       // Live entries, including any whose callback has yet to run
-    std::size_t iterating_ = 0;  // active iterators
-    std::size_t deferred_ = 0;   // Dead slots waiting for iterations to end
+    std::vector<WeakChunk*> chunks_;
+    std::uint32_t count_ = 0;     // slots handed out at least once (ids below it)
+    std::uint32_t capacity_ = 0;  // slots in the chunks
+    Slot* free_head_ = nullptr;
+    WeakIndex index_;             // Live entries only
+    std::size_t live_ = 0;        // Live entries, including any whose removal is still due
+    std::size_t retired_ = 0;
+    std::size_t iterating_ = 0;   // active iterations
+    std::size_t deferred_ = 0;    // Dead slots waiting for iterations to end
+    std::size_t limbo_ = 0;       // slots being filled, Doomed or Dying: their chunks must stay
+    bool closed_ = false;
 };
 
 // A position in a table that counts as an active iteration until it reaches the end.
@@ -244,42 +479,38 @@ public:
     using Slot = typename Table::Slot;
 
     WeakCursor() noexcept = default;
-    explicit WeakCursor(Table* t) noexcept : t_(t) {
-        if (t_) t_->begin_iteration();
-    }
-    WeakCursor(const WeakCursor& o) noexcept : t_(o.t_), pos_(o.pos_) {
-        if (t_) t_->begin_iteration();
-    }
-    WeakCursor(WeakCursor&& o) noexcept : t_(std::exchange(o.t_, nullptr)), pos_(o.pos_) {}
+    explicit WeakCursor(Table* t) noexcept : guard_(t) {}
+    WeakCursor(const WeakCursor& o) noexcept : guard_(o.guard_.table()), pos_(o.pos_) {}
+    WeakCursor(WeakCursor&& o) noexcept = default;
     WeakCursor& operator=(WeakCursor o) noexcept {
-        std::swap(t_, o.t_);
+        std::swap(guard_, o.guard_);
         std::swap(pos_, o.pos_);
         return *this;
     }
-    ~WeakCursor() { finish(); }
 
     // The next Live slot, or null (and the iteration is over).
     Slot* next() noexcept {
-        while (t_ && ++pos_ < t_->slot_count()) {
-            Slot& s = t_->slot(static_cast<std::uint32_t>(pos_));
-            if (s.state == Table::State::Live) return &s;
+        while (Table* t = guard_.table()) {
+            if (++pos_ >= t->slot_count()) break;
+            Slot& s = t->slot(static_cast<std::uint32_t>(pos_));
+            if (s.state == kSlotLive) return &s;
         }
-        finish();
+        guard_.end();
         return nullptr;
     }
-    Slot& slot() const noexcept { return t_->slot(static_cast<std::uint32_t>(pos_)); }
-    void finish() noexcept {
-        if (Table* t = std::exchange(t_, nullptr)) t->end_iteration();
+    Slot& slot() const noexcept { return guard_.table()->slot(static_cast<std::uint32_t>(pos_)); }
+    bool operator==(const WeakCursor& o) const noexcept {
+        return guard_.table() == o.guard_.table() && (!guard_.table() || pos_ == o.pos_);
     }
-    bool operator==(const WeakCursor& o) const noexcept { return t_ == o.t_ && (!t_ || pos_ == o.pos_); }
 
 private:
-    Table* t_ = nullptr;
+    typename Table::Guard guard_{nullptr};
     std::size_t pos_ = SIZE_MAX;  // ++ wraps it to the first slot
 };
 
 // A container's handle on its table: created on first insert, so an empty container costs a
-// null pointer and default construction cannot throw.
+// null pointer and default construction cannot throw. Destroying it clears the table (closed
+// first: user code that runs then may use the container, but not add to it).
 template <class Table>
 class WeakTableHandle {
 public:
@@ -290,10 +521,10 @@ public:
         return *this;
     }
     ~WeakTableHandle() {
-        if (Table* t = std::exchange(t_, nullptr)) {
-            t->clear();
-            Table::release(t);
-        }
+        if (!t_) return;
+        t_->close();
+        t_->clear();
+        Table::release(std::exchange(t_, nullptr));
     }
     void swap(WeakTableHandle& o) noexcept { std::swap(t_, o.t_); }
     Table* get() const noexcept { return t_; }
@@ -307,25 +538,30 @@ private:
 };
 
 // A container keyed by identity (WeakKeyDictionary, WeakSet) hashes and compares the address of
-// the object an entry is for; the entry keeps it in `identity`, valid while the object lives.
+// the object an entry is for, which its payload keeps (`identity`): an entry whose record was
+// cleared without its removal (its container was garbage, then revived) is still found by the
+// address, and an object later at that address takes the entry over as a new key.
 inline std::uint32_t identity_hash(const Object* identity) noexcept {
     return mix_hash(std::hash<const void*>()(identity));
 }
-inline auto identity_is(const Object* identity) noexcept {
-    return [identity](const auto& entry) { return entry.identity == identity; };
-}
+struct IdentityTraits {
+    template <class Slot>
+    static std::uint32_t hash(const Slot& s) noexcept {
+        return identity_hash(s.payload().identity);
+    }
+};
 
 template <class Derived>
 class WeakContainer;
 
 // A weak container's iterator. It holds a strong reference to the referent of the entry it is
 // on, so that entry cannot die while the loop body uses it; entries dying elsewhere are skipped.
-// Yield says what it yields: value_type, reference, pointer (void: no operator->) and
-// `static reference get(Entry&, const Ref<X>& held) noexcept`.
-template <class Owner, class Entry, class Yield>
+// Yield says what it yields: value_type, reference, pointer (void: no operator->), `Held` (the
+// Ref<X> it holds) and `static reference get(Slot&, const Held&) noexcept`.
+template <class Owner, class Table, class Yield>
 class WeakIterator {
-    using Table = WeakTable<Entry>;
-    using Held = decltype(std::declval<const Entry&>().weak());  // Ref<X>
+    using Held = typename Yield::Held;
+    using X = typename Held::element_type;
 
 public:
     using iterator_category = std::input_iterator_tag;
@@ -335,7 +571,7 @@ public:
     using difference_type = std::ptrdiff_t;
 
     WeakIterator() noexcept = default;
-    reference operator*() const noexcept { return Yield::get(*cursor_.slot().entry, held_); }
+    reference operator*() const noexcept { return Yield::get(cursor_.slot(), held_); }
     pointer operator->() const noexcept
         requires(!std::is_void_v<pointer>)
     {
@@ -353,8 +589,8 @@ private:
     explicit WeakIterator(Table* t) : cursor_(t) { advance(); }
     void advance() {
         while (auto* slot = cursor_.next())
-            if (Held h = slot->entry->weak()) {
-                held_ = std::move(h);
+            if (slot->alive()) {
+                held_ = Held(static_cast<X*>(slot->referent));
                 return;
             }
         held_ = nullptr;  // may end the last loop's grip on an object: do it last
@@ -364,11 +600,11 @@ private:
 };
 
 // The members the weak containers share, over Derived's `table_` (a WeakTableHandle) and its
-// iterator types. CRTP, so each container keeps its Entry private and its layout unchanged.
+// iterator types. CRTP, so each container keeps its payload private and its layout unchanged.
 template <class Derived>
 class WeakContainer {
 public:
-    // Live entries. One whose referent has died counts until its callback has run, which is
+    // Live entries. One whose referent has died counts until its removal has run, which is
     // before the death completes (unless the container is itself garbage: see trace).
     std::size_t size() const noexcept {
         auto* t = table();
@@ -386,43 +622,63 @@ public:
 
     // For a managed object that holds this container: call it from the object's trace(), so the
     // collector knows these weak references belong to the object. When the object is garbage,
-    // their callbacks then do not run (CPython's rule); the container dies with it. An entry's
+    // their removals then do not run (CPython's rule); the container dies with it. An entry's
     // `value` (WeakKeyDictionary's) is visited too, so a cycle through the values can be collected.
     void trace(Visitor& visit) {
         if (auto* t = table())
-            t->for_each_owned([&](auto& e) {
-                visit(e.weak);
-                if constexpr (requires { e.value; })
-                    if constexpr (holds_refs<decltype(e.value)>) visit(e.value);
+            t->for_each_owned([&](auto& s) {
+                if (s.state == kSlotLive) {
+                    WeakRecord* r = &s;  // the container's handle on it
+                    visit.visit_weak(r);
+                }
+                if constexpr (requires { s.payload().value; })
+                    if constexpr (holds_refs<decltype(s.payload().value)>) visit(s.payload().value);
             });
     }
 
 protected:
     auto* table() const noexcept { return static_cast<const Derived&>(*this).table_.get(); }
 
-    // The id of the entry under hash h that eq accepts, or kNoId.
+    // The Live slot under hash h that eq accepts, or null.
     template <class Eq>
-    std::uint32_t lookup(std::uint32_t h, Eq&& eq) const {
+    auto* lookup(std::uint32_t h, Eq&& eq) const {
         auto* t = table();
-        return t ? t->find(h, eq) : kNoId;
+        return t ? t->find(h, eq) : nullptr;
     }
-    // For a container keyed by identity: the id of the entry for the object at `identity`.
-    std::uint32_t find_identity(const Object* identity) const {
-        if (!identity) return kNoId;
-        return lookup(identity_hash(identity), identity_is(identity));
+    // For a container keyed by identity: the slot for the object at `identity`.
+    auto* find_identity(const Object* identity) const {
+        using Slot = typename std::remove_pointer_t<decltype(table())>::Slot;
+        if (!identity) return static_cast<Slot*>(nullptr);
+        return lookup(identity_hash(identity), [identity](const Slot& s) { return s.payload().identity == identity; });
     }
-    auto& entry(std::uint32_t id) const noexcept { return *table()->slot(id).entry; }
-    // The entry when there is one (id is not kNoId) and its referent is alive, else null.
-    auto* live_entry(std::uint32_t id) const noexcept {
-        auto* e = id == kNoId ? nullptr : &entry(id);
-        return e && e->weak.alive() ? e : nullptr;
+    // For a container keyed by identity: makes the object at `identity` (alive) a key, a new
+    // entry's payload made by make(void*). Returns the entry that was found and is now the
+    // object's (null when make made one), and whether the object was not a live key before. A
+    // dead entry at its address (cleared while its container was garbage) becomes the object's.
+    template <class Make>
+    auto insert_identity(Object* identity, Make&& make) {
+        auto& t = static_cast<Derived&>(*this).table_.make();
+        const std::uint32_t h = identity_hash(identity);
+        auto* s = find_identity(identity);
+        using Found = std::pair<decltype(s), bool>;
+        if (!s) {
+            t.insert(h, identity, make);
+            return Found{nullptr, true};
+        }
+        if (s->alive()) return Found{s, false};
+        return Found{t.repoint(h, *s, identity, make) ? nullptr : s, true};
     }
-
-    // Removes entry id (none for kNoId); returns 1 when its referent was alive, else 0.
-    std::size_t erase_id(std::uint32_t id) {
-        if (id == kNoId) return 0;
-        bool was_alive = entry(id).weak.alive();
-        table()->remove(id);
+    // The slot when there is one and its referent is alive, else null.
+    template <class Slot>
+    static Slot* live_slot(Slot* s) noexcept {
+        return s && s->alive() ? s : nullptr;
+    }
+    // Removes the entry (none for null); returns 1 when its referent was alive, else 0.
+    template <class Slot>
+    std::size_t erase_slot(Slot* s) {
+        if (!s) return 0;
+        const bool was_alive = s->alive();
+        table()->remove(*s);
         return was_alive ? 1 : 0;
     }
 };
