@@ -47,10 +47,13 @@ bool library_symbol(const char* m) noexcept {
         if (std::strncmp(m, p, std::strlen(p)) == 0) return true;
     return false;
 }
+#if OURO_HAVE_LIBDW_HEADERS
+// The same test on a demangled name, as libdw gives it.
 bool library_function(const std::string& demangled) noexcept {
     return demangled.starts_with("ouro::") || demangled.starts_with("std::") || demangled.starts_with("__gnu_cxx::") ||
            demangled.starts_with("operator new") || demangled.starts_with("operator delete");
 }
+#endif
 
 struct Symbol {
     std::uintptr_t lo, hi;

@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <vector>
 
 namespace ouro {
@@ -197,7 +198,7 @@ public:
         if (size_ == 0) start_at(1);  // CPython's heuristic: an empty deque fills from the left
         for (auto&& x : items) push_back(std::forward<decltype(x)>(x));
     }
-    void extend(std::initializer_list<E> items) { extend(std::ranges::subrange(items.begin(), items.end())); }
+    void extend(std::initializer_list<E> items) { extend(std::span<const E>(items.begin(), items.size())); }
     template <class R>
         requires std::ranges::input_range<R> && std::constructible_from<E, std::ranges::range_reference_t<R>>
     void extendleft(R&& items) {
@@ -207,7 +208,7 @@ public:
         if (size_ == 0) start_at(kBlock - 1);  // and from the right for extendleft
         for (auto&& x : items) push_front(std::forward<decltype(x)>(x));
     }
-    void extendleft(std::initializer_list<E> items) { extendleft(std::ranges::subrange(items.begin(), items.end())); }
+    void extendleft(std::initializer_list<E> items) { extendleft(std::span<const E>(items.begin(), items.size())); }
 
     // d.rotate(n): n steps to the right (n < 0: to the left). Items move; no count changes. As
     // CPython's, a rotation that runs out of memory stops part way (consistent, nothing lost).
