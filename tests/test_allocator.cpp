@@ -408,6 +408,9 @@ TEST(Allocator, ResidentMemoryReturnsAfterFreeingManySizeClasses) {
 // array and the young collections' scratch all go back (each grows with the burst). The test's
 // own vector is resident before the start is measured and until the end.
 TEST(Allocator, ResidentMemoryReturnsAfterABurstOfManagedObjects) {
+#ifdef OURO_ASAN
+    GTEST_SKIP() << "AddressSanitizer's shadow and quarantine stay resident; the GCC passes measure it";
+#endif
     struct Link : ouro::Object {
         ouro::Ref<Link> next;
         OURO_TRACE(next)
@@ -426,12 +429,8 @@ TEST(Allocator, ResidentMemoryReturnsAfterABurstOfManagedObjects) {
     ::usleep(30'000);
     ouro::gc::collect();
     const std::size_t end = resident_bytes();
-#ifdef OURO_ASAN
-    const std::size_t shadow = (peak - start) / 8;
-#else
-    const std::size_t shadow = 0;
-#endif
-    EXPECT_LE(end, start + (peak - start) / 50 + shadow)
+    // 2% of the growth, and the one empty arena the allocator keeps against thrashing.
+    EXPECT_LE(end, start + (peak - start) / 50 + ouro::detail::kArenaSize)
         << "start " << (start >> 20) << " MiB, peak " << (peak >> 20) << " MiB, end " << (end >> 20) << " MiB";
 }
 

@@ -385,6 +385,7 @@ private:
         return index_bytes(log2) + detail::buffer_bytes(usable_of(log2), sizeof(Entry));
     }
     Entry* entries() const noexcept {
+        if (!table_) return nullptr;  // no table yet: no entries (and no pointer arithmetic on null)
         const std::size_t b = std::size_t{1} << (log2_ + shift_);
         return reinterpret_cast<Entry*>(table_ + (alignof(Entry) <= 8 ? b : (b + alignof(Entry) - 1) & ~(alignof(Entry) - 1)));
     }
