@@ -140,8 +140,11 @@ const Symbols* load_symbols() {
         return 0;
     }, fresh.get());
     std::sort(fresh->by_address.begin(), fresh->by_address.end(), [](const Symbol& a, const Symbol& b) { return a.lo < b.lo; });
-    // Superseded tables are never freed: a walk on another thread may still be reading one.
-    const Symbols* out = fresh.release();
+    // Superseded tables are kept (a walk on another thread may still be reading one), reachable
+    // from here so that they are not leaks; they go at exit.
+    static std::vector<std::unique_ptr<Symbols>> retired;
+    Symbols* out = fresh.get();
+    retired.push_back(std::move(fresh));
     g_symbols.store(out, std::memory_order_release);
     return out;
 }
