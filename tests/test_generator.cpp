@@ -22,6 +22,10 @@ ouro::Generator<long> count_up_to(long n) {
     for (long i = 0; i < n; ++i) co_yield i;
 }
 
+ouro::Generator<ouro::Ref<Node>> walk(ouro::Ref<Node> head) {
+    for (ouro::Ref<Node> n = std::move(head); n; n = n->next) co_yield n;
+}
+
 static_assert(std::ranges::input_range<ouro::Generator<long>>);
 static_assert(std::ranges::view<ouro::Generator<long>>);
 static_assert(!std::ranges::forward_range<ouro::Generator<long>>);
@@ -68,6 +72,23 @@ TEST_F(GeneratorTest, ComposesWithRangesViews) {
     EXPECT_TRUE(gen.done());
 }
 #endif
+
+TEST_F(GeneratorTest, ExtendsTheLibrarysContainers) {
+    // l = [100]; l.extend(count_up_to(3)); d = deque(); d.extendleft(count_up_to(3))
+    auto l = ouro::make<ouro::List<long>>();
+    l->append(100);
+    l->extend(count_up_to(3));
+    EXPECT_EQ(to_vector(*l), (std::vector<long>{100, 0, 1, 2}));
+    auto d = ouro::make<ouro::Deque<long>>();
+    d->extendleft(count_up_to(3));
+    EXPECT_EQ(to_vector(*d), (std::vector<long>{2, 1, 0}));
+    auto nodes = ouro::make<ouro::List<Node>>();  // references: the List holds them, traced
+    auto head = ouro::make<Node>(1);
+    head->next = ouro::make<Node>(2);
+    nodes->extend(walk(head));
+    EXPECT_EQ(nodes->size(), 2u);
+    EXPECT_EQ(ouro::sys::getrefcount(*head), 2u);
+}
 
 TEST_F(GeneratorTest, ASecondLoopContinuesWhereTheFirstBrokeOff) {
     // g = count_up_to(6); for x in g: if x == 2: break  ->  list(g) == [3, 4, 5]
@@ -245,10 +266,6 @@ TEST_F(GeneratorTest, ResumingOrClosingItselfIsRefused) {
     auto jt = h.begin();
     EXPECT_THROW(++jt, std::logic_error);
     EXPECT_TRUE(h.done());
-}
-
-ouro::Generator<ouro::Ref<Node>> walk(ouro::Ref<Node> head) {
-    for (ouro::Ref<Node> n = std::move(head); n; n = n->next) co_yield n;
 }
 
 TEST_F(GeneratorTest, YieldsRefsAndItsLocalsAreRoots) {
