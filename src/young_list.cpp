@@ -7,10 +7,10 @@
 
 namespace ouro::detail {
 
-// The array is mapped from the OS (whole pages: capacities are multiples of 512 entries), so that
+// The array is mapped from the OS (whole pages: capacities are multiples of a page of entries), so that
 // what shrink() gives back goes back to the OS whatever the system allocator would do with it.
 namespace {
-constexpr std::uint32_t kPageEntries = 512;
+constexpr std::uint32_t kPageEntries = kPageSize / sizeof(Object*);
 
 Object** resize_items(Object** items, std::uint32_t old_cap, std::uint32_t cap) noexcept {
     void* p = items ? os::remap(items, old_cap * sizeof(Object*), cap * sizeof(Object*)) : os::map(cap * sizeof(Object*));
