@@ -389,7 +389,7 @@ private:
         const std::size_t b = std::size_t{1} << (log2_ + shift_);
         return reinterpret_cast<Entry*>(table_ + (alignof(Entry) <= 8 ? b : (b + alignof(Entry) - 1) & ~(alignof(Entry) - 1)));
     }
-    std::span<Entry> entry_span() const noexcept { return table_ ? std::span<Entry>(entries(), nentries_) : std::span<Entry>(); }
+    std::span<Entry> entry_span() const noexcept { return {entries(), table_ ? nentries_ : 0}; }
     std::size_t mask() const noexcept { return (std::size_t{1} << log2_) - 1; }
 
     // Calls f with the index table as an array of its width.
