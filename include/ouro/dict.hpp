@@ -394,7 +394,7 @@ private:
 
     // Calls f with the index table as an array of its width.
     template <class F>
-    decltype(auto) with_indices(F&& f) const {
+    OURO_ALWAYS_INLINE decltype(auto) with_indices(F&& f) const {
         switch (shift_) {
             case 0: return f(reinterpret_cast<std::int8_t*>(table_));
             case 1: return f(reinterpret_cast<std::int16_t*>(table_));
@@ -404,7 +404,7 @@ private:
     }
     // CPython's probe sequence: i = 5i + 1 + perturb, perturb shifted right 5 bits each step.
     template <class F>
-    std::size_t probe(std::size_t h, F&& stop) const {
+    OURO_ALWAYS_INLINE std::size_t probe(std::size_t h, F&& stop) const {
         const std::size_t m = mask();
         std::size_t i = h & m;
         for (std::size_t perturb = h; !stop(i); i = (i * 5 + perturb + 1) & m) perturb >>= kPerturbShift;
@@ -418,7 +418,7 @@ private:
     // The entry holding key, or -1 (and then, in *empty, the empty slot that ended the search: where
     // a new entry for key goes, as CPython's find_empty_slot would find it). Key comparisons that
     // run user code do so with the dictionary pinned.
-    std::ptrdiff_t lookup(const key_type& key, std::size_t h, std::size_t* empty = nullptr) const {
+    OURO_ALWAYS_INLINE std::ptrdiff_t lookup(const key_type& key, std::size_t h, std::size_t* empty = nullptr) const {
         if (!table_) return -1;
         detail::PinIf<!kQuietEq> pin(this);
         const Entry* es = entries();
