@@ -39,9 +39,9 @@ decltype(auto) with_table(Object* o, F&& f) {
     return with_table(heap_of(o), std::forward<F>(f));
 }
 
-// Links r into o's list: first when it is a basic record or o has none, else right after o's
-// basic record (CPython's order: the basic ref first, the others newest first). Only a first
-// record can throw (the table cannot grow), and then nothing changed.
+// Links r into o's list in CPython's order: the basic ref first, the basic proxy after it, the
+// others newest first after those two. Only a first record can throw (the table cannot grow), and
+// then nothing changed.
 void link(Table& t, Object* o, WeakRecord* r) {
     r->referent = o;
     if (!(gcword(o) & kHasWeakrefs)) {
@@ -52,11 +52,20 @@ void link(Table& t, Object* o, WeakRecord* r) {
     }
     Table::Bucket* b = t.find(o);
     WeakRecord* head = b->head();
-    if (r->kind != WeakKind::Basic && head->kind == WeakKind::Basic) {
-        r->prev = head;
-        r->next = head->next;
-        if (head->next) head->next->prev = r;
-        head->next = r;
+    WeakRecord* after = nullptr;  // r goes right after this one; null: first
+    if (r->kind != WeakKind::Basic) {
+        WeakRecord* x = head;
+        if (x->kind == WeakKind::Basic) {
+            after = x;
+            x = x->next;
+        }
+        if (r->kind != WeakKind::BasicProxy && x && x->kind == WeakKind::BasicProxy) after = x;
+    }
+    if (after) {
+        r->prev = after;
+        r->next = after->next;
+        if (after->next) after->next->prev = r;
+        after->next = r;
         return;
     }
     r->prev = nullptr;
@@ -214,18 +223,19 @@ struct GarbageWeakrefClearer final : Visitor {
 
 }  // namespace
 
-WeakRecord* weak_acquire(Object* referent) {
+WeakRecord* weak_acquire(Object* referent, WeakKind kind) {
     check_referent(referent);
     Heap* h = heap_of(referent);
     return with_table(h, [&](Table& t) -> WeakRecord* {
-        if (gcword(referent) & kHasWeakrefs) {
-            WeakRecord* head = t.find(referent)->head();
-            if (head->kind == WeakKind::Basic) {  // shared, as CPython shares weakref.ref(obj)
-                ++head->handles;
-                return head;
+        if (gcword(referent) & kHasWeakrefs) {  // shared, as CPython shares weakref.ref(obj) and proxy(obj)
+            WeakRecord* x = t.find(referent)->head();
+            if (kind == WeakKind::BasicProxy && x->kind == WeakKind::Basic) x = x->next;
+            if (x && x->kind == kind) {
+                ++x->handles;
+                return x;
             }
         }
-        return new_record<WeakRecord>(referent, WeakKind::Basic, h, t);
+        return new_record<WeakRecord>(referent, kind, h, t);
     });
 }
 
@@ -389,10 +399,7 @@ std::vector<WeakRef<Object>> getweakrefs(const Object& obj) {
         return v;
     });
     result.reserve(records.size());
-    for (detail::WeakRecord* r : records) {
-        ++r->handles;
-        result.push_back(WeakRef<Object>(r, o));
-    }
+    for (detail::WeakRecord* r : records) result.push_back(detail::WeakAccess::share<WeakRef<Object>>(r, o));
     return result;
 }
 

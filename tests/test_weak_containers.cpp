@@ -288,7 +288,9 @@ TEST_F(WeakValueDictionary, AllocationTriggeredCollectionsInsideTheLoop) {
             auto garbage = ouro::make<Node>("g");
             garbage->next = garbage;
         }
-        d.insert_or_assign(1000 + key, ouro::make<Node>("temp"));  // inserted and dead at once
+        auto temp = ouro::make<Node>("temp");
+        d.insert_or_assign(key, temp);  // replacing a value is no change of size: allowed
+        d.insert_or_assign(key, value);
     }
     ouro::gc::collect();
     for (int i = 1; i < 200; i += 2) EXPECT_TRUE(seen.count(i)) << i;  // every survivor was seen
@@ -296,32 +298,40 @@ TEST_F(WeakValueDictionary, AllocationTriggeredCollectionsInsideTheLoop) {
     for (auto [key, value] : d) EXPECT_EQ(key % 2, 1);
 }
 
-TEST_F(WeakValueDictionary, EraseInsertAndClearDuringIteration) {
+TEST_F(WeakValueDictionary, ChangingItDuringIterationThrowsAtTheNextStep) {
+    // Python: "RuntimeError: dictionary changed size during iteration". Deaths are not changes,
+    // and replacing a key's value is none either.
     ouro::WeakValueDictionary<int, Node> d;
-    auto nodes = make_nodes(20);
-    for (int i = 0; i < 20; ++i) d.insert_or_assign(i, nodes[i]);
-    auto extra = make_nodes(20, "x");
-    std::set<int> seen;
-    for (auto [key, value] : d) {
-        EXPECT_TRUE(seen.insert(key).second);
-        EXPECT_EQ(d.erase(key), 1u);
-        // The yielded key and value stay valid after their entry is erased.
-        EXPECT_EQ(value->name, key < 100 ? "n" + std::to_string(key) : "x" + std::to_string(key - 100));
-        if (key < 20) d.insert_or_assign(100 + key, extra[key]);
-    }
-    // Each entry yielded at most once; entries inserted during the loop may or may not show.
-    for (int i = 0; i < 20; ++i) EXPECT_TRUE(seen.count(i));
-    EXPECT_LE(d.size(), 20u);
-
+    auto nodes = make_nodes(5);
     for (int i = 0; i < 5; ++i) d.insert_or_assign(i, nodes[i]);
-    for (auto it = d.begin(); it != d.end(); ++it) {
-        d.clear();
-        EXPECT_TRUE(d.empty());
-        EXPECT_FALSE((*it).second == nullptr);
+    auto extra = ouro::make<Node>("x");
+    for (auto change : {0, 1, 2}) {
+        auto it = d.begin();
+        ASSERT_NE(it, d.end());
+        const int key = (*it).first;
+        if (change == 0) {
+            EXPECT_EQ(d.erase(key), 1u);
+        } else if (change == 1) {
+            d.insert_or_assign(100 + change, extra);
+        } else {
+            d.clear();
+        }
+        // The yielded key and value stay valid after their entry went.
+        EXPECT_EQ((*it).second->name, key < 100 ? "n" + std::to_string(key) : "x");
+        EXPECT_THROW(++it, std::runtime_error);
+        EXPECT_THROW(++it, std::runtime_error);  // and again: the iterator stays where it was
     }
     EXPECT_TRUE(d.empty());
-    d.insert_or_assign(1, nodes[1]);
-    EXPECT_EQ(d.size(), 1u);
+    for (int i = 0; i < 5; ++i) d.insert_or_assign(i, nodes[i]);
+    int yielded = 0;
+    for (auto [key, value] : d) {
+        ++yielded;
+        d.insert_or_assign(key, extra);  // a new value for a key already there
+        d.insert_or_assign(key, value);
+        if (key == 0) nodes[4] = nullptr;  // a death
+    }
+    EXPECT_GE(yielded, 4);
+    EXPECT_EQ(d.size(), 4u);
 }
 
 TEST_F(WeakValueDictionary, NestedAndAbandonedIterators) {
@@ -605,9 +615,6 @@ TEST_F(WeakKeyDictionary, KeysDyingDuringIterationAndCollections) {
     for (auto [key, value] : d) {
         EXPECT_TRUE(seen.insert(key.get()).second);
         EXPECT_EQ(value.name, "v" + key->name.substr(1));
-        if (step == 2) {
-            EXPECT_EQ(d.erase(key), 1u);
-        }
         if (step++ == 3) nodes.clear();  // garbage, except the key the loop holds
         ouro::gc::collect();
         EXPECT_EQ(value.name, "v" + key->name.substr(1));  // the value outlives its entry's removal
@@ -795,7 +802,8 @@ TEST_F(WeakSet, MembersDyingWhileIteratingWithCollectionsAndAllocations) {
         EXPECT_TRUE(seen.insert(member.get()).second) << "yielded twice";
         EXPECT_FALSE(member->name.empty());  // alive while yielded
         for (int k = 0; k < 3; ++k) nodes[rnd() % nodes.size()] = nullptr;
-        for (int k = 0; k < 5; ++k) s.insert(ouro::make<Node>("temp"));  // allocates: collections run
+        for (int k = 0; k < 5; ++k) ouro::make<Node>("temp");  // allocates: collections run
+        EXPECT_FALSE(s.insert(member));                        // already there: no change
         if (rnd() % 10 == 0) ouro::gc::collect();
     }
     ouro::gc::collect();
@@ -809,6 +817,9 @@ TEST_F(WeakSet, MembersDyingWhileIteratingWithCollectionsAndAllocations) {
 }
 
 TEST_F(WeakSet, CallbackOfAnotherWeakrefChangesTheSetDuringIteration) {
+    // A weak reference's callback that changes the set while a loop runs over it: the loop's
+    // next step throws (Python: "RuntimeError: Set changed size during iteration"); the set is as
+    // the callback left it.
     ouro::WeakSet<Node> s;
     auto nodes = make_nodes(10);
     for (auto& n : nodes) s.insert(n);
@@ -819,11 +830,14 @@ TEST_F(WeakSet, CallbackOfAnotherWeakrefChangesTheSetDuringIteration) {
         nodes[8] = nullptr;
     });
     int count = 0;
-    for (const auto& m : s) {
-        ++count;
-        if (m == nodes[0]) trigger = nullptr;
-    }
-    EXPECT_LE(count, 2);
+    EXPECT_THROW(
+        for (const auto& m : s) {
+            ++count;
+            trigger = nullptr;
+            EXPECT_TRUE(m);  // still held
+        },
+        std::runtime_error);
+    EXPECT_EQ(count, 1);
     EXPECT_EQ(s.size(), 1u);
     EXPECT_TRUE(s.contains(nodes[9]));
 }
@@ -949,11 +963,10 @@ TEST_F(WeakValueDictionary, DestroyedWhileAnIteratorIsActive) {
     for (int i = 0; i < 4; ++i) d->insert_or_assign(i, nodes[i]);
     std::vector<ouro::WeakRef<ouro::Object>> held = ouro::getweakrefs(*nodes[1]);
     auto it = d->begin();
-    EXPECT_EQ(d->erase(1), 1u);
+    EXPECT_EQ(d->erase(1), 1u);  // Dead until the iteration ends
     d.reset();
-    std::size_t yielded = 0;
-    for (; it != decltype(it){}; ++it) ++yielded;
-    EXPECT_LE(yielded, 1u);  // the entry it stood on, at most
+    EXPECT_THROW(++it, std::runtime_error);  // the dictionary changed
+    it = {};                                 // the iteration ends: the table goes
     ASSERT_EQ(held.size(), 1u);
     EXPECT_TRUE(held[0].alive());
     nodes[1] = nullptr;
@@ -991,7 +1004,7 @@ TEST_F(WeakKeyDictionary, ValueDestructorsClearAndEraseDuringClear) {
                                ++destroyed;
                                d.clear();
                                d.erase(keys[(i + 3) % 6]);
-                               if (i == 2) d.insert_or_assign(keys[0], Noisy("again"));
+                               if (i == 5) d.insert_or_assign(keys[0], Noisy("again"));
                            }));
     d.clear();
     EXPECT_EQ(destroyed, 6);

@@ -4,24 +4,30 @@
 //
 // Python -> C++: d[k] = v is insert_or_assign(k, v); d.get(k) is get(k) (a null Ref when absent
 // or dead); k in d is contains(k); del d[k] is erase(k) (returns 0 instead of raising KeyError);
-// len(d) is size(); `for k, v in d.items()` is `for (auto [k, v] : d)`.
+// len(d) is size(); d.pop(k[, default]), d.popitem(), d.setdefault(k, default), d.update(other),
+// d.valuerefs(), d | other and d |= other keep their names (ouro::KeyError where Python raises
+// KeyError); `for k, v in d.items()` is `for (auto [k, v] : d)`.
 //
 // Iteration yields (const K&, const Ref<V>&) for live entries only, holding a strong reference to
-// the value being yielded. Entries may die, be erased or be inserted while a loop runs (also by a
-// collection the loop body triggers): iterators stay valid and no entry is yielded twice; an entry
-// inserted during the loop may or may not be yielded. An iterator may outlive its container.
+// the value being yielded. Entries may die while a loop runs (also by a collection the loop body
+// triggers): no entry is yielded twice, and none whose value died. Adding or removing entries
+// during the loop makes the next step throw std::runtime_error (Python's RuntimeError); assigning
+// to a key already there does not. An iterator may outlive its container.
 // Like the referents, a container is used by one thread at a time.
 #pragma once
 
 #include <ouro/detail/weak_table.hpp>
+#include <ouro/exceptions.hpp>
 #include <ouro/weakref.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace ouro {
 
@@ -52,7 +58,8 @@ struct ValueTraits {
 }  // namespace detail
 
 template <class K, class V, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>>
-class WeakValueDictionary : public detail::WeakContainer<WeakValueDictionary<K, V, Hash, KeyEqual>> {
+class WeakValueDictionary : public detail::WeakContainer<WeakValueDictionary<K, V, Hash, KeyEqual>>,
+                            public detail::WeakMapping<WeakValueDictionary<K, V, Hash, KeyEqual>> {
     using Traits = detail::ValueTraits<K, Hash>;
     using Payload = typename Traits::Payload;
     using Table = detail::WeakTable<Traits>;
@@ -73,9 +80,7 @@ public:
     using const_iterator = iterator;
 
     WeakValueDictionary() = default;
-    WeakValueDictionary(const WeakValueDictionary& other) : hash_(other.hash_), eq_(other.eq_) {
-        for (auto [key, value] : other) insert_or_assign(key, value);
-    }
+    WeakValueDictionary(const WeakValueDictionary& other) : hash_(other.hash_), eq_(other.eq_) { this->update(other); }
     WeakValueDictionary(WeakValueDictionary&&) noexcept = default;
     WeakValueDictionary& operator=(const WeakValueDictionary& other) {
         if (this != &other) WeakValueDictionary(other).swap(*this);
@@ -121,6 +126,36 @@ public:
     bool contains(const K& key) const { return this->live_slot(find_slot(key)) != nullptr; }
     // Removes the entry; returns 1 when it was live, else 0.
     std::size_t erase(const K& key) { return this->erase_slot(find_slot(key)); }
+
+    // d.pop(key): the value, its entry removed; KeyError when the key is absent or its value has
+    // died (that entry is removed too, as in Python).
+    Ref<V> pop(const K& key) {
+        return this->take_slot(find_slot(key), "ouro::WeakValueDictionary::pop: no such key",
+                               [](Slot&, const Ref<Object>& v) { return Ref<V>(static_cast<V*>(v.get())); });
+    }
+    // d.pop(key, default).
+    Ref<V> pop(const K& key, Ref<V> default_value) {
+        Slot* s = find_slot(key);
+        if (s && s->alive()) return pop(key);
+        this->erase_slot(s);  // a dead entry goes too
+        return default_value;
+    }
+    // d.popitem(): some live entry, removed; KeyError when there is none.
+    std::pair<K, Ref<V>> popitem() {
+        return this->pop_any("popitem(): dictionary is empty", [](Slot& s, const Ref<Object>& v) {
+            return std::pair<K, Ref<V>>(std::move(s.payload().key), Ref<V>(static_cast<V*>(v.get())));
+        });
+    }
+    // d.setdefault(key, default): the live value under key, or default_value put there (a null
+    // one throws std::invalid_argument, as Python cannot weakly reference None).
+    Ref<V> setdefault(const K& key, const Ref<V>& default_value) {
+        if (Ref<V> v = get(key)) return v;
+        insert_or_assign(key, default_value);
+        return default_value;
+    }
+    // update, |= and | (Python's update(), |= and |) come from detail::WeakMapping.
+    // d.valuerefs(): WeakRefs to the values (the entries' own records; dead ones included).
+    std::vector<WeakRef<V>> valuerefs() const { return this->template entry_refs<V>(); }
 
     // size, empty, clear, begin, end and trace (for a managed object that holds this dictionary)
     // come from detail::WeakContainer.

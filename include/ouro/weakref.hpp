@@ -1,4 +1,6 @@
 // ouro::WeakRef<T> — Python's weakref.ref — with callbacks; getweakrefcount and getweakrefs.
+// (weakref.proxy is ouro::Proxy, <ouro/proxy.hpp>; weakref.WeakMethod is ouro::WeakMethod,
+// <ouro/weak_method.hpp>.)
 //
 // A weak reference is a record shared by all copies of a WeakRef (copies are handles to the same
 // record, as Python's weakref objects are shared). Records are found from their referent through a
@@ -24,18 +26,19 @@ template <class T> class WeakRef;
 namespace detail {
 
 // What a record is (docs/design.md §7):
-//   Basic     a WeakRef without a callback; one per referent, shared by all such WeakRefs
-//   Callback  a WeakRef with a callback: a record of its own (WeakCallbackRecord)
-//   Entry     an entry of a weak container (weak_table.hpp): the entry is the record, and the
-//             referent's death removes it from its container without a type-erased callback
-enum class WeakKind : std::uint8_t { Basic, Callback, Entry };
+//   Basic       a WeakRef without a callback; one per referent, shared by all such WeakRefs
+//   BasicProxy  a Proxy without a callback (proxy.hpp); one per referent, shared likewise
+//   Callback    a WeakRef or Proxy with a callback: a record of its own (WeakCallbackRecord)
+//   Entry       an entry of a weak container (weak_table.hpp): the entry is the record, and the
+//               referent's death removes it from its container without a type-erased callback
+enum class WeakKind : std::uint8_t { Basic, BasicProxy, Callback, Entry };
 inline constexpr std::uint8_t kWeakPooled = 1u << 0;  // memory from the referent's heap (else operator new)
 inline constexpr std::uint8_t kWeakArmed = 1u << 1;   // its callback (an entry: its removal) is still due
 
 struct WeakRecord {
     Object* referent;        // null once cleared (the referent died, or the record left its list)
-    WeakRecord* prev;        // the referent's records: the basic one first, then the others newest first
-    WeakRecord* next;
+    WeakRecord* prev;        // the referent's records: the basic ref, the basic proxy, then the
+    WeakRecord* next;        // others newest first (CPython's order)
     std::uint32_t handles;   // WeakRefs sharing it, pins while callbacks run, an entry's container
     WeakKind kind;
     std::uint8_t flags;
@@ -55,9 +58,10 @@ struct WeakCallbackRecord : WeakRecord {
     alignas(std::function<void()>) unsigned char storage[sizeof(std::function<void()>)];
 };
 
-// A new handle to referent's basic record (made when it has none). Throws std::invalid_argument
-// when referent is not a live managed object, std::bad_alloc when out of memory.
-WeakRecord* weak_acquire(Object* referent);
+// A new handle to referent's shared record of `kind` (Basic or BasicProxy; made when it has
+// none). Throws std::invalid_argument when referent is not a live managed object, std::bad_alloc
+// when out of memory.
+WeakRecord* weak_acquire(Object* referent, WeakKind kind = WeakKind::Basic);
 // A new record with a callback still to be installed (its one handle is the caller's). The same
 // exceptions.
 WeakCallbackRecord* weak_acquire_callback(Object* referent);
@@ -69,9 +73,25 @@ void weak_relink(WeakRecord* entry, Object* referent);
 // Takes a record whose referent is alive out of its referent's list and clears it.
 void weak_unlink(WeakRecord* r) noexcept;
 
-template <class T>
+// Handles (WeakRef, Proxy) are built around a handle already counted in a record through here.
+struct WeakAdopt {};
+struct WeakAccess {
+    template <class Handle>
+    static Handle adopt(WeakRecord* counted, Object* referent) noexcept {
+        return Handle(WeakAdopt{}, counted, referent);
+    }
+    // One more handle on r, for a handle of type Handle.
+    template <class Handle>
+    static Handle share(WeakRecord* r, Object* referent) noexcept {
+        ++r->handles;
+        return adopt<Handle>(r, referent);
+    }
+};
+
+// The callback of a record: Handle (a WeakRef<T> or a Proxy<T>) is what it is called with.
+template <class Handle>
 struct WeakCallbackOf {
-    using Fn = std::function<void(const WeakRef<T>&)>;
+    using Fn = std::function<void(const Handle&)>;
     static_assert(sizeof(Fn) <= sizeof(WeakCallbackRecord::storage));
     static Fn* fn(WeakCallbackRecord* r) noexcept { return std::launder(reinterpret_cast<Fn*>(r->storage)); }
     static void install(WeakCallbackRecord* r, Fn&& f) noexcept {
@@ -82,12 +102,27 @@ struct WeakCallbackOf {
         r->vtbl = nullptr;
         fn(r)->~Fn();
     }
-    static void call(WeakCallbackRecord* r, Object* referent);  // defined after WeakRef
+    // Runs the callback once, in place: whoever runs callbacks pins the record (one extra
+    // handle), so the callback may drop the last handle to its own weak reference without
+    // destroying itself mid-call. Whoever runs it disarms it first (a re-entrant clear cannot run
+    // it twice); its captures are destroyed when it returns or throws.
+    static void call(WeakCallbackRecord* r, Object* referent) {
+        struct Spent {
+            WeakCallbackRecord* r;
+            ~Spent() { drop(r); }
+        } spent{r};
+        const Handle self = WeakAccess::share<Handle>(r, referent);
+        (*fn(r))(self);
+    }
     static constexpr WeakCallbackVtbl kVtbl{&call, &drop};
+    // A new record for referent with callback f (which must not be empty), as a Handle.
+    static Handle make(Object* referent, Fn&& f) {
+        WeakCallbackRecord* r = weak_acquire_callback(referent);
+        install(r, std::move(f));
+        return WeakAccess::adopt<Handle>(r, referent);
+    }
 };
 }  // namespace detail
-
-std::vector<WeakRef<Object>> getweakrefs(const Object& obj);
 
 template <class T>
 class WeakRef {
@@ -96,15 +131,9 @@ public:
 
     WeakRef() noexcept = default;
     explicit WeakRef(const Ref<T>& referent) : obj_(object_of(referent)) { rec_ = detail::weak_acquire(obj_); }
-    WeakRef(const Ref<T>& referent, Callback callback) : obj_(object_of(referent)) {
-        if (!callback) {
-            rec_ = detail::weak_acquire(obj_);
-            return;
-        }
-        detail::WeakCallbackRecord* r = detail::weak_acquire_callback(obj_);
-        detail::WeakCallbackOf<T>::install(r, std::move(callback));
-        rec_ = r;
-    }
+    WeakRef(const Ref<T>& referent, Callback callback)
+        : WeakRef(callback ? detail::WeakCallbackOf<WeakRef>::make(object_of(referent), std::move(callback))
+                           : WeakRef(referent)) {}
     template <class U>
         requires std::is_convertible_v<U*, T*>
     WeakRef(const WeakRef<U>& other) noexcept : rec_(other.rec_), obj_(other.obj_) {
@@ -145,11 +174,9 @@ public:
 
 private:
     template <class U> friend class WeakRef;
-    template <class U> friend struct detail::WeakCallbackOf;
+    friend struct detail::WeakAccess;
     friend struct detail::RefAccess;
-    friend std::vector<WeakRef<Object>> getweakrefs(const Object&);
-    // Adopts a handle already counted in the record.
-    WeakRef(detail::WeakRecord* adopted, Object* referent) noexcept : rec_(adopted), obj_(referent) {}
+    WeakRef(detail::WeakAdopt, detail::WeakRecord* counted, Object* referent) noexcept : rec_(counted), obj_(referent) {}
     static Object* object_of(const Ref<T>& referent) {
         if (!referent) throw std::invalid_argument("ouro::WeakRef: cannot create a weak reference to null");
         return const_cast<Object*>(static_cast<const Object*>(referent.get()));
@@ -159,25 +186,11 @@ private:
     Object* obj_ = nullptr;              // the referent, valid while rec_->referent is set
 };
 
-// Runs the callback once, in place: whoever runs callbacks pins the record (one extra handle), so
-// the callback may drop the last handle to its own WeakRef without destroying itself mid-call.
-// Whoever runs it disarms it first (a re-entrant clear cannot run it twice); its captures are
-// destroyed when it returns or throws.
-template <class T>
-void detail::WeakCallbackOf<T>::call(WeakCallbackRecord* r, Object* referent) {
-    struct Spent {
-        WeakCallbackRecord* r;
-        ~Spent() { drop(r); }
-    } spent{r};
-    ++r->handles;
-    const WeakRef<T> self(r, referent);
-    (*fn(r))(self);
-}
-
-// Number of weak references (records with live handles) to obj: WeakRefs (one for all those
-// without a callback) and the entries of weak containers.
+// Number of weak references (records) to obj: WeakRefs (one for all those without a callback),
+// proxies (likewise) and the entries of weak containers.
 std::size_t getweakrefcount(const Object& obj);
-// The weak references to obj: its basic record first, then the others newest first.
+// The weak references to obj, in CPython's order: the basic ref, the basic proxy, then the others
+// newest first. A proxy or an entry comes as a WeakRef to its record.
 std::vector<WeakRef<Object>> getweakrefs(const Object& obj);
 
 }  // namespace ouro

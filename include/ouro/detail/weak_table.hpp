@@ -30,9 +30,11 @@
 #pragma once
 
 #include <ouro/detail/open_table.hpp>
+#include <ouro/exceptions.hpp>
 #include <ouro/weakref.hpp>
 
 #include <bit>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -237,7 +239,8 @@ public:
         s.state = kSlotLive;
         index_.insert(h, id_of(s));
         ++live_;
-        if (replaced && replaced->state == kSlotLive) remove(*replaced);
+        if (!replaced) changed();
+        else if (replaced->state == kSlotLive) remove(*replaced);
     }
 
     // Points Live entry s (under hash h) at another referent: in place when only the container
@@ -307,6 +310,19 @@ public:
     }
     // The container is being destroyed: adding to it from now on is an error.
     void close() noexcept { closed_ = true; }
+    // An entry was added or removed other than by a death: the active iterations are invalid.
+    void changed() noexcept { ++version_; }
+    std::uint32_t version() const noexcept { return version_; }
+    // A Live slot (alive or not), scanning on from where the last one was found (a pop loop then
+    // costs one pass, as Python's set.pop keeps a finger); null when there is none.
+    Slot* next_live() noexcept {
+        for (std::uint32_t n = 0; live_ != 0 && n < count_; ++n) {
+            if (finger_ >= count_) finger_ = 0;
+            Slot& s = slot(finger_++);
+            if (s.state == kSlotLive) return &s;
+        }
+        return nullptr;
+    }
 
     // For trace(): f(slot) for every slot the container still owns (Live and Dead).
     template <class F>
@@ -469,6 +485,8 @@ private:
     std::size_t iterating_ = 0;   // active iterations
     std::size_t deferred_ = 0;    // Dead slots waiting for iterations to end
     std::size_t limbo_ = 0;       // slots being filled, Doomed or Dying: their chunks must stay
+    std::uint32_t version_ = 0;   // changes by the container's users (not by deaths)
+    std::uint32_t finger_ = 0;    // where next_live() goes on
     bool closed_ = false;
 };
 
@@ -479,17 +497,21 @@ public:
     using Slot = typename Table::Slot;
 
     WeakCursor() noexcept = default;
-    explicit WeakCursor(Table* t) noexcept : guard_(t) {}
-    WeakCursor(const WeakCursor& o) noexcept : guard_(o.guard_.table()), pos_(o.pos_) {}
+    explicit WeakCursor(Table* t) noexcept : guard_(t), version_(t ? t->version() : 0) {}
+    WeakCursor(const WeakCursor& o) noexcept : guard_(o.guard_.table()), pos_(o.pos_), version_(o.version_) {}
     WeakCursor(WeakCursor&& o) noexcept = default;
     WeakCursor& operator=(WeakCursor o) noexcept {
         std::swap(guard_, o.guard_);
         std::swap(pos_, o.pos_);
+        std::swap(version_, o.version_);
         return *this;
     }
 
-    // The next Live slot, or null (and the iteration is over).
-    Slot* next() noexcept {
+    // The next Live slot, or null (and the iteration is over). Throws std::runtime_error when
+    // the container was changed since the iteration began.
+    Slot* next() {
+        if (Table* t = guard_.table(); t && t->version() != version_)
+            throw std::runtime_error("ouro: weak container changed size during iteration");
         while (Table* t = guard_.table()) {
             if (++pos_ >= t->slot_count()) break;
             Slot& s = t->slot(static_cast<std::uint32_t>(pos_));
@@ -506,6 +528,7 @@ public:
 private:
     typename Table::Guard guard_{nullptr};
     std::size_t pos_ = SIZE_MAX;  // ++ wraps it to the first slot
+    std::uint32_t version_ = 0;   // the table's when the iteration began
 };
 
 // A container's handle on its table: created on first insert, so an empty container costs a
@@ -537,17 +560,44 @@ private:
     Table* t_ = nullptr;
 };
 
-// A container keyed by identity (WeakKeyDictionary, WeakSet) hashes and compares the address of
-// the object an entry is for, which its payload keeps (`identity`): an entry whose record was
-// cleared without its removal (its container was garbage, then revived) is still found by the
-// address, and an object later at that address takes the entry over as a new key.
+}  // namespace ouro::detail
+
+namespace ouro {
+
+// How WeakSet and WeakKeyDictionary compare their members and keys by default: by identity, the
+// object's address (Python compares weak references by their referents' __eq__, which for most
+// objects is identity). A Hash/KeyEqual pair over the referents' values (called with `const T&`)
+// compares them by value instead.
+struct IdentityHash {
+    std::size_t operator()(const Object& o) const noexcept { return std::hash<const void*>()(&o); }
+};
+struct IdentityEqual {
+    bool operator()(const Object& a, const Object& b) const noexcept { return &a == &b; }
+};
+
+}  // namespace ouro
+
+namespace ouro::detail {
+
 inline std::uint32_t identity_hash(const Object* identity) noexcept {
     return mix_hash(std::hash<const void*>()(identity));
 }
-struct IdentityTraits {
+
+// What an entry keyed by its referent keeps of the key: its address (by identity), or the hash of
+// its value (by value: Python's weak references cache their referent's hash, so an entry can be
+// removed after its referent died). By identity, an entry whose record was cleared without its
+// removal (its container was garbage, then revived) is still found by the address, and the object
+// at that address takes the entry back; by value, a dead entry equals nothing, as in Python.
+template <class Hash, class KeyEqual>
+inline constexpr bool kIdentityKeys = std::is_same_v<Hash, IdentityHash> && std::is_same_v<KeyEqual, IdentityEqual>;
+template <class Hash, class KeyEqual>
+using StoredKey = std::conditional_t<kIdentityKeys<Hash, KeyEqual>, const Object*, std::uint32_t>;
+template <class Stored>
+struct ReferentTraits {
     template <class Slot>
     static std::uint32_t hash(const Slot& s) noexcept {
-        return identity_hash(s.payload().identity);
+        if constexpr (std::is_pointer_v<Stored>) return identity_hash(s.payload().key);
+        else return s.payload().key;
     }
 };
 
@@ -556,6 +606,8 @@ class WeakContainer;
 
 // A weak container's iterator. It holds a strong reference to the referent of the entry it is
 // on, so that entry cannot die while the loop body uses it; entries dying elsewhere are skipped.
+// Adding to the container or removing from it (other than by deaths) while it runs makes the next
+// step throw std::runtime_error, as Python raises RuntimeError.
 // Yield says what it yields: value_type, reference, pointer (void: no operator->), `Held` (the
 // Ref<X> it holds) and `static reference get(Slot&, const Held&) noexcept`.
 template <class Owner, class Table, class Yield>
@@ -612,7 +664,10 @@ public:
     }
     bool empty() const noexcept { return size() == 0; }
     void clear() {
-        if (auto* t = table()) t->clear();
+        if (auto* t = table(); t && t->live() != 0) {
+            t->changed();
+            t->clear();
+        }
     }
 
     auto begin() { return typename Derived::iterator(table()); }
@@ -638,35 +693,13 @@ public:
 
 protected:
     auto* table() const noexcept { return static_cast<const Derived&>(*this).table_.get(); }
+    auto& make_table() { return static_cast<Derived&>(*this).table_.make(); }
 
     // The Live slot under hash h that eq accepts, or null.
     template <class Eq>
     auto* lookup(std::uint32_t h, Eq&& eq) const {
         auto* t = table();
         return t ? t->find(h, eq) : nullptr;
-    }
-    // For a container keyed by identity: the slot for the object at `identity`.
-    auto* find_identity(const Object* identity) const {
-        using Slot = typename std::remove_pointer_t<decltype(table())>::Slot;
-        if (!identity) return static_cast<Slot*>(nullptr);
-        return lookup(identity_hash(identity), [identity](const Slot& s) { return s.payload().identity == identity; });
-    }
-    // For a container keyed by identity: makes the object at `identity` (alive) a key, a new
-    // entry's payload made by make(void*). Returns the entry that was found and is now the
-    // object's (null when make made one), and whether the object was not a live key before. A
-    // dead entry at its address (cleared while its container was garbage) becomes the object's.
-    template <class Make>
-    auto insert_identity(Object* identity, Make&& make) {
-        auto& t = static_cast<Derived&>(*this).table_.make();
-        const std::uint32_t h = identity_hash(identity);
-        auto* s = find_identity(identity);
-        using Found = std::pair<decltype(s), bool>;
-        if (!s) {
-            t.insert(h, identity, make);
-            return Found{nullptr, true};
-        }
-        if (s->alive()) return Found{s, false};
-        return Found{t.repoint(h, *s, identity, make) ? nullptr : s, true};
     }
     // The slot when there is one and its referent is alive, else null.
     template <class Slot>
@@ -678,9 +711,127 @@ protected:
     std::size_t erase_slot(Slot* s) {
         if (!s) return 0;
         const bool was_alive = s->alive();
+        table()->changed();
         table()->remove(*s);
         return was_alive ? 1 : 0;
     }
+    // Removes the entry s and returns take(s, referent) (its payload still there, its referent
+    // held), or KeyError(missing) when it is absent or its referent has died (it is removed then).
+    template <class Slot, class Take>
+    auto take_slot(Slot* s, const char* missing, Take&& take) {
+        if (!s) throw KeyError(missing);
+        auto* t = table();
+        Ref<Object> referent = s->alive() ? Ref<Object>(s->referent) : Ref<Object>();
+        typename std::remove_pointer_t<decltype(t)>::Guard guard(t);  // the payload stays meanwhile
+        t->changed();
+        t->remove(*s);
+        if (!referent) throw KeyError(missing);
+        return take(*s, referent);
+    }
+    // Python's popitem(): takes some live entry, removing the dead ones it meets on the way.
+    template <class Take>
+    auto pop_any(const char* empty, Take&& take) {
+        for (;;) {
+            auto* t = table();
+            auto* s = t ? t->next_live() : nullptr;
+            if (!s) throw KeyError(empty);
+            if (s->alive()) return take_slot(s, empty, take);
+            erase_slot(s);
+        }
+    }
+    // WeakRefs to the entries' records (Python's keyrefs(), valuerefs()): dead ones included.
+    template <class X>
+    std::vector<WeakRef<X>> entry_refs() const {
+        std::vector<WeakRef<X>> refs;
+        if (auto* t = table()) {
+            refs.reserve(t->live());
+            t->for_each_owned([&](auto& s) {
+                if (s.state == kSlotLive) refs.push_back(WeakAccess::share<WeakRef<X>>(&s, s.referent));
+            });
+        }
+        return refs;
+    }
+};
+
+// The dictionaries' update, |= and | (Python's update(), and its | and |= of 3.9), over Derived's
+// insert_or_assign.
+template <class Derived>
+class WeakMapping {
+public:
+    // d.update(other), d |= other: each (key, value) of a range of pairs (another dictionary of
+    // the same kind, a std::map, a vector of pairs).
+    template <class R>
+        requires requires(const R& r) { std::begin(r) != std::end(r); }  // anything a range-for takes
+    void update(const R& items) {
+        if constexpr (std::same_as<R, Derived>)
+            if (&items == this) return;
+        for (auto&& [k, v] : items) static_cast<Derived&>(*this).insert_or_assign(k, v);
+    }
+    template <class R>
+    Derived& operator|=(const R& items) {
+        update(items);
+        return static_cast<Derived&>(*this);
+    }
+    friend Derived operator|(const Derived& a, const Derived& b) {
+        Derived d(a);
+        d.update(b);
+        return d;
+    }
+};
+
+// The members of the containers keyed by their referents (WeakSet, WeakKeyDictionary): hashing,
+// lookup and insertion of a key, by identity or through Hash and KeyEqual.
+template <class Derived, class T, class Hash, class KeyEqual>
+class ReferentKeyed : public WeakContainer<Derived> {
+protected:
+    static constexpr bool kIdentity = kIdentityKeys<Hash, KeyEqual>;
+    using Stored = StoredKey<Hash, KeyEqual>;
+
+    ReferentKeyed() = default;
+    ReferentKeyed(Hash hash, KeyEqual eq) : hash_(std::move(hash)), eq_(std::move(eq)) {}
+
+    std::uint32_t hash_of(const T& key) const {
+        if constexpr (kIdentity) return identity_hash(&key);
+        else return mix_hash(hash_(key));
+    }
+    // The entry for key (null: none); by value, only a live entry matches.
+    auto* find_key(const T* key) const {
+        using Slot = typename std::remove_pointer_t<decltype(this->table())>::Slot;
+        if (!key) return static_cast<Slot*>(nullptr);
+        return this->lookup(hash_of(*key), [&](const Slot& s) {
+            if constexpr (kIdentity) return s.payload().key == static_cast<const Object*>(key);
+            else return s.alive() && eq_(static_cast<const T&>(*s.referent), *key);
+        });
+    }
+    // Makes key (not null) a key, a new entry's payload made by make(void*, Stored). Returns the
+    // entry that was found and is now key's (null when make made one), and whether key was not a
+    // live key before.
+    template <class Make>
+    auto insert_key(const Ref<T>& key, Make&& make) {
+        auto& t = this->make_table();
+        auto* referent = const_cast<Object*>(static_cast<const Object*>(key.get()));
+        const std::uint32_t h = hash_of(*key);
+        Stored stored;
+        if constexpr (kIdentity) stored = referent;
+        else stored = h;
+        auto fill = [&](void* p) { make(p, stored); };
+        auto* s = find_key(key.get());
+        using Found = std::pair<decltype(s), bool>;
+        if (!s) {
+            t.insert(h, referent, fill);
+            return Found{nullptr, true};
+        }
+        if (s->alive()) return Found{s, false};
+        return Found{t.repoint(h, *s, referent, fill) ? nullptr : s, true};  // identity: a dead entry revived
+    }
+    void swap_keys(ReferentKeyed& o) noexcept {
+        using std::swap;
+        swap(hash_, o.hash_);
+        swap(eq_, o.eq_);
+    }
+
+    [[no_unique_address]] Hash hash_;
+    [[no_unique_address]] KeyEqual eq_;
 };
 
 }  // namespace ouro::detail
