@@ -14,7 +14,7 @@ jobs=$(nproc)
 
 run_suite() {  # name, compiler, extra cmake args...
   local name=$1 cxx=$2; shift 2
-  echo "=== $name ==="
+  echo "=== $name (at ${SECONDS} s) ==="
   cmake -S . -B "build/$name" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DOURO_WERROR=ON "$@" >/dev/null
   cmake --build "build/$name" -j "$jobs"
   ctest --test-dir "build/$name" -j "$jobs" --output-on-failure
@@ -41,3 +41,4 @@ if [[ ${1:-} != --quick ]]; then
   bash scripts/fuzz.sh 45
   OURO_VALGRIND_REUSE=build/gcc-release bash scripts/valgrind.sh
 fi
+echo "=== all passed in ${SECONDS} s ==="
