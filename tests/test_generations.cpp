@@ -262,16 +262,23 @@ TEST_F(GenerationsTest, AutomaticCollectionsOfGenerationZeroAndOne) {
 
 // The default schedule adapts (docs/design.md §6): automatic collections that find nothing make
 // the next ones of their generation wait longer, up to 16 times threshold0; one that finds garbage
-// puts the schedule back. set_threshold() asks for CPython's exact schedule instead.
+// puts the schedule back. A collection that waited 2^k thresholds counts 2^k times towards the
+// next generation's, so older generations keep CPython's clock in allocations. set_threshold()
+// asks for CPython's exact schedule instead.
 TEST_F(GenerationsTest, EmptyAutomaticCollectionsBackOffAndGarbageResetsThem) {
-    std::vector<std::size_t> at;  // count0 when each generation-0 collection started
+    std::vector<std::size_t> at;  // count0 when each collection started
+    std::vector<int> gens;        // and its generation
     ouro::gc::callbacks().push_back([&](std::string_view phase, const ouro::gc::Info& info) {
-        if (phase == "start" && info.generation == 0) at.push_back(ouro::gc::get_count()[0]);
+        if (phase != "start") return;
+        at.push_back(ouro::gc::get_count()[0]);
+        gens.push_back(info.generation);
     });
     std::vector<Ref<Node>> keep;
     for (int i = 0; i < 700 * (1 + 2 + 4 + 8 + 16 + 16) + 1; ++i) keep.push_back(ouro::make<Node>(i));
     ASSERT_EQ(at.size(), 6u);
     for (std::size_t k = 0; k < at.size(); ++k) EXPECT_EQ(at[k], 700u << std::min<std::size_t>(k, 4)) << k;
+    // The first four count 1 + 2 + 4 + 8 = 15 > threshold1: the fifth collects generation 1.
+    EXPECT_EQ(gens, (std::vector<int>{0, 0, 0, 0, 1, 0}));
     at.clear();
     // Garbage: the next collection finds it, and the one after comes at threshold0 again.
     for (int i = 0; i < 11200 + 701; ++i) {
