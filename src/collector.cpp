@@ -62,9 +62,12 @@
 namespace ouro::detail {
 namespace {
 
-// Counts above this are clamped: such an object is a root whatever its internal references.
+// A candidate's count as gc_refs starts from it. Counts above 2^28 are clamped: such an object is
+// a root whatever its internal references. So is a count of 0 (it wraps to the clamp): a
+// deallocation is under way (the trashcan may have queued it), and that deallocation holds it.
 constexpr std::int32_t clamp_count(std::uint32_t count) noexcept {
-    return count > (1u << 28) ? std::int32_t{1} << 28 : static_cast<std::int32_t>(count);
+    constexpr std::uint32_t kClamp = 1u << 28;
+    return static_cast<std::int32_t>(std::min(count - 1, kClamp - 1) + 1);
 }
 
 struct TraceFailed {};
@@ -89,13 +92,8 @@ void analyse(Space& space, Graph& g, std::int32_t bias, TraceErrors& errors, Slo
     Slot* const slots = g.slots.data();
     space.gather(g, [&](Object* x, std::uint32_t j, std::size_t size) __attribute__((always_inline)) {
         visitor.begin(x, size);
-        // A count of 0 means a deallocation is under way (the trashcan may have queued it):
-        // that deallocation holds it, so it counts as referenced from outside.
-        const std::uint32_t count = refcnt(x);
         Slot& slot = slots[j];
-        slot.refs += clamp_count(count ? count : 1) - bias;
-        const std::size_t start = g.edges.size();
-        slot.link = kCandidate;  // its own edges (a self-reference) see it as a candidate
+        slot.refs += clamp_count(refcnt(x)) - bias;
         try {
             x->trace(visitor);
         } catch (...) {
@@ -103,18 +101,7 @@ void analyse(Space& space, Graph& g, std::int32_t bias, TraceErrors& errors, Slo
             errors.record_exception(*x);
             throw TraceFailed{};
         }
-        visitor.end();
-        const std::uint32_t doubtful = visitor.doubtful ? kDoubtful : 0u;
-        const std::size_t n = g.edges.size() - start;
-        if (n <= 2) {
-            slot.link = kCandidate | kInline | doubtful | (n ? g.edges[start] : kNoTarget);
-            slot.second = n == 2 ? g.edges[start + 1] : kNoTarget;
-            g.edges.resize(start);
-        } else {
-            if (start >= kNoTarget) throw std::length_error("ouro::gc: a collection of more than 2^29 references");
-            slot.link = kCandidate | doubtful | static_cast<std::uint32_t>(start);
-            g.edges.push_back(kNone);
-        }
+        visitor.end(slot);
     });
     visitor.flush();
     g.mark();
@@ -182,11 +169,12 @@ private:
             analyse<RecordVisitor<Space>>(space, g, 0, errors_, owners_, gen_ == 2 ? s_.collector.edges_hint : 0);
             if (gen_ == 2) s_.collector.edges_hint = g.edges.size();
             overcounted_ = g.overcounted;
-            space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
-                if (g.reached(j)) return;
-                unreachable_.push_back(x);
-                if (g.slots[j].link & kDoubtful) doubtful_.push_back(x);
-            });
+            if (g.marked < space.population())  // (a live heap is not walked again for nothing)
+                space.scan(g.slots.data(), [&](std::uint32_t j, Object* x) {
+                    if (g.reached(j)) return;
+                    unreachable_.push_back(x);
+                    if (g.slots[j].link & kDoubtful) doubtful_.push_back(x);
+                });
         } catch (const TraceFailed&) {
             unreachable_.clear();
             doubtful_.clear();

@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
+#include <type_traits>
 
 #include <ouro/config.hpp>
 
@@ -60,12 +61,13 @@ struct Graph {
     // Some candidate's references from candidates outnumber its count: a trace() visits a
     // reference it does not hold, or one twice (seen by mark).
     bool overcounted = false;
+    std::size_t marked = 0;  // candidates reached by mark()
 
     // Throws std::bad_alloc (or std::length_error) before anything changed.
     Graph(GraphBuffers& b, std::size_t n) : slots(b.slots), edges(b.edges), stack(b.stack), size(n) {
         if (n >= kNoTarget) throw std::length_error("ouro::gc: a collection of more than 2^29 objects");
         edges.clear();
-        slots.assign_zero(n);
+        slots.assign_zero(n + 1);  // and a spare one at `size`, never a candidate (RecordVisitor's)
     }
     bool reached(std::uint32_t j) const noexcept { return slots[j].refs == kReached; }
 
@@ -110,12 +112,16 @@ struct Graph {
             }
             *top++ = t;
         };
-        auto visit = [&](std::uint32_t t) {
+        // Marks t and what it leads to. With the FIFO (fifo), a target is followed at once only
+        // when nothing else is in flight (a chain's links: no other miss to overlap with);
+        // without it, the first target always is and the second waits on the stack.
+        auto visit = [&](std::uint32_t t, auto fifo) __attribute__((always_inline)) {
             for (;;) {
                 Slot& x = s[t];
                 if (x.refs == kReached || !(x.link & kCandidate)) return;
                 overcounted |= x.refs < 0;
                 x.refs = kReached;
+                ++marked;
                 const std::uint32_t link = x.link;
                 if (!(link & kInline)) {
                     for (const std::uint32_t* e = runs + (link & kLinkMask); *e != kNone; ++e) push(*e);
@@ -123,17 +129,18 @@ struct Graph {
                 }
                 const std::uint32_t first = link & kLinkMask;
                 if (x.second != kNoTarget) {
-                    if (first != kNoTarget) push(first);
+                    if (first == kNoTarget) {
+                        t = x.second;
+                        continue;
+                    }
                     push(x.second);
+                } else if (first == kNoTarget) {
                     return;
                 }
-                if (first == kNoTarget) return;
-                if (top != bottom || queued) {
+                if (fifo && (top != bottom || queued)) {
                     push(first);
                     return;
                 }
-                // One reference and nothing else in flight (a chain's links): the FIFO has no
-                // other miss to overlap with this one, so the chase follows it at once.
                 t = first;
             }
         };
@@ -141,17 +148,18 @@ struct Graph {
         // FIFO to overlap: a plain stack is cheaper there.
         const bool fifo = size * sizeof(Slot) > kCachedBytes;
         for (std::uint32_t root = 0; root < size; ++root) {
+            // Only candidates have a positive gc_refs (others are only ever decremented).
             const std::int32_t r = s[root].refs;
-            if (!(s[root].link & kCandidate) || r == kReached) continue;
             if (r <= 0) {
-                overcounted |= r < 0;
+                if (OURO_UNLIKELY(r != kReached) && r < 0 && (s[root].link & kCandidate)) overcounted = true;
+                continue;
+            }
+            if (!fifo) {
+                visit(root, std::false_type{});
+                while (top != bottom) visit(*--top, std::false_type{});
                 continue;
             }
             push(root);
-            if (!fifo) {
-                while (top != bottom) visit(*--top);
-                continue;
-            }
             while (top != bottom || queued) {
                 if (top != bottom) {
                     const std::uint32_t t = *--top;
@@ -164,9 +172,9 @@ struct Graph {
                     }
                     const std::uint32_t oldest = ahead[at];
                     ahead[at] = t;
-                    visit(oldest);
+                    visit(oldest, std::true_type{});
                 } else {
-                    visit(ahead[(in - queued--) % kAhead]);
+                    visit(ahead[(in - queued--) % kAhead], std::true_type{});
                 }
             }
         }

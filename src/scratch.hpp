@@ -45,10 +45,13 @@ public:
     const T* begin() const noexcept { return data_; }
     const T* end() const noexcept { return data_ + size_; }
 
-    // n elements, all zero (capacity kept from earlier use).
+    // n elements, all zero (capacity kept from earlier use). Only the elements the array had room
+    // for before are written: what reserve() adds is zero already (a fresh mapping's pages, which
+    // a full collection's arrays always are, are written once, by the kernel).
     void assign_zero(std::size_t n) {
+        const std::size_t old = cap_ < n ? cap_ : n;
         reserve(n);
-        if (n) std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
+        if (old) std::memset(static_cast<void*>(data_), 0, old * sizeof(T));
         size_ = n;
     }
     void clear() noexcept { size_ = 0; }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -61,6 +62,21 @@ private:
     std::vector<std::size_t> large_;
 };
 
+// Records the edges of one candidate whose targets were appended to the edge array from `start`
+// on: up to two go into its slot (the common case), more stay there as a run ended by kNone.
+inline void record_edges(Graph& g, Slot& slot, std::size_t start, std::uint32_t flags) {
+    const std::size_t n = g.edges.size() - start;
+    if (n <= 2) {
+        slot.link = kCandidate | kInline | flags | (n ? g.edges[start] : kNoTarget);
+        slot.second = n == 2 ? g.edges[start + 1] : kNoTarget;
+        g.edges.resize(start);
+        return;
+    }
+    if (start >= kNoTarget) throw std::length_error("ouro::gc: a collection of more than 2^29 references");
+    slot.link = kCandidate | flags | static_cast<std::uint32_t>(start);
+    g.edges.push_back(kNone);
+}
+
 // Phase 1's visitor: subtracts one from each visited candidate's gc_refs and records the edge.
 // It flags the object as doubtful (kDoubtful, for phase 4) when its trace() visits a slot outside
 // the object's own block, or its own slots out of increasing address order: slots visited in
@@ -68,6 +84,10 @@ private:
 // repeat, and the flag costs a compare where an exact check of repeats would cost more. Checked
 // builds check repeats exactly and every outside slot now, so that a mistake is reported even
 // when the object is not garbage.
+//
+// trace() writes the slots it visits into the Visitor's buffer. An object that visited at most
+// two (list links, chains, tree nodes: nearly all) has its edges written straight into its slot
+// from there; only a longer buffer goes through the edge array.
 template <class Space>
 struct RecordVisitor final : Visitor {
     Space* space;
@@ -76,34 +96,62 @@ struct RecordVisitor final : Visitor {
     SlotOwners* owners;
     Object* current = nullptr;
     SeenSlots seen;         // checked builds: the object's own slots, for an exact check of repeats
-    bool doubtful = false;
     bool oom = false;  // the collector's own memory ran out (not the trace()'s fault)
     std::vector<const void*> outside_slots;  // checked builds: to find one visited twice
 
     RecordVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o)
-        : space(s), graph(g), errors(e), owners(o), slots_(g->slots.data()) {}
+        : space(s), graph(g), errors(e), owners(o), slots_(g->slots.data()) {
+        // The decrement ring starts full of the graph's spare slot (Graph): no count of waiting
+        // decrements to keep.
+        for (std::uint32_t& a : ahead_) a = static_cast<std::uint32_t>(g->size);
+        limit_ = buffer_ + kBuffer;
+    }
     OURO_ALWAYS_INLINE void begin(Object* x, std::size_t size) {
         current = x;
         base_ = reinterpret_cast<const char*>(x);
-        floor_ = base_;
         size_ = size;
-        doubtful = false;
         if constexpr (OURO_CHECKS) {
             seen.begin(x, size);
             outside_slots.clear();
         }
         cursor_ = buffer_;
-        limit_ = buffer_ + kBuffer;
     }
-    // Called when the buffer is full: it is recorded, and the slot starts the next one.
+    // Called when the buffer is full: it goes to the edge array, and the slot starts the next one.
     void visit(Object*& slot) override {
+        if (!spilled_) {
+            spilled_ = true;
+            start_ = graph->edges.size();
+            floor_ = base_;
+            doubtful_ = false;
+        }
         drain();
         *cursor_++ = &slot;
     }
-    // After the object's trace(): the buffered slots are recorded; checked builds report an
-    // outside slot visited twice.
-    OURO_ALWAYS_INLINE void end() {
-        drain();
+    // After the object's trace(): its edges into its slot; checked builds report an outside slot
+    // visited twice.
+    OURO_ALWAYS_INLINE void end(Slot& slot) {
+        if (OURO_UNLIKELY(spilled_)) {
+            drain();
+            spilled_ = false;
+            record_edges(*graph, slot, start_, doubtful_ ? kDoubtful : 0u);
+        } else {
+            const char* floor = base_;
+            bool doubt = false;
+            std::uint32_t target[2] = {kNoTarget, kNoTarget};
+            std::uint32_t* out = target;
+            Object*** const end = cursor_;
+            if (end - buffer_ <= 2) {
+                for (Object*** p = buffer_; p != end; ++p) out = edge(**p, floor, doubt, out);
+                slot.link = kCandidate | kInline | (doubt ? kDoubtful : 0u) | target[0];
+                slot.second = target[1];
+            } else {
+                start_ = graph->edges.size();
+                floor_ = floor;
+                doubtful_ = false;
+                drain();
+                record_edges(*graph, slot, start_, doubtful_ ? kDoubtful : 0u);
+            }
+        }
         if constexpr (OURO_CHECKS) {
             std::sort(outside_slots.begin(), outside_slots.end());
             if (std::adjacent_find(outside_slots.begin(), outside_slots.end()) != outside_slots.end())
@@ -112,18 +160,50 @@ struct RecordVisitor final : Visitor {
     }
 
 private:
-    // trace() writes non-null slots here (Visitor's buffer): a loop instead of a virtual call each.
     static constexpr std::size_t kBuffer = 32;
     Object** buffer_[kBuffer];
     const char* base_ = nullptr;   // the object's block
     std::size_t size_ = 0;
-    const char* floor_ = nullptr;  // past the last slot of the block visited
     Slot* slots_;                  // the graph's (allocated before the gather)
+    // The buffer's trip through the edge array (more than two slots visited):
+    bool spilled_ = false;         // part of it is there already (the buffer overflowed)
+    std::size_t start_ = 0;        // where the object's run starts
+    const char* floor_ = nullptr;  // past the last slot of the block visited
+    bool doubtful_ = false;
 
-    // Room for the buffer's edges is made once, so that recording one is a plain store; the loop
-    // works on locals (through `this` every field would be a load and a store per slot).
-    OURO_ALWAYS_INLINE void drain() {
-        if (cursor_ == buffer_) return;
+    // One visited slot: the doubt it casts, and its target's slot number written at `out` when
+    // it is a candidate (returns the next place to write). The decrement waits in a small ring,
+    // its target prefetched as it enters: in a big heap each target's slot is a cache miss (and
+    // decrements commute).
+    OURO_ALWAYS_INLINE std::uint32_t* edge(Object*& slot, const char*& floor, bool& doubt, std::uint32_t* out) {
+        const char* at = reinterpret_cast<const char*>(&slot);
+        if (static_cast<std::size_t>(at - base_) < size_) {
+            if constexpr (OURO_CHECKS) {
+                if (!seen.first(&slot)) {
+                    errors->record(*current, "visited a Ref of its own twice (counted once)");
+                    return out;
+                }
+            }
+            doubt |= at < floor;
+            floor = at + 1;
+        } else {
+            doubt = true;
+            if constexpr (OURO_CHECKS)
+                if (!check_outside(&slot)) return out;
+        }
+        const std::uint32_t j = space->index(slot);
+        if (j == kNone) return out;
+        __builtin_prefetch(&slots_[j], 1);
+        const std::uint32_t k = in_++ % kAhead;
+        --slots_[ahead_[k]].refs;
+        ahead_[k] = j;
+        *out = j;
+        return out + 1;
+    }
+
+    // The buffer into the edge array. Room for it is made once, so that recording an edge is a
+    // plain store.
+    void drain() {
         auto& edges = graph->edges;
         try {
             edges.reserve(edges.size() + kBuffer);
@@ -131,44 +211,14 @@ private:
             oom = true;
             throw;
         }
-        std::uint32_t* out = edges.data() + edges.size();
-        const char* const base = base_;
-        const std::size_t size = size_;
+        std::uint32_t* const first = edges.data() + edges.size();
+        std::uint32_t* out = first;
         const char* floor = floor_;
-        bool doubt = doubtful;
-        std::uint32_t in = in_;
-        Slot* const slots = slots_;
-        for (Object*** p = buffer_; p != cursor_; ++p) {
-            Object*& slot = **p;
-            const char* at = reinterpret_cast<const char*>(&slot);
-            if (static_cast<std::size_t>(at - base) < size) {
-                if constexpr (OURO_CHECKS) {
-                    if (!seen.first(&slot)) {
-                        errors->record(*current, "visited a Ref of its own twice (counted once)");
-                        continue;
-                    }
-                }
-                doubt |= at < floor;
-                floor = at + 1;
-            } else {
-                doubt = true;
-                if constexpr (OURO_CHECKS)
-                    if (!check_outside(&slot)) continue;
-            }
-            const std::uint32_t j = space->index(slot);
-            if (j == kNone) continue;
-            // The decrement waits in a small ring, its target prefetched as it enters: in a big
-            // heap each target's slot is a cache miss (and decrements commute).
-            __builtin_prefetch(&slots[j], 1);
-            const std::uint32_t k = in++ % kAhead;
-            if (in > kAhead) --slots[ahead_[k]].refs;
-            ahead_[k] = j;
-            *out++ = j;
-        }
-        edges.commit(static_cast<std::size_t>(out - edges.data()));
+        bool doubt = doubtful_;
+        for (Object*** p = buffer_; p != cursor_; ++p) out = edge(**p, floor, doubt, out);
+        edges.commit(edges.size() + static_cast<std::size_t>(out - first));
         floor_ = floor;
-        doubtful = doubt;
-        in_ = in;
+        doubtful_ = doubt;
         cursor_ = buffer_;
     }
     static constexpr std::uint32_t kAhead = 16;
@@ -178,8 +228,10 @@ private:
 public:
     // After the last candidate: the decrements still waiting.
     void flush() noexcept {
-        for (std::uint32_t i = in_ > kAhead ? in_ - kAhead : 0; i < in_; ++i) --slots_[ahead_[i % kAhead]].refs;
-        in_ = 0;
+        for (std::uint32_t& a : ahead_) {
+            --slots_[a].refs;
+            a = static_cast<std::uint32_t>(graph->size);
+        }
     }
 
 private:
@@ -213,7 +265,6 @@ struct VerifyVisitor final : Visitor {
     SlotOwners* owners;
     Object* current = nullptr;
     SeenSlots seen;
-    static constexpr bool doubtful = false;
     bool oom = false;
     PointerMap<char> outside_seen;  // outside slots visited by any member
 
@@ -221,8 +272,9 @@ struct VerifyVisitor final : Visitor {
     void begin(Object* x, std::size_t size) {
         current = x;
         seen.begin(x, size);
+        start_ = graph->edges.size();
     }
-    void end() {}
+    void end(Slot& slot) { record_edges(*graph, slot, start_, 0); }
     void flush() noexcept {}
     void visit(Object*& slot) override {
         if (seen.inside(&slot)) {
@@ -255,6 +307,8 @@ struct VerifyVisitor final : Visitor {
     }
 
 private:
+    std::size_t start_ = 0;  // the current member's first edge
+
     bool first_outside(const void* slot) {
         try {
             return outside_seen.insert(slot);
