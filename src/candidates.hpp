@@ -28,11 +28,10 @@ struct YoungSpace {
     std::uint32_t slots() const noexcept { return n; }
     Object* at(std::uint32_t j) const noexcept { return list[base + j]; }
     std::uint32_t index(Object* y) const noexcept {
-        const std::uint32_t w = gcword(y);
-        if (!(w & kTracked) || generation(w) != 0) return kNone;
-        std::uint32_t j = (w >> kIndexShift) - base;  // wraps for generation 1 in a generation-0 collection
-        // The slot must hold this very object: one of another heap (or allocated by a
-        // misbehaving trace()) has index bits that mean nothing here.
+        // An object the list holds at that position is tracked and young: only the position
+        // needs checking. Any other object's index bits (an old object's epoch, one of another
+        // heap, one allocated by a misbehaving trace()) mean nothing here.
+        const std::uint32_t j = (gcword(y) >> kIndexShift) - base;  // wraps for generation 1 in a generation-0 collection
         return j < n && at(j) == y ? j : kNone;
     }
     // Calls f(object, slot, block size) for every candidate.

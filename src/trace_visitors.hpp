@@ -107,10 +107,10 @@ struct RecordVisitor final : Visitor {
         limit_ = buffer_ + kBuffer;
     }
     OURO_ALWAYS_INLINE void begin(Object* x, std::size_t size) {
-        current = x;
         base_ = reinterpret_cast<const char*>(x);
         size_ = size;
         if constexpr (OURO_CHECKS) {
+            current = x;  // for the reports
             seen.begin(x, size);
             outside_slots.clear();
         }
