@@ -196,7 +196,8 @@ private:
         auto& young = HeapAccess::young(heap_);
         for (Object* u : unreachable_) {
             std::uint32_t& w = gcword(u);
-            if (generation(w) == 0) young.remove(u);
+            // (An older collection empties the young list below: no removal one by one.)
+            if (gen_ == 0 && generation(w) == 0) young.remove(u);
             set_generation(u, 2);
             w |= kUnreachable;
             finalizers_pending_ |= (w & (kHasFinalizer | kFinalized)) == kHasFinalizer;
@@ -208,7 +209,7 @@ private:
             // Promoted by a young collection: pending long-lived objects (§6 of docs/design.md).
             const std::uint32_t index = s_.schedule.promotion_index(gen_);
             for (std::uint32_t i = 0; i < young.size(); ++i)
-                set_generation(young[i], 2, index);
+                if (!(gcword(young[i]) & kUnreachable)) set_generation(young[i], 2, index);
             young.clear();
         }
         HeapAccess::count0(heap_) = 0;
