@@ -1,5 +1,6 @@
-// The collector's scratch for one reachability analysis: one 8-byte slot per candidate and the
-// candidates' recorded edges (see src/collector.cpp and docs/design.md §5).
+// The collector's scratch for one reachability analysis: one 12-byte slot per candidate (and a
+// spare one past them) and the candidates' recorded edges (see src/collector.cpp and
+// docs/design.md §5).
 #pragma once
 
 #include "scratch.hpp"
