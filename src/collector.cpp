@@ -194,24 +194,23 @@ private:
     // user code runs in the phases that follow.
     void promote(std::size_t survivors) noexcept {
         auto& young = HeapAccess::young(heap_);
+        if (gen_ != 0) {
+            // Promoted by a young collection: pending long-lived objects (§6 of docs/design.md).
+            // The list is emptied whole; U's members, in it too, get their generation below.
+            const std::uint32_t index = s_.schedule.promotion_index(gen_);
+            for (std::uint32_t i = 0; i < young.size(); ++i)
+                set_generation(young[i], 2, index);
+            young.clear();
+        }
         for (Object* u : unreachable_) {
             std::uint32_t& w = gcword(u);
-            // (An older collection empties the young list below: no removal one by one.)
-            if (gen_ == 0 && generation(w) == 0) young.remove(u);
+            if (generation(w) == 0) young.remove(u);
             set_generation(u, 2);
             w |= kUnreachable;
             finalizers_pending_ |= (w & (kHasFinalizer | kFinalized)) == kHasFinalizer;
             ++refcnt(u);
         }
-        if (gen_ == 0) {
-            young.promote_all();
-        } else {
-            // Promoted by a young collection: pending long-lived objects (§6 of docs/design.md).
-            const std::uint32_t index = s_.schedule.promotion_index(gen_);
-            for (std::uint32_t i = 0; i < young.size(); ++i)
-                if (!(gcword(young[i]) & kUnreachable)) set_generation(young[i], 2, index);
-            young.clear();
-        }
+        if (gen_ == 0) young.promote_all();
         HeapAccess::count0(heap_) = 0;
         s_.schedule.collected(gen_, survivors);
     }
