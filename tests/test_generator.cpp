@@ -29,7 +29,7 @@ ouro::Generator<ouro::Ref<Node>> walk(ouro::Ref<Node> head) {
 static_assert(std::ranges::input_range<ouro::Generator<long>>);
 static_assert(std::ranges::view<ouro::Generator<long>>);
 static_assert(!std::ranges::forward_range<ouro::Generator<long>>);
-static_assert(!ouro::holds_refs<ouro::Generator<ouro::Ref<Node>>>, "a frame cannot be traced");
+static_assert(ouro::holds_refs<ouro::Generator<ouro::Ref<Node>>>, "an object's trace() visits a generator's frame");
 
 template <class R>
 std::vector<std::ranges::range_value_t<R>> to_vector(R&& r) {
