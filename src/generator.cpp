@@ -11,6 +11,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace ouro::detail {
 
@@ -59,8 +60,9 @@ void deallocate_frame(void* frame, std::size_t size) noexcept {
     free_block(static_cast<char*>(frame) - kPrefix, block_bytes(size));
 }
 
-void free_frame_block(void* block) noexcept {
-    free_block(static_cast<char*>(block) - kPrefix, prefix_of(block)->bytes);
+void free_params(FrameTraced* traced) noexcept {
+    while (traced->next) traced = traced->next;
+    free_block(reinterpret_cast<char*>(traced) - kPrefix, prefix_of(traced)->bytes);
 }
 
 bool frame_holds(const void* address, const void* p) noexcept {
@@ -81,6 +83,8 @@ std::size_t frame_bytes(const void* address) {
 }
 
 void generator_misuse(const char* what) { throw std::logic_error(std::string("ouro::Generator: ") + what); }
+
+void rethrow_pending(std::exception_ptr& pending) { std::rethrow_exception(std::exchange(pending, nullptr)); }
 
 std::exception_ptr make_generator_exit() noexcept {
     try {

@@ -27,6 +27,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <iterator>
 #include <memory>
@@ -61,6 +62,8 @@ bool frame_holds(const void* address, const void* p) noexcept;
 [[noreturn]] void generator_misuse(const char* what);
 // A generator destroyed by its own body: prints the message and aborts (a destructor cannot throw).
 [[noreturn]] void generator_destroyed_while_running() noexcept;
+// Rethrows `pending`, leaving it null (out of line: the frame's resumption stays small).
+[[noreturn]] void rethrow_pending(std::exception_ptr& pending);
 // GeneratorExit, made for close(); null without memory for it.
 std::exception_ptr make_generator_exit() noexcept;
 bool is_generator_exit(const std::exception_ptr& e) noexcept;
@@ -71,8 +74,9 @@ std::exception_ptr body_exception() noexcept;
 [[noreturn]] void generator_ignored_exit();
 // ~Generator's close() failed: to the unraisable hook.
 void report_close_failure() noexcept;
-// Frees a block of allocate_frame's by the size its prefix records.
-void free_frame_block(void* block) noexcept;
+struct FrameTraced;
+// Frees the FrameParams block, the last node of a frame's traced list.
+void free_params(FrameTraced* traced) noexcept;
 
 // Storage in a frame that the generator's trace() visits: its parameters, a trace_locals scope.
 struct FrameTraced {
@@ -117,11 +121,15 @@ struct FrameParams final : FrameTraced {
 template <class T, class Send>
 struct PromiseCore;
 
-// A yield_from in progress: the sub-generator a frame delegates to (lives in the awaiter).
+// A yield_from in progress: the sub-generator a frame delegates to (lives in the awaiter, in the
+// delegating frame), and the way back up that the driver follows when the sub-generator finishes.
 template <class T, class Send>
 struct Delegation {
     PromiseCore<T, Send>* core;
     std::coroutine_handle<> handle;
+    PromiseCore<T, Send>* parent;
+    std::coroutine_handle<> parent_handle;
+    Delegation* up = nullptr;  // the delegation the driver reached the parent through (set as it descends)
 };
 
 template <class Send>
@@ -140,21 +148,26 @@ struct PromiseCore : SentSlot<Send> {
     FrameTraced* traced = nullptr;
     Delegation<T, Send>* delegate = nullptr;  // the sub-generator of the yield_from it stopped at
     bool started = false;
-    bool running = false;  // resumed and not yet suspended again: Python's gi_running
-    bool taken = false;    // the current value was read: begin() moves on to the next
+    bool running = false;      // resumed and not yet suspended again: Python's gi_running
+    bool taken = false;        // the current value was read: begin() moves on to the next
+    bool delegating = false;   // `delegate` is set
     bool owns_params = false;  // traced's last node is the FrameParams block
+
+    void delegate_to(Delegation<T, Send>* d) noexcept {
+        delegate = d;
+        delegating = d != nullptr;
+    }
 
     // Resumes the frame, or the innermost sub-generator it delegates to, until a value is yielded
     // or the frame finishes. Whatever `error` holds is raised in the innermost.
     static void drive(PromiseCore& start, std::coroutine_handle<> h) {
-        start.started = start.running = true;
-        start.taken = false;
-        if (!start.delegate) [[likely]] {
+        if (!start.delegating) [[likely]] {
+            start.started = start.running = true;
+            start.taken = false;
             h.resume();
-            if (!start.delegate) [[likely]] {
-                start.running = false;
+            start.running = false;
+            if (!start.delegating) [[likely]]
                 return;
-            }
         }
         drive_chain(start, h);
     }
@@ -162,14 +175,19 @@ struct PromiseCore : SentSlot<Send> {
     // A chain of delegations, walked with a loop: a deep recursion of yield_from (a tree walk)
     // resumes each frame from here, never one from another.
     static void drive_chain(PromiseCore& start, std::coroutine_handle<> start_handle) {
+        start.started = start.running = true;
+        start.taken = false;
         PromiseCore* p = &start;
         std::coroutine_handle<> h = start_handle;
+        Delegation<T, Send>* via = nullptr;
         for (;;) {
             while (Delegation<T, Send>* d = p->delegate) {
                 if (d->core->running) {
                     stop_chain(start);
                     generator_misuse("yield_from: the sub-generator is already executing");
                 }
+                d->up = via;
+                via = d;
                 p = d->core;
                 h = d->handle;
                 p->started = p->running = true;
@@ -185,13 +203,10 @@ struct PromiseCore : SentSlot<Send> {
             if (p == &start) break;
             // p finished: its parent resumes at its yield_from, which re-raises what p threw.
             p->running = false;
-            PromiseCore* parent = &start;
-            h = start_handle;
-            while (parent->delegate->core != p) {
-                h = parent->delegate->handle;
-                parent = parent->delegate->core;
-            }
-            parent->delegate = nullptr;
+            PromiseCore* parent = via->parent;
+            h = via->parent_handle;
+            via = via->up;
+            parent->delegate_to(nullptr);
             parent->error = std::exchange(p->error, nullptr);
             p = parent;
         }
@@ -212,7 +227,7 @@ struct PromiseCore : SentSlot<Send> {
     // Raised at the co_yield that resumes: throw_(), close(), or a sub-generator's exception.
     void raise_pending() {
         if (error) [[unlikely]]
-            std::rethrow_exception(std::exchange(error, nullptr));
+            rethrow_pending(error);
     }
     auto resume_value() {
         raise_pending();
@@ -324,10 +339,8 @@ public:
             if constexpr (detail::traced_param_count<Args...> > 0) register_params(args...);
         }
         ~promise_type() {
-            if (!this->owns_params) return;
-            detail::FrameTraced* last = this->traced;
-            while (last->next) last = last->next;
-            detail::free_frame_block(last);
+            if (this->owns_params) [[unlikely]]
+                detail::free_params(this->traced);
         }
         promise_type(const promise_type&) = delete;
         promise_type& operator=(const promise_type&) = delete;
@@ -336,7 +349,7 @@ public:
         static void operator delete(void* frame, std::size_t size) noexcept { detail::deallocate_frame(frame, size); }
 
         Generator get_return_object() noexcept { return Generator(handle_type::from_promise(*this)); }
-        // The body starts at the first resumption; throw_() before it raises at the start.
+        // The body starts at the first resumption, which raises what throw_() passed before it.
         struct InitialAwaiter {
             Core* promise;
             bool await_ready() const noexcept { return false; }
@@ -347,13 +360,14 @@ public:
         std::suspend_always final_suspend() noexcept { return {}; }
         void unhandled_exception() noexcept { this->error = detail::body_exception(); }
 
+        // A yielded lvalue or temporary lives in the frame until the generator resumes: no copy.
+        // (GCC copies an awaiter returned by reference: it holds the promise's address instead.)
         struct YieldAwaiter {
             Core* promise;
             bool await_ready() const noexcept { return false; }
             void await_suspend(std::coroutine_handle<>) const noexcept {}
             sent_type await_resume() const { return promise->resume_value(); }
         };
-        // A yielded lvalue or temporary lives in the frame until the generator resumes: no copy.
         YieldAwaiter yield_value(T& v) noexcept {
             this->value = std::addressof(v);
             return {this};
@@ -363,14 +377,17 @@ public:
             return {this};
         }
         // A const lvalue is copied into the awaiter, which also lives in the frame until resumed.
-        struct CopyAwaiter : YieldAwaiter {
+        struct CopyAwaiter {
             T copy;
-            void await_suspend(std::coroutine_handle<>) noexcept { this->promise->value = std::addressof(copy); }
+            Core* promise;
+            bool await_ready() const noexcept { return false; }
+            void await_suspend(std::coroutine_handle<>) noexcept { promise->value = std::addressof(copy); }
+            sent_type await_resume() const { return promise->resume_value(); }
         };
         CopyAwaiter yield_value(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>)
             requires std::copy_constructible<T>
         {
-            return CopyAwaiter{{this}, v};
+            return CopyAwaiter{v, this};
         }
 
         // yield_from: the driver (PromiseCore::drive) steps the sub-generator once this frame
@@ -381,9 +398,9 @@ public:
             Core* promise;
             detail::Delegation<T, Send> link{};
             bool await_ready() const noexcept { return sub.done(); }
-            void await_suspend(std::coroutine_handle<>) noexcept {
-                link = {&sub.h_.promise(), sub.h_};
-                promise->delegate = &link;
+            void await_suspend(std::coroutine_handle<> self) noexcept {
+                link = {&sub.h_.promise(), sub.h_, promise, self};
+                promise->delegate_to(&link);
             }
             R2 await_resume() {
                 promise->raise_pending();
@@ -578,7 +595,7 @@ private:
         promise_type& p = h.promise();
         if (p.running) detail::generator_misuse("already executing (it resumed itself)");
         Core::drive(p, h);
-        if (p.error) std::rethrow_exception(std::exchange(p.error, nullptr));
+        p.raise_pending();
     }
     T& take() {
         if (h_.done()) throw StopIteration();
