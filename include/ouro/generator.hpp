@@ -129,7 +129,8 @@ struct Delegation {
     std::coroutine_handle<> handle;
     PromiseCore<T, Send>* parent;
     std::coroutine_handle<> parent_handle;
-    Delegation* up = nullptr;  // the delegation the driver reached the parent through (set as it descends)
+    Delegation* up = nullptr;         // the delegation that reached the parent (null: the chain's start)
+    Delegation* innermost = nullptr;  // in the start's own delegation: the chain's deepest one
 };
 
 template <class Send>
@@ -169,33 +170,34 @@ struct PromiseCore : SentSlot<Send> {
             if (!start.delegating) [[likely]]
                 return;
         }
-        drive_chain(start, h);
+        drive_chain(start);
     }
 
     // A chain of delegations, walked with a loop: a deep recursion of yield_from (a tree walk)
-    // resumes each frame from here, never one from another.
-    static void drive_chain(PromiseCore& start, std::coroutine_handle<> start_handle) {
+    // resumes each frame from here, never one from another, and starts at the deepest delegation
+    // it recorded. A sub-generator is marked running while delegated to, so that nobody else
+    // resumes it and the chain changes only here.
+    static void drive_chain(PromiseCore& start) {
         start.started = start.running = true;
         start.taken = false;
-        PromiseCore* p = &start;
-        std::coroutine_handle<> h = start_handle;
-        Delegation<T, Send>* via = nullptr;
+        Delegation<T, Send>* via = start.delegate->innermost;
+        PromiseCore* p = via->core;
+        std::coroutine_handle<> h = via->handle;
+        p->error = std::exchange(start.error, nullptr);  // throw_/close reach the innermost
+        if constexpr (!std::is_void_v<Send>) p->sent = std::exchange(start.sent, std::nullopt);
         for (;;) {
-            while (Delegation<T, Send>* d = p->delegate) {
-                if (d->core->running) {
-                    stop_chain(start);
-                    generator_misuse("yield_from: the sub-generator is already executing");
-                }
+            if (!h.done()) {
+                p->started = true;
+                h.resume();
+            }
+            if (Delegation<T, Send>* d = p->delegate) {  // it reached a yield_from: step its sub-generator
                 d->up = via;
                 via = d;
+                start.delegate->innermost = d;
                 p = d->core;
                 h = d->handle;
-                p->started = p->running = true;
-                p->error = std::exchange(start.error, nullptr);  // throw_/close reach the innermost
-                if constexpr (!std::is_void_v<Send>) p->sent = std::exchange(start.sent, std::nullopt);
+                continue;
             }
-            if (!h.done()) h.resume();
-            if (p->delegate) continue;  // it reached a yield_from: step its sub-generator now
             if (!h.done()) {
                 start.value = p->value;
                 break;
@@ -206,21 +208,19 @@ struct PromiseCore : SentSlot<Send> {
             PromiseCore* parent = via->parent;
             h = via->parent_handle;
             via = via->up;
+            if (via) start.delegate->innermost = via;
             parent->delegate_to(nullptr);
             parent->error = std::exchange(p->error, nullptr);
             p = parent;
         }
-        stop_chain(start);
+        start.running = false;
     }
 
-    static void stop_chain(PromiseCore& start) noexcept {
-        for (PromiseCore* q = &start; q; q = q->delegate ? q->delegate->core : nullptr) q->running = false;
-    }
-
-    // The registered storage of the frame and of the sub-generators it delegates to; a running
-    // frame is a stack's, all roots.
+    // The registered storage of the frame and of the sub-generators it delegates to; while the
+    // chain runs, all of it is a stack's: roots.
     void trace(Visitor& v) {
-        for (PromiseCore* q = this; q && !q->running; q = q->delegate ? q->delegate->core : nullptr)
+        if (running) return;
+        for (PromiseCore* q = this; q; q = q->delegate ? q->delegate->core : nullptr)
             for (FrameTraced* n = q->traced; n; n = n->next) n->visit(v, *n);
     }
 
@@ -397,9 +397,17 @@ public:
             Generator<T, Send, R2> sub;
             Core* promise;
             detail::Delegation<T, Send> link{};
+            FromAwaiter(Generator<T, Send, R2>&& g, Core* p) noexcept : sub(std::move(g)), promise(p) {}
+            FromAwaiter(const FromAwaiter&) = delete;
+            FromAwaiter& operator=(const FromAwaiter&) = delete;
+            // Destroyed mid-delegation (its frame closed or destroyed): sub is an ordinary generator again.
+            ~FromAwaiter() {
+                if (sub.h_) sub.h_.promise().running = false;
+            }
             bool await_ready() const noexcept { return sub.done(); }
             void await_suspend(std::coroutine_handle<> self) noexcept {
-                link = {&sub.h_.promise(), sub.h_, promise, self};
+                link = {&sub.h_.promise(), sub.h_, promise, self, nullptr, &link};
+                sub.h_.promise().running = true;
                 promise->delegate_to(&link);
             }
             R2 await_resume() {
