@@ -175,8 +175,10 @@ struct Base : ouro::Object {
 using Edges = std::pmr::vector<ouro::Ref<Base>>;
 
 // Where::Framed: the edges are the parameter of a generator suspended at its first co_yield, which
-// yields their address (the frame's copy, registered for the generator's trace()).
-inline ouro::Generator<Edges*> hold_edges(Edges edges) {
+// yields their address (the frame's copy, registered for the generator's trace()). Static, not
+// inline: Clang 14 at -O2 -g fails on an inline coroutine here ("Cannot represent a difference
+// across sections").
+static ouro::Generator<Edges*> hold_edges(Edges edges) {
     co_yield &edges;
 }
 

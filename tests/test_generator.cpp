@@ -757,7 +757,7 @@ TEST_F(GeneratorTest, YieldFromPassesValuesAndReturnsTheResult) {
     EXPECT_EQ(Guard::destroyed, 2);
 }
 
-ouro::Generator<long, long, long> doubled_total() {
+ouro::Generator<long, long> doubled_total() {
     long r = co_yield ouro::yield_from(running_total());
     co_yield r * 2;
 }
