@@ -148,27 +148,37 @@ struct PromiseCore : SentSlot<Send> {
     std::exception_ptr error;  // to raise at the co_yield on resume (throw_, close); then what the body threw
     FrameTraced* traced = nullptr;
     Delegation<T, Send>* delegate = nullptr;  // the sub-generator of the yield_from it stopped at
+    // kRunning: resumed and not yet suspended again (Python's gi_running), or delegated to by a
+    // yield_from; kDelegating: `delegate` is set. One byte, tested once before a resumption.
+    enum : std::uint8_t { kRunning = 1, kDelegating = 2 };
+    std::uint8_t busy = 0;
     bool started = false;
-    bool running = false;      // resumed and not yet suspended again: Python's gi_running
     bool taken = false;        // the current value was read: begin() moves on to the next
-    bool delegating = false;   // `delegate` is set
     bool owns_params = false;  // traced's last node is the FrameParams block
 
+    bool running() const noexcept { return busy & kRunning; }
+    void set_running(bool on) noexcept { busy = static_cast<std::uint8_t>(on ? busy | kRunning : busy & ~kRunning); }
     void delegate_to(Delegation<T, Send>* d) noexcept {
         delegate = d;
-        delegating = d != nullptr;
+        busy = static_cast<std::uint8_t>(d ? busy | kDelegating : busy & ~kDelegating);
     }
 
     // Resumes the frame, or the innermost sub-generator it delegates to, until a value is yielded
-    // or the frame finishes. Whatever `error` holds is raised in the innermost.
+    // or the frame finishes. Whatever `error` holds is raised in the innermost. Refused while it
+    // runs (Python's "generator already executing").
     static void drive(PromiseCore& start, std::coroutine_handle<> h) {
-        if (!start.delegating) [[likely]] {
-            start.started = start.running = true;
+        if (start.busy == 0) [[likely]] {
+            start.started = true;
             start.taken = false;
+            start.busy = kRunning;
             h.resume();
-            start.running = false;
-            if (!start.delegating) [[likely]]
+            if (start.busy == kRunning) [[likely]] {
+                start.busy = 0;
                 return;
+            }
+            start.set_running(false);  // it reached a yield_from
+        } else if (start.running()) {
+            generator_misuse("already executing (it resumed itself)");
         }
         drive_chain(start);
     }
@@ -178,8 +188,9 @@ struct PromiseCore : SentSlot<Send> {
     // it recorded. A sub-generator is marked running while delegated to, so that nobody else
     // resumes it and the chain changes only here.
     static void drive_chain(PromiseCore& start) {
-        start.started = start.running = true;
+        start.started = true;
         start.taken = false;
+        start.set_running(true);
         Delegation<T, Send>* via = start.delegate->innermost;
         PromiseCore* p = via->core;
         std::coroutine_handle<> h = via->handle;
@@ -204,7 +215,7 @@ struct PromiseCore : SentSlot<Send> {
             }
             if (p == &start) break;
             // p finished: its parent resumes at its yield_from, which re-raises what p threw.
-            p->running = false;
+            p->set_running(false);
             PromiseCore* parent = via->parent;
             h = via->parent_handle;
             via = via->up;
@@ -213,13 +224,13 @@ struct PromiseCore : SentSlot<Send> {
             parent->error = std::exchange(p->error, nullptr);
             p = parent;
         }
-        start.running = false;
+        start.set_running(false);
     }
 
     // The registered storage of the frame and of the sub-generators it delegates to; while the
     // chain runs, all of it is a stack's: roots.
     void trace(Visitor& v) {
-        if (running) return;
+        if (running()) return;
         for (PromiseCore* q = this; q; q = q->delegate ? q->delegate->core : nullptr)
             for (FrameTraced* n = q->traced; n; n = n->next) n->visit(v, *n);
     }
@@ -349,14 +360,8 @@ public:
         static void operator delete(void* frame, std::size_t size) noexcept { detail::deallocate_frame(frame, size); }
 
         Generator get_return_object() noexcept { return Generator(handle_type::from_promise(*this)); }
-        // The body starts at the first resumption, which raises what throw_() passed before it.
-        struct InitialAwaiter {
-            Core* promise;
-            bool await_ready() const noexcept { return false; }
-            void await_suspend(std::coroutine_handle<>) const noexcept {}
-            void await_resume() const { promise->raise_pending(); }
-        };
-        InitialAwaiter initial_suspend() noexcept { return {this}; }
+        // The body starts at the first resumption (throw_() before it never runs it).
+        std::suspend_always initial_suspend() noexcept { return {}; }
         std::suspend_always final_suspend() noexcept { return {}; }
         void unhandled_exception() noexcept { this->error = detail::body_exception(); }
 
@@ -402,12 +407,12 @@ public:
             FromAwaiter& operator=(const FromAwaiter&) = delete;
             // Destroyed mid-delegation (its frame closed or destroyed): sub is an ordinary generator again.
             ~FromAwaiter() {
-                if (sub.h_) sub.h_.promise().running = false;
+                if (sub.h_) sub.h_.promise().set_running(false);
             }
             bool await_ready() const noexcept { return sub.done(); }
             void await_suspend(std::coroutine_handle<> self) noexcept {
                 link = {&sub.h_.promise(), sub.h_, promise, self, nullptr, &link};
-                sub.h_.promise().running = true;
+                sub.h_.promise().set_running(true);
                 promise->delegate_to(&link);
             }
             R2 await_resume() {
@@ -503,7 +508,7 @@ public:
     // Starts the generator, or moves on past a value already read (a second loop continues after
     // the value a first loop broke at, as in Python). Rethrows what the body threw.
     iterator begin() {
-        if (h_ && h_.promise().running) detail::generator_misuse("already executing (it resumed itself)");
+        if (h_ && h_.promise().running()) detail::generator_misuse("already executing (it resumed itself)");
         if (h_ && !h_.done() && (!h_.promise().started || h_.promise().taken)) resume(h_);
         return iterator(h_);
     }
@@ -526,7 +531,7 @@ public:
         if (!h_ || h_.done()) throw StopIteration();
         promise_type& p = h_.promise();
         if (!p.started) detail::generator_misuse("can't send a value to a just-started generator (call next() first)");
-        if (p.running) detail::generator_misuse("already executing (it resumed itself)");
+        if (p.running()) detail::generator_misuse("already executing (it resumed itself)");
         p.sent.emplace(std::forward<U>(v));
         resume(h_);
         return take();
@@ -537,7 +542,11 @@ public:
     T& throw_(std::exception_ptr error) {
         if (!error) detail::generator_misuse("throw_() of a null exception_ptr");
         if (!h_ || h_.done()) std::rethrow_exception(error);
-        if (h_.promise().running) detail::generator_misuse("already executing (it resumed itself)");
+        if (h_.promise().running()) detail::generator_misuse("already executing (it resumed itself)");
+        if (!h_.promise().started) {  // raised before the first statement: nothing can catch it
+            destroy();
+            std::rethrow_exception(error);
+        }
         h_.promise().error = std::move(error);
         resume(h_);
         return take();
@@ -557,7 +566,7 @@ public:
     void close() {
         if (!h_) return;
         promise_type& p = h_.promise();
-        if (p.running) detail::generator_misuse("close() called while it is running");
+        if (p.running()) detail::generator_misuse("close() called while it is running");
         if (p.started && !h_.done()) {
             std::exception_ptr exit = detail::make_generator_exit();
             if (!exit) {  // no memory for GeneratorExit: the frame is destroyed without it
@@ -601,7 +610,6 @@ private:
     static void resume(handle_type h) {
         if (!h || h.done()) detail::generator_misuse("an iterator at the end was incremented");
         promise_type& p = h.promise();
-        if (p.running) detail::generator_misuse("already executing (it resumed itself)");
         Core::drive(p, h);
         p.raise_pending();
     }
@@ -612,11 +620,12 @@ private:
     }
     void destroy() noexcept {
         if (!h_) return;
-        if (h_.promise().running) detail::generator_destroyed_while_running();
+        if (h_.promise().running()) detail::generator_destroyed_while_running();
         std::exchange(h_, nullptr).destroy();
     }
     void finalize() noexcept {
-        if (h_ && h_.promise().started && !h_.done() && !h_.promise().running) {
+        if (!h_) return;
+        if (h_.promise().started && !h_.done() && !h_.promise().running()) [[unlikely]] {
             try {
                 close();
             } catch (...) {
