@@ -125,12 +125,14 @@ enum class State : std::uint8_t {
     Zombie,   // its constructor threw; stray references (Ref(this)) keep the dead block allocated
     Failed,   // its constructor threw; the block is gone
 };
-// Where a node keeps its edges: one std::pmr::vector, held in one of four ways, or an ouro::List.
-enum class Where : std::uint8_t { Inline, Boxed, Erased, Keyed, Listed };
-inline constexpr int kWheres = 5;
+// Where a node keeps its edges: one std::pmr::vector, held in one of five ways (the fifth: as the
+// by-value parameter of a suspended generator, whose frame the node's trace() visits), or an
+// ouro::List.
+enum class Where : std::uint8_t { Inline, Boxed, Erased, Keyed, Listed, Framed };
+inline constexpr int kWheres = 6;
 
 inline const char* where_name(Where w) {
-    static const char* const names[] = {"inline", "boxed", "erased", "keyed", "listed"};
+    static const char* const names[] = {"inline", "boxed", "erased", "keyed", "listed", "framed"};
     return names[static_cast<int>(w)];
 }
 inline const char* fin_name(Fin f) {
@@ -172,6 +174,14 @@ struct Base : ouro::Object {
 // then either steals its buffer (equal allocators) or moves the references one by one.
 using Edges = std::pmr::vector<ouro::Ref<Base>>;
 
+// Where::Framed: the edges are the parameter of a generator suspended at its first co_yield, which
+// yields their address (the frame's copy, registered for the generator's trace()). Static, not
+// inline: Clang 14 at -O2 -g fails on an inline coroutine here ("Cannot represent a difference
+// across sections").
+static ouro::Generator<Edges*> hold_edges(Edges edges) {
+    co_yield &edges;
+}
+
 struct WithSide {};  // selects the constructor whose default argument allocates a side object
 struct Throwing {};  // selects the constructor that leaks `this` and throws (Model::alloc_throwing)
 inline constexpr int kTokenValue = 0x70c;
@@ -197,6 +207,8 @@ struct Node : Base {
     ouro::WeakKeyDictionary<Key, Edges> keyed;    // one entry, under the model's key, when used
     Edges* keyed_edges = nullptr;                 // that entry's value (slots have stable addresses)
     ouro::List<Base> listed;                      // Where::Listed
+    ouro::Generator<Edges*> framed;               // Where::Framed: a suspended hold_edges()
+    Edges* framed_edges = nullptr;                // its parameter, in its frame
     Where where = Where::Inline;
     int token = 0;              // kTokenValue when built through the WithSide constructor
     ouro::WeakRef<Base> watch;  // declared last: destroyed first, so it never calls back mid-destruction
@@ -212,6 +224,7 @@ struct Node : Base {
             case Where::Boxed: return *boxed;
             case Where::Erased: return *std::any_cast<Edges>(&erased);
             case Where::Keyed: return *keyed_edges;
+            case Where::Framed: return *framed_edges;
         }
         return inline_edges;
     }
@@ -643,6 +656,10 @@ public:
                     std::swap(na->keyed_edges, nb->keyed_edges);
                     std::swap(info_[a].keyed_revived, info_[b].keyed_revived);
                     break;
+                case Where::Framed:  // the generators (their frames) change hands
+                    std::swap(na->framed, nb->framed);
+                    std::swap(na->framed_edges, nb->framed_edges);
+                    break;
             }
         } else {
             Edges& x = na->edges();
@@ -682,6 +699,10 @@ public:
                 nd->keyed = std::move(ns->keyed);
                 nd->keyed_edges = std::exchange(ns->keyed_edges, nullptr);
                 info_[d].keyed_revived = std::exchange(info_[s].keyed_revived, false);
+                break;
+            case Where::Framed:
+                nd->framed = std::move(ns->framed);
+                nd->framed_edges = std::exchange(ns->framed_edges, nullptr);
                 break;
         }
         nd->where = ws;
@@ -1791,7 +1812,12 @@ private:
     // A node starts with its edges in a store chosen by its id.
     static Where initial_where(int id) {
         std::uint32_t h = id_hash(id) % 100;
-        return h < 70 ? Where::Inline : h < 80 ? Where::Boxed : h < 88 ? Where::Erased : h < 94 ? Where::Keyed : Where::Listed;
+        return h < 70   ? Where::Inline
+               : h < 78 ? Where::Boxed
+               : h < 85 ? Where::Erased
+               : h < 91 ? Where::Keyed
+               : h < 96 ? Where::Listed
+                        : Where::Framed;
     }
     void remove_alive(int id) {
         Info& in = info_[id];
@@ -1985,7 +2011,7 @@ inline Node::~Node() {
 }
 inline void Node::trace(ouro::Visitor& visit) {
     if (g_model) g_model->on_trace(this);
-    visit(inline_edges, boxed, keyed, listed);
+    visit(inline_edges, boxed, keyed, listed, framed);
     // has_value() first: any_cast on an empty std::any compares type_info (slow under UBSan).
     if (erased.has_value())
         if (auto* e = std::any_cast<Edges>(&erased)) visit(*e);
@@ -2000,7 +2026,8 @@ inline bool Node::store_ok() const noexcept {
                : keyed.empty()       ? keyed_edges == nullptr
                                      : keyed.size() == 1 && keyed_edges && keyed_edges->empty();
     bool lis = where == Where::Listed || listed.empty();
-    return in && box && era && key && lis;
+    bool fra = where == Where::Framed ? framed_edges != nullptr : !framed_edges || framed_edges->empty();
+    return in && box && era && key && lis && fra;
 }
 inline Edges Node::take_edges(bool keep_spare) {
     if (where == Where::Listed) {  // the references move one by one
@@ -2021,6 +2048,10 @@ inline Edges Node::take_edges(bool keep_spare) {
             case Where::Keyed:
                 keyed.clear();
                 keyed_edges = nullptr;
+                break;
+            case Where::Framed:
+                framed.close();  // GeneratorExit at its co_yield: the emptied parameter dies
+                framed_edges = nullptr;
                 break;
         }
     }
@@ -2053,6 +2084,15 @@ inline void Node::put_edges(Where w, Edges&& e) {
         case Where::Listed:
             for (auto& r : e) listed.append(std::move(r));
             e.clear();
+            break;
+        case Where::Framed:
+            if (framed_edges) {
+                *framed_edges = std::move(e);
+                e.clear();
+            } else {
+                framed = hold_edges(std::move(e));
+                framed_edges = framed.next();
+            }
             break;
     }
     where = w;

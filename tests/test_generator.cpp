@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ouro/detail/invariants.hpp>
+
 #include "support.hpp"
 
 #include <algorithm>
@@ -29,7 +31,7 @@ ouro::Generator<ouro::Ref<Node>> walk(ouro::Ref<Node> head) {
 static_assert(std::ranges::input_range<ouro::Generator<long>>);
 static_assert(std::ranges::view<ouro::Generator<long>>);
 static_assert(!std::ranges::forward_range<ouro::Generator<long>>);
-static_assert(!ouro::holds_refs<ouro::Generator<ouro::Ref<Node>>>, "a frame cannot be traced");
+static_assert(ouro::holds_refs<ouro::Generator<ouro::Ref<Node>>>, "an object's trace() visits a generator's frame");
 
 template <class R>
 std::vector<std::ranges::range_value_t<R>> to_vector(R&& r) {
@@ -357,3 +359,483 @@ TEST_F(GeneratorTest, AGeneratorMayOutliveItsHeap) {
 }
 
 }  // namespace
+
+// ---- The collector sees into frames: parameters and registered locals (CPython's gen_traverse) ----
+
+// An object holding a generator, as a Python object whose attribute is a generator.
+struct Holder : ouro::Object {
+    static inline int destroyed = 0;
+    ouro::Ref<ouro::Object> other;
+    ouro::Generator<long> gen;
+    ~Holder() override { ++destroyed; }
+    OURO_TRACE(other, gen)
+};
+
+class GeneratorGcTest : public support::QuietHeapTest {
+protected:
+    void SetUp() override { support::reset(Guard::destroyed, Node::destroyed, Holder::destroyed); }
+};
+
+static_assert(ouro::holds_refs<std::vector<ouro::Generator<long>>>);
+
+// def gen(holder): g = Guard(); yield 1; yield 2
+ouro::Generator<long> through_parameter(ouro::Ref<Holder> holder) {
+    Guard guard;
+    co_yield 1;
+    co_yield holder ? 2 : -2;
+}
+
+TEST_F(GeneratorGcTest, ACycleThroughAParameterIsCollected) {
+    // h.gen = gen(h); next(h.gen); del h; gc.collect() -> the holder and the frame are freed
+    auto h = ouro::make<Holder>();
+    h->gen = through_parameter(h);
+    EXPECT_EQ(h->gen.next(), 1);
+    ouro::WeakRef<Holder> w(h);
+    h = nullptr;
+    EXPECT_EQ(Holder::destroyed, 0);  // the cycle holds it
+    EXPECT_EQ(ouro::gc::collect(), 1u);
+    EXPECT_EQ(Holder::destroyed, 1);
+    EXPECT_FALSE(w.alive());
+    EXPECT_EQ(Guard::destroyed, 1);  // the frame was closed: its locals' destructors ran
+}
+
+TEST_F(GeneratorGcTest, ACycleThroughAGeneratorThatNeverStartedIsCollected) {
+    auto h = ouro::make<Holder>();
+    h->gen = through_parameter(h);
+    h = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), 1u);
+    EXPECT_EQ(Holder::destroyed, 1);
+    EXPECT_EQ(Guard::destroyed, 0);  // the body never ran
+}
+
+// def gen(source): mine = source; g = Guard(); yield 1; yield 2  (mine registered)
+ouro::Generator<long> through_local(ouro::Ref<Holder>* source, bool registered) {
+    ouro::Ref<Holder> mine = std::exchange(*source, nullptr);
+    Guard guard;
+    if (registered) {
+        auto scope = co_await ouro::trace_locals(mine);
+        co_yield 1;
+        co_yield 2;
+    } else {
+        co_yield 1;
+        co_yield 2;
+    }
+}
+
+TEST_F(GeneratorGcTest, ACycleThroughARegisteredLocalIsCollected) {
+    auto h = ouro::make<Holder>();
+    ouro::Ref<Holder> handed = h;
+    h->gen = through_local(&handed, true);
+    EXPECT_EQ(h->gen.next(), 1);  // the local now holds the only other reference
+    ouro::WeakRef<Holder> w(h);
+    h = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), 1u);
+    EXPECT_FALSE(w.alive());
+    EXPECT_EQ(Guard::destroyed, 1);
+}
+
+TEST_F(GeneratorGcTest, AnUnregisteredLocalIsARootItsObjectLives) {
+    auto h = ouro::make<Holder>();
+    ouro::Ref<Holder> handed = h;
+    h->gen = through_local(&handed, false);
+    EXPECT_EQ(h->gen.next(), 1);
+    ouro::WeakRef<Holder> w(h);
+    h = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), 0u);  // the collector cannot see `mine`: never freed while reachable
+    ASSERT_TRUE(w.alive());
+    auto strong = w();
+    EXPECT_EQ(strong->gen.next(), 2);  // still usable
+    EXPECT_EQ(Holder::destroyed, 0);
+    strong->gen.close();  // breaks the cycle (hold a Ref: the frame held the other one)
+    strong = nullptr;     // the count frees it
+    EXPECT_FALSE(w.alive());
+    EXPECT_EQ(Holder::destroyed, 1);
+}
+
+TEST_F(GeneratorGcTest, TheRegistrationEndsWithItsScope) {
+    // After the scope, the local is a root again: the cycle through it is kept.
+    auto h = ouro::make<Holder>();
+    ouro::Ref<Holder> handed = h;
+    h->gen = [](ouro::Ref<Holder>* source) -> ouro::Generator<long> {
+        ouro::Ref<Holder> mine = std::exchange(*source, nullptr);
+        {
+            auto scope = co_await ouro::trace_locals(mine);
+            co_yield 1;
+        }
+        co_yield 2;
+    }(&handed);
+    EXPECT_EQ(h->gen.next(), 1);
+    EXPECT_EQ(h->gen.next(), 2);
+    ouro::WeakRef<Holder> w(h);
+    h = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), 0u);
+    ASSERT_TRUE(w.alive());
+    w()->gen.close();
+    EXPECT_FALSE(w.alive());
+}
+
+// A parameter passed by reference is the caller's object, not the frame's: never visited.
+ouro::Generator<long> by_reference(ouro::Ref<Node>& theirs, const ouro::Ref<Node>& also) {
+    co_yield theirs->value + also->value;
+    co_yield 0;
+}
+
+TEST_F(GeneratorGcTest, AReferenceParameterIsNotTheFramesToVisit) {
+    // x is held only by this local; a garbage holder whose generator refers to the local must not
+    // make the collector think the holder owns x's reference.
+    auto x = ouro::make<Node>(20);
+    {
+        auto h = ouro::make<Holder>();
+        h->other = h;  // garbage once dropped, with its generator
+        h->gen = by_reference(x, x);
+        EXPECT_EQ(h->gen.next(), 40);
+    }
+    EXPECT_EQ(ouro::gc::collect(), 1u);
+    EXPECT_EQ(Holder::destroyed, 1);
+    EXPECT_EQ(Node::destroyed, 0);
+    EXPECT_EQ(x->value, 20);
+    EXPECT_EQ(ouro::detail::ObjectAccess::refcnt(*x), 1u);
+}
+
+// Parameters that hold Refs in a visitable way: a vector of them, a pair; a const one is not.
+ouro::Generator<long> containers(std::vector<ouro::Ref<Holder>> many, std::pair<int, ouro::Ref<Holder>> one) {
+    co_yield static_cast<long>(many.size()) + one.first;
+}
+ouro::Generator<long> const_parameter(const ouro::Ref<Holder> kept) {
+    co_yield kept ? 1 : 0;
+}
+
+TEST_F(GeneratorGcTest, VisitableParametersAreTracedConstOnesAreRoots) {
+    auto a = ouro::make<Holder>();
+    auto b = ouro::make<Holder>();
+    a->gen = containers({a, b, a}, {1, b});
+    b->other = a;
+    EXPECT_EQ(a->gen.next(), 4);
+    a = b = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), 2u);
+    EXPECT_EQ(Holder::destroyed, 2);
+
+    auto c = ouro::make<Holder>();
+    c->gen = const_parameter(c);
+    ouro::WeakRef<Holder> w(c);
+    c = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), 0u);  // a const copy is never cleared: it stays a root
+    ASSERT_TRUE(w.alive());
+    w()->gen.close();
+    EXPECT_FALSE(w.alive());
+}
+
+TEST_F(GeneratorGcTest, ARunningGeneratorsFrameIsARoot) {
+    // A collection from inside the body (an allocation may start one) sees no frame reference.
+    auto h = ouro::make<Holder>();
+    ouro::WeakRef<Holder> w(h);
+    h->gen = [](ouro::Ref<Holder> self) -> ouro::Generator<long> {
+        co_yield 1;
+        self->other = nullptr;
+        co_yield static_cast<long>(ouro::gc::collect());  // self is referenced only by the cycle
+        co_yield self ? 3 : -3;
+    }(h);
+    EXPECT_EQ(h->gen.next(), 1);
+    Holder* raw = h.get();
+    h = nullptr;  // now only the frame's parameter holds it
+    EXPECT_EQ(raw->gen.next(), 0);
+    EXPECT_EQ(raw->gen.next(), 3);
+    EXPECT_EQ(ouro::gc::collect(), 1u);  // suspended again: collected
+    EXPECT_FALSE(w.alive());
+}
+
+TEST_F(GeneratorGcTest, ALongChainThroughFramesIsCollected) {
+    // n holders, each generator's parameter the next holder, the last one the first.
+    constexpr int n = 10'000;
+    auto first = ouro::make<Holder>();
+    ouro::Ref<Holder> cur = first;
+    for (int i = 1; i < n; ++i) {
+        auto next = ouro::make<Holder>();
+        cur->gen = through_parameter(next);
+        cur = next;
+    }
+    cur->gen = through_parameter(first);
+    first = cur = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), static_cast<std::size_t>(n));
+    EXPECT_EQ(Holder::destroyed, n);
+}
+
+// ---- close(), GeneratorExit, and finalization's errors ----
+
+ouro::Generator<long> sees_exit(int* seen) {
+    Guard guard;
+    try {
+        co_yield 1;
+        co_yield 2;
+    } catch (const ouro::GeneratorExit&) {
+        ++*seen;
+        throw;
+    }
+}
+
+TEST_F(GeneratorTest, CloseRaisesGeneratorExitAtTheYield) {
+    int seen = 0;
+    auto g = sees_exit(&seen);
+    EXPECT_EQ(g.next(), 1);
+    g.close();
+    EXPECT_EQ(seen, 1);
+    EXPECT_EQ(Guard::destroyed, 1);
+    EXPECT_TRUE(g.done());
+    EXPECT_THROW(g.next(), ouro::StopIteration);
+    { auto unstarted = sees_exit(&seen); }  // never started: no GeneratorExit
+    EXPECT_EQ(seen, 1);
+    {
+        auto midway = sees_exit(&seen);  // destroyed mid-iteration: closed
+        for (long v : midway) {
+            EXPECT_EQ(v, 1);
+            break;
+        }
+    }
+    EXPECT_EQ(seen, 2);
+}
+
+static_assert(!std::is_base_of_v<std::exception, ouro::GeneratorExit>, "like Python's BaseException");
+
+ouro::Generator<long> ignores_exit() {
+    Guard guard;
+    for (;;) {
+        try {
+            co_yield 1;
+        } catch (const ouro::GeneratorExit&) {
+        }
+    }
+}
+ouro::Generator<long> fails_on_exit() {
+    try {
+        co_yield 1;
+    } catch (const ouro::GeneratorExit&) {
+        throw std::runtime_error("cleanup failed");
+    }
+}
+
+TEST_F(GeneratorTest, CloseReportsAnIgnoredExitAndRethrowsOtherErrors) {
+    auto g = ignores_exit();
+    g.next();
+    try {
+        g.close();
+        ADD_FAILURE();
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "generator ignored GeneratorExit");  // Python's RuntimeError
+    }
+    EXPECT_TRUE(g.done());  // the frame is destroyed all the same
+    EXPECT_EQ(Guard::destroyed, 1);
+
+    auto f = fails_on_exit();
+    f.next();
+    EXPECT_THROW(f.close(), std::runtime_error);
+    EXPECT_TRUE(f.done());
+}
+
+TEST_F(GeneratorTest, FinalizationErrorsGoToTheUnraisableHook) {
+    support::HookCapture hook;
+    {
+        auto g = fails_on_exit();
+        g.next();
+    }
+    {
+        auto g = ignores_exit();
+        g.next();
+    }
+    ASSERT_EQ(hook.reports.size(), 2u);
+    EXPECT_EQ(hook.reports[0].what, "cleanup failed");
+    EXPECT_EQ(hook.reports[1].what, "generator ignored GeneratorExit");
+    EXPECT_NE(hook.reports[0].where.find("ouro::Generator"), std::string::npos);
+}
+
+TEST_F(GeneratorGcTest, ACollectedGeneratorsCleanupMayAllocateCollectAndThrow) {
+    support::HookCapture hook;
+    auto h = ouro::make<Holder>();
+    h->gen = [](ouro::Ref<Holder> self) -> ouro::Generator<long> {
+        Guard guard;
+        try {
+            co_yield 1;
+        } catch (const ouro::GeneratorExit&) {
+            // The collector cleared `self` (as tp_clear would) before the holder died.
+            auto fresh = ouro::make<Node>(self ? 1 : 2);
+            fresh->next = fresh;
+            ouro::gc::collect();  // re-entrant: returns at once
+            throw std::runtime_error("failed while collected");
+        }
+    }(h);
+    h->gen.next();
+    h = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), 1u);
+    EXPECT_EQ(Holder::destroyed, 1);
+    EXPECT_EQ(Guard::destroyed, 1);
+    ASSERT_EQ(hook.reports.size(), 1u);
+    EXPECT_EQ(hook.reports[0].what, "failed while collected");
+    EXPECT_EQ(ouro::gc::collect(), 1u);  // the Node cycle the cleanup left
+    EXPECT_EQ(ouro::detail::invariant_violation(heap), "");
+}
+
+// ---- send(), throw_(), next(), return values, yield_from ----
+
+// def running_total(): total = 0; while True: x = yield total; if x is None: return total; total += x
+ouro::Generator<long, long, long> running_total() {
+    long total = 0;
+    for (;;) {
+        std::optional<long> x = co_yield total;
+        if (!x) co_return total;
+        total += *x;
+    }
+}
+
+TEST_F(GeneratorTest, SendResumesWithAValue) {
+    auto g = running_total();
+    EXPECT_THROW(g.send(1), std::logic_error);  // can't send non-None to a just-started generator
+    EXPECT_EQ(ouro::next(g), 0);
+    EXPECT_EQ(g.send(5), 5);
+    EXPECT_EQ(g.send(10), 15);
+    EXPECT_THROW(g.value(), std::logic_error);  // not returned yet
+    EXPECT_THROW(ouro::next(g), ouro::StopIteration);  // next() sends None: it returns
+    EXPECT_EQ(g.value(), 15);                           // StopIteration.value
+    EXPECT_THROW(g.send(1), ouro::StopIteration);
+}
+
+ouro::Generator<long> recovers(int* caught) {
+    for (long i = 0;; ++i) {
+        try {
+            co_yield i;
+        } catch (const std::invalid_argument&) {
+            ++*caught;
+        }
+    }
+}
+
+TEST_F(GeneratorTest, ThrowRaisesAtTheYield) {
+    int caught = 0;
+    auto g = recovers(&caught);
+    EXPECT_EQ(g.next(), 0);
+    EXPECT_EQ(g.throw_(std::invalid_argument("x")), 1);  // handled: the next value
+    EXPECT_EQ(caught, 1);
+    EXPECT_THROW(g.throw_(std::out_of_range("y")), std::out_of_range);  // not handled: propagates
+    EXPECT_TRUE(g.done());
+    EXPECT_THROW(g.throw_(std::out_of_range("z")), std::out_of_range);  // finished: raised at once
+
+    int after = 0;
+    auto unstarted = guarded(&after);
+    EXPECT_THROW(unstarted.throw_(std::out_of_range("first")), std::out_of_range);
+    EXPECT_EQ(Guard::destroyed, 0);  // raised before the body's first statement
+    EXPECT_TRUE(unstarted.done());
+}
+
+TEST_F(GeneratorTest, AStopIterationFromTheBodyBecomesRuntimeError) {
+    // PEP 479: an exhausted next() inside a generator does not end it silently.
+    auto g = []() -> ouro::Generator<long> {
+        auto inner = count_up_to(0);
+        co_yield ouro::next(inner);
+    }();
+    try {
+        g.next();
+        ADD_FAILURE();
+    } catch (const ouro::StopIteration&) {
+        ADD_FAILURE() << "a StopIteration escaped the generator";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "generator raised StopIteration");
+    }
+}
+
+ouro::Generator<long, void, int> numbered(long from, long n) {
+    Guard guard;
+    for (long i = 0; i < n; ++i) co_yield from + i;
+    co_return static_cast<int>(n);
+}
+ouro::Generator<long> delegating() {
+    int a = co_yield ouro::yield_from(numbered(0, 3));
+    int b = co_yield ouro::yield_from(numbered(10, 2));
+    co_yield a * 100 + b;
+}
+
+TEST_F(GeneratorTest, YieldFromPassesValuesAndReturnsTheResult) {
+    // def g(): a = yield from numbered(0, 3); b = yield from numbered(10, 2); yield a * 100 + b
+    EXPECT_EQ(to_vector(delegating()), (std::vector<long>{0, 1, 2, 10, 11, 302}));
+    EXPECT_EQ(Guard::destroyed, 2);
+}
+
+ouro::Generator<long, long> doubled_total() {
+    long r = co_yield ouro::yield_from(running_total());
+    co_yield r * 2;
+}
+
+TEST_F(GeneratorTest, YieldFromForwardsSendThrowAndClose) {
+    auto g = doubled_total();
+    EXPECT_EQ(g.next(), 0);
+    EXPECT_EQ(g.send(4), 4);  // to the sub-generator
+    EXPECT_EQ(g.send(6), 10);
+    EXPECT_EQ(g.next(), 20);  // None ends the sub-generator; its result comes back
+    EXPECT_THROW(g.next(), ouro::StopIteration);
+
+    int caught = 0;
+    auto h = [](int* c) -> ouro::Generator<long> { co_yield ouro::yield_from(recovers(c)); }(&caught);
+    EXPECT_EQ(h.next(), 0);
+    EXPECT_EQ(h.throw_(std::invalid_argument("to the sub-generator")), 1);
+    EXPECT_EQ(caught, 1);
+
+    int seen = 0;
+    auto k = [](int* s) -> ouro::Generator<long> {
+        try {
+            co_yield ouro::yield_from(numbered(0, 5));
+        } catch (const ouro::GeneratorExit&) {
+            ++*s;
+            throw;
+        }
+    }(&seen);
+    EXPECT_EQ(k.next(), 0);
+    k.close();  // GeneratorExit in the sub-generator first, then here
+    EXPECT_EQ(Guard::destroyed, 1);
+    EXPECT_EQ(seen, 1);
+}
+
+TEST_F(GeneratorTest, AnExceptionInTheSubGeneratorReachesTheYieldFrom) {
+    auto g = []() -> ouro::Generator<long> {
+        bool failed = false;
+        try {
+            co_yield ouro::yield_from([]() -> ouro::Generator<long> {
+                co_yield 1;
+                throw std::out_of_range("inner");
+            }());
+        } catch (const std::out_of_range&) {
+            failed = true;  // (C++ cannot co_yield inside a handler)
+        }
+        if (failed) co_yield -1;
+    }();
+    EXPECT_EQ(to_vector(g), (std::vector<long>{1, -1}));
+}
+
+// A recursive tree walk: depth frames deep, resumed from a loop, not from each other.
+ouro::Generator<long> nested(long depth) {
+    if (depth == 0) {
+        co_yield 0;
+        co_return;
+    }
+    co_yield depth;
+    co_yield ouro::yield_from(nested(depth - 1));
+}
+
+TEST_F(GeneratorTest, DeepYieldFromChainsDoNotRecurse) {
+    constexpr long depth = 100'000;
+    long count = 0, sum = 0;
+    for (long v : nested(depth)) {
+        ++count;
+        sum += v;
+    }
+    EXPECT_EQ(count, depth + 1);
+    EXPECT_EQ(sum, depth * (depth + 1) / 2);
+}
+
+TEST_F(GeneratorGcTest, ACycleThroughASubGeneratorIsCollected) {
+    auto h = ouro::make<Holder>();
+    h->gen = [](ouro::Ref<Holder> self) -> ouro::Generator<long> {
+        co_yield ouro::yield_from(through_parameter(std::move(self)));  // the sub-generator's parameter
+    }(h);
+    EXPECT_EQ(h->gen.next(), 1);
+    h = nullptr;
+    EXPECT_EQ(ouro::gc::collect(), 1u);
+    EXPECT_EQ(Holder::destroyed, 1);
+    EXPECT_EQ(Guard::destroyed, 1);
+}
