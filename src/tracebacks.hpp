@@ -35,8 +35,9 @@ std::pair<std::string, std::string> code_names(std::uint32_t code);
 // interning too). Tracebacks with the same callers share those nodes, so a deep traceback costs
 // a node for each frame below the callers it shares with one seen before. A node is 8 bytes (its
 // parent and its word's index among the distinct words, which are few) plus 5 of index.
-// Consecutive captures mostly share their older frames: intern() compares the frames with the
-// previous capture's, oldest first, and looks up only the frames after the first difference.
+// Captures mostly share their older frames with an earlier one made from the same place on the
+// stack: intern() compares the frames, oldest first, with the last capture of that place (its
+// `place`, where the oldest frame lies) and looks up only the frames after the first difference.
 // Nodes no live trace needs are dropped by sweep(). Traces keep a node id; the empty traceback
 // is node 1.
 class TracebackTable {
@@ -47,20 +48,22 @@ public:
     ~TracebackTable() { std::free(index_); }
 
     // The id (from 1) of the traceback `frames` (most recent first, at most MAX_NFRAME), added
-    // if new. Throws std::bad_alloc.
-    std::uint32_t intern(const std::uint64_t* frames, std::size_t n) {
+    // if new. `place`: any number that tells where on the stack the oldest frame is (it only
+    // picks the earlier capture to compare with). Throws std::bad_alloc.
+    std::uint32_t intern(const std::uint64_t* frames, std::size_t n, std::uintptr_t place = 0) {
         if (nodes_.empty()) init();
+        Path& last = paths_[(place >> 4) % kPaths];
         std::uint32_t id = kEmpty;
         std::size_t j = 0;
-        for (const std::size_t same = n < last_n_ ? n : last_n_; j < same && last_words_[j] == frames[n - 1 - j]; ++j)
-            id = last_ids_[j];
-        last_n_ = j;  // what stays valid if a lookup below throws
+        for (const std::size_t same = n < last.n ? n : last.n; j < same && last.words[j] == frames[n - 1 - j]; ++j)
+            id = last.ids[j];
+        last.n = j;  // what stays valid if a lookup below throws
         for (; j < n; ++j) {
             const std::uint64_t w = frames[n - 1 - j];
             id = child(id, word_index(w));
-            last_words_[j] = w;
-            last_ids_[j] = id;
-            last_n_ = j + 1;
+            last.words[j] = w;
+            last.ids[j] = id;
+            last.n = j + 1;
         }
         return id;
     }
@@ -73,7 +76,7 @@ public:
     std::size_t nodes() const noexcept { return nodes_.size(); }
     std::size_t bytes() const noexcept {
         return nodes_.capacity() * sizeof(Node) + index_cap_ * sizeof(std::uint32_t) + words_.capacity() * sizeof(std::uint64_t) +
-               word_index_.bytes() + (word_cache_ ? sizeof(WordCache) * kWordCache : 0);
+               word_index_.bytes() + (paths_ ? sizeof(WordCache) * kWordCache + sizeof(Path) * kPaths : 0);
     }
     void clear() noexcept {
         std::vector<Node>().swap(nodes_);
@@ -83,7 +86,7 @@ public:
         index_ = nullptr;
         index_cap_ = 0;
         word_cache_.reset();
-        last_n_ = 0;
+        paths_.reset();
     }
     // Drops the nodes that no traceback in use needs. for_each_id(g) calls g(std::uint32_t&) on
     // every id in use (twice: to mark, then to renumber). false, and nothing changed, when the
@@ -109,7 +112,7 @@ public:
         nodes_.resize(next);
         std::memset(index_, 0, index_cap_ * sizeof(std::uint32_t));
         for (std::uint32_t id = kEmpty + 1; id < nodes_.size(); ++id) place(id, node_hash(nodes_[id].parent, nodes_[id].word));
-        last_n_ = 0;
+        for (std::size_t k = 0; k < kPaths; ++k) paths_[k].n = 0;
         return true;
     }
 
@@ -132,9 +135,17 @@ private:
         std::uint32_t index1;
     };
     static constexpr std::size_t kWordCache = 256;
+    struct Path {  // a capture, oldest frame first, and the node of each of its prefixes
+        std::size_t n;
+        std::uint64_t words[kMaxFrames];
+        std::uint32_t ids[kMaxFrames];
+    };
+    static constexpr std::size_t kPaths = 32;
 
     void init() {
         word_cache_.reset(new WordCache[kWordCache]());
+        paths_.reset(new Path[kPaths]);
+        for (std::size_t k = 0; k < kPaths; ++k) paths_[k].n = 0;
         nodes_.reserve(64);
         nodes_.push_back({0, 0});
         nodes_.push_back({0, 0});
@@ -196,10 +207,7 @@ private:
     std::unique_ptr<WordCache[]> word_cache_;
     std::uint32_t* index_ = nullptr;  // node ids (0: empty); a hash's home is (hash x cap) >> 32
     std::size_t index_cap_ = 0;
-    // The previous capture, oldest frame first, and the node of each of its prefixes.
-    std::size_t last_n_ = 0;
-    std::uint64_t last_words_[kMaxFrames];
-    std::uint32_t last_ids_[kMaxFrames];
+    std::unique_ptr<Path[]> paths_;  // by place
 };
 
 }  // namespace ouro::detail

@@ -159,6 +159,27 @@ void Tracer::add_big(unsigned domain, const void* p, std::size_t size, std::uint
 
 void Tracer::remove(std::size_t bytes) noexcept { current_ -= bytes < current_ ? bytes : current_; }
 
+// The common case, one frame and no script frames: the traceback of the first call site
+// outside library code, found through the site cache. A library frame is stepped over by its
+// cached rule, reading only the live frames between the allocator's caller and that site.
+OURO_ALWAYS_INLINE std::uint32_t Tracer::capture(CallSite caller) {
+    constexpr int kMaxHops = 8;  // library frames a call site may sit behind (capture_full's slack)
+    if (nframe_ == 1 && caller.pc && script_stack().size == 0) {
+        auto pc = reinterpret_cast<std::uintptr_t>(caller.pc);
+        auto sp = reinterpret_cast<std::uintptr_t>(caller.sp);
+        for (int hop = 0; hop < kMaxHops; ++hop) {
+            SiteCache& s = sites_[(pc * 0x9E3779B97F4A7C15ull) >> 54];
+            if (OURO_UNLIKELY(s.pc != pc)) fill_site(s, pc);
+            if (s.traceback) return s.traceback;
+            if (!s.cfa_offset || !sp) break;
+            sp += static_cast<std::uintptr_t>(s.cfa_offset);
+            pc = *reinterpret_cast<const std::uintptr_t*>(sp + static_cast<std::uintptr_t>(std::intptr_t{s.ra_offset}));
+            if (!pc) break;
+        }
+    }
+    return capture_full(caller);
+}
+
 void Tracer::allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSite caller) {
     if (mean_) next_sample();  // the allocator reports only sample points
     if (OURO_UNLIKELY(t_in_tracer)) return;
@@ -263,36 +284,17 @@ std::uint32_t Tracer::object_traceback(const Object* o) const noexcept {
     return t ? t->ids[p->block_index(o)] : 0;
 }
 
-// The common case, one frame and no script frames: the traceback of the first call site
-// outside library code, found through the site cache. A library frame is stepped over by its
-// cached rule, reading only the live frames between the allocator's caller and that site.
-std::uint32_t Tracer::capture(CallSite caller) {
-    constexpr int kMaxHops = 8;  // library frames a call site may sit behind (capture_full's slack)
-    if (tracebacks_.nodes() >= sweep_at_) sweep_tracebacks();
-    if (nframe_ == 1 && script_stack().size == 0 && caller.pc) {
-        auto pc = reinterpret_cast<std::uintptr_t>(caller.pc);
-        auto sp = reinterpret_cast<std::uintptr_t>(caller.sp);
-        for (int hop = 0; hop < kMaxHops; ++hop) {
-            SiteCache& s = sites_[(pc * 0x9E3779B97F4A7C15ull) >> 54];
-            if (s.pc != pc) {
-                s = {pc, 0, 0, 0};
-                if (!is_library_code(pc)) {
-                    TracerBusy busy;  // the table's memory is not traced
-                    const std::uint64_t word = pc;
-                    s.traceback = tracebacks_.intern(&word, 1);
-                } else if (std::int32_t cfa = 0; frame_step(pc, cfa, s.ra_offset) && cfa > 0 && cfa <= 65536 && cfa % 8 == 0 &&
-                                                     s.ra_offset < 0 && -s.ra_offset <= cfa && s.ra_offset % 8 == 0) {
-                    s.cfa_offset = cfa;  // the return address is inside the frame, which is live
-                }
-            }
-            if (s.traceback) return s.traceback;
-            if (!s.cfa_offset || !sp) break;
-            sp += static_cast<std::uintptr_t>(s.cfa_offset);
-            pc = *reinterpret_cast<const std::uintptr_t*>(sp + static_cast<std::uintptr_t>(std::intptr_t{s.ra_offset}));
-            if (!pc) break;
-        }
+OURO_NOINLINE void Tracer::fill_site(SiteCache& s, std::uintptr_t pc) {
+    TracerBusy busy;  // the table's memory is not traced
+    if (tracebacks_.nodes() >= sweep_at_) sweep_tracebacks();  // (which empties the cache)
+    s = {pc, 0, 0, 0};
+    if (!is_library_code(pc)) {
+        const std::uint64_t word = pc;
+        s.traceback = tracebacks_.intern(&word, 1);
+    } else if (std::int32_t cfa = 0; frame_step(pc, cfa, s.ra_offset) && cfa > 0 && cfa <= 65536 && cfa % 8 == 0 &&
+                                         s.ra_offset < 0 && -s.ra_offset <= cfa && s.ra_offset % 8 == 0) {
+        s.cfa_offset = cfa;  // the return address is inside the frame, which is live
     }
-    return capture_full(caller);
 }
 
 // Tracebacks are kept while a trace holds them (CPython keeps every traceback until
@@ -315,13 +317,15 @@ void Tracer::sweep_tracebacks() noexcept {
 
 // Native frames from the call site outward, the leading ones in library code left out (one is
 // kept when nothing else is found), script frames put in at the place they were pushed.
-std::uint32_t Tracer::capture_full(CallSite caller) {
+OURO_NOINLINE std::uint32_t Tracer::capture_full(CallSite caller) {
     TracerBusy busy;  // what it allocates is not traced
+    if (tracebacks_.nodes() >= sweep_at_) sweep_tracebacks();
     constexpr std::size_t kLibrarySlack = 8;  // library frames a call site may sit behind
     std::uint64_t words[tracemalloc::MAX_NFRAME];
     std::size_t n = 0;
     const ScriptStack& script = script_stack();
     std::size_t next_script = script.size;  // script frames not placed yet: [0, next_script)
+    std::uintptr_t place = next_script;  // where the oldest frame is: its CFA, for a native one
     const auto limit = static_cast<std::size_t>(nframe_);
     auto put_script = [&](std::uintptr_t cfa) {
         while (next_script > 0 && n < limit && script.frames[next_script - 1].position < cfa) {
@@ -337,11 +341,14 @@ std::uint32_t Tracer::capture_full(CallSite caller) {
         while (first + 1 < got && native[first].library) ++first;
         for (std::size_t i = 0; i < got && n < limit; ++i) {
             put_script(native[i].cfa);
-            if (i >= first && n < limit) words[n++] = native[i].pc;
+            if (i >= first && n < limit) {
+                words[n++] = native[i].pc;
+                place = native[i].cfa;
+            }
         }
     }
     put_script(~std::uintptr_t{0});
-    return tracebacks_.intern(words, n);
+    return tracebacks_.intern(words, n, place);
 }
 
 }  // namespace ouro::detail

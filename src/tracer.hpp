@@ -86,7 +86,9 @@ private:
     void detach(Hook& h) noexcept;
     void next_sample() noexcept;
     std::size_t weighed(std::size_t size) const noexcept;
+    struct SiteCache;
     std::uint32_t capture(CallSite caller);
+    void fill_site(SiteCache& s, std::uintptr_t pc);
     std::uint32_t capture_full(CallSite caller);
     PoolTraces* traces_of(Pool* p);
     Big* find_big(unsigned domain, const void* p) const noexcept;
