@@ -200,6 +200,7 @@ void* BlockAllocator::allocate_slow(unsigned cls, PoolKind kind) {
 void* BlockAllocator::allocate_hooked(unsigned cls, PoolKind kind, CallSite caller) {
     void* b = take(head(kind, cls));
     if (!b) b = refill(cls, kind);
+    if (!sample_point(class_size(cls))) return b;
     try {
         hook_->allocated(b, class_size(cls), kind, caller);
     } catch (...) {
@@ -239,7 +240,7 @@ void* BlockAllocator::refill(unsigned cls, PoolKind kind) {
 }
 
 void BlockAllocator::deallocate_slow(Pool* p) noexcept {
-    if (p->free_flags & Pool::kTracedFrees) hook_->freed(p->free_list, p->block_size, p->kind);  // the block just freed
+    if (p->free_flags & Pool::kTracedFrees) hook_->freed(p->free_list, p->block_size, p);  // the block just freed
     if (!p->in_list()) link_back(p);  // was full: it has a free block again
     if (p->used != 0) return;
     Arena* a = p->arena();
@@ -311,7 +312,7 @@ Pool* BlockAllocator::new_pool(unsigned cls, PoolKind kind) {
     p->div_magic = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + bs - 1) / bs);
     p->size_class = static_cast<std::uint8_t>(cls);
     p->kind = kind;
-    p->free_flags = hook_ && every_free_ ? Pool::kUnlisted | Pool::kTracedFrees : Pool::kUnlisted;
+    p->free_flags = hook_ && !until_sample_ ? Pool::kUnlisted | Pool::kTracedFrees : Pool::kUnlisted;
     p->owner = this;
     return p;
 }
@@ -461,13 +462,14 @@ void BlockAllocator::bucket_remove(Arena* a) noexcept {
     if (!head && a->nfree) nonempty_buckets_ &= ~(std::uint64_t{1} << (a->nfree - 1));
 }
 
-void BlockAllocator::set_hook(Hook* hook, bool every_free) noexcept {
+void BlockAllocator::set_hook(Hook* hook, std::int64_t* until_sample) noexcept {
     hook_ = hook;
-    every_free_ = hook && every_free;
+    until_sample_ = hook ? until_sample : nullptr;
+    const bool every_free = hook && !until_sample;
     for (unsigned kind = 0; kind < kNumKinds; ++kind)
         for (unsigned cls = 0; cls < kNumClasses; ++cls) head_changed(static_cast<PoolKind>(kind), cls);
     for_each_carved_pool([&](Pool& p) {
-        p.free_flags = static_cast<std::uint8_t>(every_free_ ? p.free_flags | Pool::kTracedFrees
+        p.free_flags = static_cast<std::uint8_t>(every_free ? p.free_flags | Pool::kTracedFrees
                                                              : p.free_flags & ~Pool::kTracedFrees);
     });
 }
@@ -475,7 +477,7 @@ void BlockAllocator::set_hook(Hook* hook, bool every_free) noexcept {
 void* BlockAllocator::allocate_large(std::size_t size, std::size_t align, const void* caller) {
     fault_point();
     void* p = ::operator new(size, std::align_val_t{align});
-    if (hook_) {
+    if (hook_ && sample_point(size)) {
         try {
             hook_->allocated(p, size, kNumKinds, {caller ? caller : __builtin_return_address(0)});
         } catch (...) {
@@ -489,7 +491,7 @@ void* BlockAllocator::allocate_large(std::size_t size, std::size_t align, const 
 }
 
 void BlockAllocator::deallocate_large(void* p, std::size_t size, std::size_t align) noexcept {
-    if (hook_) hook_->freed(p, size, kNumKinds);
+    if (hook_) hook_->freed(p, size, nullptr);
     ::operator delete(p, std::align_val_t{align});
     --counters_.large_blocks;
     counters_.large_bytes -= size;

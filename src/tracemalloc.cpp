@@ -18,7 +18,7 @@ detail::Tracer& tracer() { return detail::HeapAccess::state(Heap::current()).tra
 // A traceback's frames, oldest first: script frames by their names, native ones expanded into
 // their inlined calls; the leading frames in library code are dropped (the allocator's, a
 // container's), keeping at least one; then at most `limit`.
-Traceback resolve(std::span<const std::uint64_t> words, int limit) {
+Traceback resolve(const std::vector<std::uint64_t>& words, int limit) {
     std::vector<Frame> recent_first;
     std::vector<bool> library;
     for (std::uint64_t w : words) {

@@ -8,6 +8,7 @@
 
 #include <ouro/pool_resource.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -36,7 +37,7 @@ public:
     void allocated(void* b, std::size_t size, PoolKind kind, CallSite caller) override {
         tracer.allocated(*this, b, size, kind, caller);
     }
-    void freed(void* b, std::size_t size, PoolKind kind) noexcept override { tracer.freed(*this, b, size, kind); }
+    void freed(void* b, std::size_t size, Pool* pool) noexcept override { tracer.freed(*this, b, size, pool); }
     void pool_released(Pool* p) noexcept override { tracer.release(p); }
     void allocator_destroyed(BlockAllocator&) noexcept override { tracer.detach(*this); }
     unsigned domain(PoolKind kind) const noexcept {
@@ -66,8 +67,7 @@ void Tracer::start(Heap& heap, int nframe, tracemalloc::Sampling sampling, trace
     mean_ = sampling.mean_bytes;
     rng_ = sampling.seed ? sampling.seed : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     rng_ |= 1;
-    until_sample_ = 0;
-    if (mean_) sample(0);  // draws the first interval
+    if (mean_) next_sample();
     hooks_.reserve(8);
     attach(HeapAccess::allocator(heap), true);
     attach(HeapAccess::state(heap).dyn.values, true);  // DynObjects' value arrays: part of the objects
@@ -78,13 +78,13 @@ void Tracer::start(Heap& heap, int nframe, tracemalloc::Sampling sampling, trace
 void Tracer::attach(BlockAllocator& a, bool heap_allocator) {
     if (a.hook()) return;  // another heap's tracer has it
     hooks_.push_back(std::make_unique<Hook>(*this, a, heap_allocator));
-    a.set_hook(hooks_.back().get(), mean_ == 0);
+    a.set_hook(hooks_.back().get(), mean_ ? &until_sample_ : nullptr);
 }
 
 void Tracer::stop() noexcept {
     if (!tracing_) return;
     clear();
-    for (auto& h : hooks_) h->alloc.set_hook(nullptr, false);
+    for (auto& h : hooks_) h->alloc.set_hook(nullptr);
     hooks_.clear();
     tracing_ = false;
 }
@@ -100,6 +100,7 @@ void Tracer::clear() noexcept {
         });
     big_.clear();
     tracebacks_.clear();
+    sweep_at_ = kMinSweep;
     if (sites_) std::memset(sites_.get(), 0, sizeof(SiteCache) * kSiteSlots);
     current_ = peak_ = 0;
 }
@@ -116,16 +117,16 @@ std::size_t Tracer::own_bytes() const noexcept {
 
 // Sampling: the bytes between samples are exponential with the given mean, so each byte is
 // sampled with probability 1/mean, independently (a Poisson process over the bytes allocated);
-// an allocation is sampled when it crosses the next sample point.
-bool Tracer::sample(std::size_t size) noexcept {
-    until_sample_ -= static_cast<double>(size);
-    if (until_sample_ > 0) return false;
+// an allocation is sampled when it crosses the next sample point. The allocators count the bytes
+// down (BlockAllocator::sample_point) and report an allocation that reaches it; this draws the
+// next one, rounded up to a whole byte (allocations are whole bytes: the same ones cross it).
+void Tracer::next_sample() noexcept {
     rng_ ^= rng_ << 13;  // xorshift64
     rng_ ^= rng_ >> 7;
     rng_ ^= rng_ << 17;
     const double u = (static_cast<double>(rng_ >> 11) + 0.5) * 0x1p-53;
-    until_sample_ = -std::log(u) * static_cast<double>(mean_);
-    return true;
+    const double bytes = std::ceil(-std::log(u) * static_cast<double>(mean_));
+    until_sample_ = bytes < 0x1p62 ? static_cast<std::int64_t>(bytes) : std::int64_t{1} << 62;
 }
 
 // What a traced block of `size` bytes stands for: itself, or in sampling mode the bytes of the
@@ -158,10 +159,30 @@ void Tracer::add_big(unsigned domain, const void* p, std::size_t size, std::uint
 
 void Tracer::remove(std::size_t bytes) noexcept { current_ -= bytes < current_ ? bytes : current_; }
 
+// The common case, one frame and no script frames: the traceback of the first call site
+// outside library code, found through the site cache. A library frame is stepped over by its
+// cached rule, reading only the live frames between the allocator's caller and that site.
+OURO_ALWAYS_INLINE std::uint32_t Tracer::capture(CallSite caller) {
+    constexpr int kMaxHops = 8;  // library frames a call site may sit behind (capture_full's slack)
+    if (nframe_ == 1 && caller.pc && script_stack().size == 0) {
+        auto pc = reinterpret_cast<std::uintptr_t>(caller.pc);
+        auto sp = reinterpret_cast<std::uintptr_t>(caller.sp);
+        for (int hop = 0; hop < kMaxHops; ++hop) {
+            SiteCache& s = sites_[(pc * 0x9E3779B97F4A7C15ull) >> 54];
+            if (OURO_UNLIKELY(s.pc != pc)) fill_site(s, pc);
+            if (s.traceback) return s.traceback;
+            if (!s.cfa_offset || !sp) break;
+            sp += static_cast<std::uintptr_t>(s.cfa_offset);
+            pc = *reinterpret_cast<const std::uintptr_t*>(sp + static_cast<std::uintptr_t>(std::intptr_t{s.ra_offset}));
+            if (!pc) break;
+        }
+    }
+    return capture_full(caller);
+}
+
 void Tracer::allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSite caller) {
-    if (t_in_tracer) return;
-    if (mean_ && !sample(size)) return;
-    TracerBusy busy;
+    if (mean_) next_sample();  // the allocator reports only sample points
+    if (OURO_UNLIKELY(t_in_tracer)) return;
     const std::uint32_t tb = capture(caller);
     if (kind == kNumKinds) {
         const unsigned domain = h.domain(kUntrackedPool);
@@ -183,15 +204,14 @@ void Tracer::allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSi
     if (current_ > peak_) peak_ = current_;
 }
 
-void Tracer::freed(Hook& h, void* b, std::size_t size, PoolKind kind) noexcept {
-    if (kind == kNumKinds) {
+void Tracer::freed(Hook& h, void* b, std::size_t size, Pool* p) noexcept {
+    if (!p) {
         if (Big* big = find_big(h.domain(kUntrackedPool), b)) {
             remove(weighed(big->size));
             big_.erase(big);
         }
         return;
     }
-    Pool* p = pool_of(b);
     auto* t = static_cast<PoolTraces*>(pool_trace_word(p));
     if (!t) return;  // allocated before start()
     std::uint32_t& id = t->ids[p->block_index(b)];
@@ -215,14 +235,13 @@ void Tracer::detach(Hook& h) noexcept {
             release(&p);
         }
     });
-    h.alloc.set_hook(nullptr, false);
+    h.alloc.set_hook(nullptr);
     std::erase_if(hooks_, [&](const std::unique_ptr<Hook>& x) { return x.get() == &h; });
 }
 
 bool Tracer::track(unsigned domain, const void* p, std::size_t size, const void* caller) {
     if (!tracing_) return false;
     if (!p || t_in_tracer) return true;
-    TracerBusy busy;
     if (Big* old = find_big(domain, p)) {  // tracked again: the trace is replaced, as Python's
         remove(old->size);
         big_.erase(old);
@@ -265,35 +284,48 @@ std::uint32_t Tracer::object_traceback(const Object* o) const noexcept {
     return t ? t->ids[p->block_index(o)] : 0;
 }
 
-// The common case, one frame and no script frames: the call site's traceback by its address,
-// unless the site is in library code (a weak reference's record, a container's growth), whose
-// traceback is the first frame outside it and needs a walk every time.
-std::uint32_t Tracer::capture(CallSite caller) {
-    if (nframe_ == 1 && script_stack().size == 0 && caller.pc) {
-        const auto pc = reinterpret_cast<std::uintptr_t>(caller.pc);
-        SiteCache& s = sites_[(pc * 0x9E3779B97F4A7C15ull) >> 54];
-        if (s.pc == pc && s.traceback) return s.traceback;
-        if (s.pc != pc) {
-            s.pc = pc;
-            s.traceback = 0;
-            if (!is_library_code(pc)) {
-                const std::uint64_t word = pc;
-                s.traceback = tracebacks_.intern(&word, 1);
-                return s.traceback;
-            }
-        }
+OURO_NOINLINE void Tracer::fill_site(SiteCache& s, std::uintptr_t pc) {
+    TracerBusy busy;  // the table's memory is not traced
+    if (tracebacks_.nodes() >= sweep_at_) sweep_tracebacks();  // (which empties the cache)
+    s = {pc, 0, 0, 0};
+    if (!is_library_code(pc)) {
+        const std::uint64_t word = pc;
+        s.traceback = tracebacks_.intern(&word, 1);
+    } else if (std::int32_t cfa = 0; frame_step(pc, cfa, s.ra_offset) && cfa > 0 && cfa <= 65536 && cfa % 8 == 0 &&
+                                         s.ra_offset < 0 && -s.ra_offset <= cfa && s.ra_offset % 8 == 0) {
+        s.cfa_offset = cfa;  // the return address is inside the frame, which is live
     }
-    return capture_full(caller);
+}
+
+// Tracebacks are kept while a trace holds them (CPython keeps every traceback until
+// clear_traces): when the table has doubled since the last sweep, the nodes no trace needs go.
+// The cost, a pass over the traces, is amortized over the nodes made since.
+void Tracer::sweep_tracebacks() noexcept {
+    auto for_each_id = [&](auto&& g) {
+        for (auto& h : hooks_)
+            h->alloc.for_each_carved_pool([&](Pool& p) {
+                if (auto* t = static_cast<PoolTraces*>(pool_trace_word(&p)))
+                    for (std::uint32_t i = 0; i < t->capacity; ++i)
+                        if (t->ids[i]) g(t->ids[i]);
+            });
+        big_.for_each([&](Big& b) { g(b.traceback); });
+    };
+    if (tracebacks_.sweep(for_each_id) && sites_)
+        std::memset(sites_.get(), 0, sizeof(SiteCache) * kSiteSlots);  // their ids are stale
+    sweep_at_ = std::max(kMinSweep, 2 * tracebacks_.nodes());  // also when there was no memory to sweep
 }
 
 // Native frames from the call site outward, the leading ones in library code left out (one is
 // kept when nothing else is found), script frames put in at the place they were pushed.
-std::uint32_t Tracer::capture_full(CallSite caller) {
+OURO_NOINLINE std::uint32_t Tracer::capture_full(CallSite caller) {
+    TracerBusy busy;  // what it allocates is not traced
+    if (tracebacks_.nodes() >= sweep_at_) sweep_tracebacks();
     constexpr std::size_t kLibrarySlack = 8;  // library frames a call site may sit behind
     std::uint64_t words[tracemalloc::MAX_NFRAME];
     std::size_t n = 0;
     const ScriptStack& script = script_stack();
     std::size_t next_script = script.size;  // script frames not placed yet: [0, next_script)
+    std::uintptr_t place = next_script;  // where the oldest frame is: its CFA, for a native one
     const auto limit = static_cast<std::size_t>(nframe_);
     auto put_script = [&](std::uintptr_t cfa) {
         while (next_script > 0 && n < limit && script.frames[next_script - 1].position < cfa) {
@@ -309,11 +341,14 @@ std::uint32_t Tracer::capture_full(CallSite caller) {
         while (first + 1 < got && native[first].library) ++first;
         for (std::size_t i = 0; i < got && n < limit; ++i) {
             put_script(native[i].cfa);
-            if (i >= first && n < limit) words[n++] = native[i].pc;
+            if (i >= first && n < limit) {
+                words[n++] = native[i].pc;
+                place = native[i].cfa;
+            }
         }
     }
     put_script(~std::uintptr_t{0});
-    return tracebacks_.intern(words, n);
+    return tracebacks_.intern(words, n, place);
 }
 
 }  // namespace ouro::detail

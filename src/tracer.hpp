@@ -63,7 +63,7 @@ public:
         std::uint32_t traceback;
     };
     std::vector<RawTrace> traces() const;
-    std::span<const std::uint64_t> traceback(std::uint32_t id) const noexcept { return tracebacks_.frames(id); }
+    std::vector<std::uint64_t> traceback(std::uint32_t id) const { return tracebacks_.frames(id); }  // most recent first
     // The traceback id of a managed object's block (0: not traced).
     std::uint32_t object_traceback(const Object* o) const noexcept;
 
@@ -81,32 +81,42 @@ private:
 
     using CallSite = BlockAllocator::CallSite;
     void allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSite caller);
-    void freed(Hook& h, void* b, std::size_t size, PoolKind kind) noexcept;
+    void freed(Hook& h, void* b, std::size_t size, Pool* p) noexcept;
     void release(Pool* p) noexcept;
     void detach(Hook& h) noexcept;
-    bool sample(std::size_t size) noexcept;
+    void next_sample() noexcept;
     std::size_t weighed(std::size_t size) const noexcept;
+    struct SiteCache;
     std::uint32_t capture(CallSite caller);
+    void fill_site(SiteCache& s, std::uintptr_t pc);
     std::uint32_t capture_full(CallSite caller);
     PoolTraces* traces_of(Pool* p);
     Big* find_big(unsigned domain, const void* p) const noexcept;
     void add_big(unsigned domain, const void* p, std::size_t size, std::uint32_t traceback);
     void remove(std::size_t bytes) noexcept;
+    void sweep_tracebacks() noexcept;
 
     bool tracing_ = false;
     int nframe_ = 1;
     tracemalloc::Frames frames_ = tracemalloc::Frames::mixed;
     std::size_t mean_ = 0;            // sampling: mean bytes between samples; 0: exact
-    double until_sample_ = 0;         // sampling: bytes left before the next sample
+    std::int64_t until_sample_ = 0;   // sampling: bytes left before the next sample, counted down by the allocators
     std::uint64_t rng_ = 0;
     std::size_t current_ = 0, peak_ = 0;
     std::vector<std::unique_ptr<Hook>> hooks_;
     TracebackTable tracebacks_;
+    // sweep_tracebacks() when the table reaches this many nodes: twice what the last sweep kept.
+    static constexpr std::size_t kMinSweep = std::size_t{1} << 16;
+    std::size_t sweep_at_ = kMinSweep;
     OpenTable<Big> big_;
-    // nframe 1 without script frames: the traceback of a call site, by its return address.
+    // nframe 1 without script frames: the traceback of a call site, by its return address; for
+    // a site in library code (make<T> not inlined, a container's growth), how to step over its
+    // frame to its caller's, whose site is looked up in turn.
     struct SiteCache {
         std::uintptr_t pc;
-        std::uint32_t traceback;  // 0: the site is in library code, its traceback needs a walk
+        std::uint32_t traceback;  // 0: the site is in library code
+        std::int32_t cfa_offset;  // library code: its frame's CFA from its stack pointer; 0: needs a walk
+        std::int16_t ra_offset;   // and its caller's return address from the CFA
     };
     static constexpr std::size_t kSiteSlots = 1024;
     std::unique_ptr<SiteCache[]> sites_;

@@ -441,6 +441,14 @@ struct Walk {
 
 }  // namespace
 
+bool frame_step(std::uintptr_t pc, std::int32_t& cfa_offset, std::int16_t& ra_offset) noexcept {
+    const Rule* r = rule_for(pc - 1);
+    if (!r || r->cfa_reg != kRsp) return false;
+    cfa_offset = r->cfa_offset;
+    ra_offset = r->ra_offset;
+    return true;
+}
+
 __attribute__((noinline)) std::size_t unwind_stack(const void* start, const void* start_sp, NativeFrame* out, std::size_t max,
                                                    std::size_t max_user) noexcept {
     std::uintptr_t pc, sp, bp;
@@ -466,6 +474,7 @@ std::size_t unwind_stack(const void* start, const void*, NativeFrame* out, std::
     for (std::size_t i = 0; i < n; ++i) out[i].library = is_library_code(out[i].pc);
     return n;
 }
+bool frame_step(std::uintptr_t, std::int32_t&, std::int16_t&) noexcept { return false; }
 }  // namespace ouro::detail
 
 #endif

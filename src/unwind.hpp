@@ -23,4 +23,9 @@ struct NativeFrame {
 std::size_t unwind_stack(const void* start, const void* start_sp, NativeFrame* out, std::size_t max,
                          std::size_t max_user) noexcept;
 
+// One step outward from the frame that return address `pc` returns into, from the same rules
+// (cached): when that frame's CFA is its stack pointer plus cfa_offset, with its caller's return
+// address at CFA + ra_offset, true. false for any other rule, or none.
+bool frame_step(std::uintptr_t pc, std::int32_t& cfa_offset, std::int16_t& ra_offset) noexcept;
+
 }  // namespace ouro::detail

@@ -74,6 +74,8 @@ public:
     // paths read a table of full sentinels (allocation) and find kTracedFrees set (free), so
     // every allocation and free takes the slow path, which reports it. Without one, nothing on
     // the fast paths changes. Hooks run no user code and must not allocate from this allocator.
+    // Sampling: the slow path counts the bytes down itself and calls the hook only at a sample
+    // point (tcmalloc's bytes_until_sample), and only pools with a sampled block report frees.
     // A return address and, when known, the stack pointer it returns with: the state of the
     // caller's frame, where a stack walk can begin.
     struct CallSite {
@@ -85,7 +87,8 @@ public:
         // `kind` is kNumKinds for a large block; `caller` is where the allocator's entry point
         // returns to (the allocating code, when the entry point was inlined there).
         virtual void allocated(void* block, std::size_t size, PoolKind kind, CallSite caller) = 0;
-        virtual void freed(void* block, std::size_t size, PoolKind kind) noexcept = 0;
+        // `pool`: the block's pool; null for a large block.
+        virtual void freed(void* block, std::size_t size, Pool* pool) noexcept = 0;
         // p is going back to its arena (all its blocks are free): its trace word must be released.
         virtual void pool_released(Pool* p) noexcept = 0;
         // The allocator is being destroyed with the hook still set.
@@ -94,9 +97,11 @@ public:
     protected:
         ~Hook() = default;
     };
-    // Installs (or, with null, removes) the hook. `every_free`: every pool reports its frees;
-    // otherwise the hook sets kTracedFrees on the pools it wants to hear from (sampling).
-    void set_hook(Hook* hook, bool every_free) noexcept;
+    // Installs (or, with null, removes) the hook. `until_sample` null: every allocation and free
+    // is reported. Otherwise allocations are reported when they take the bytes it counts down
+    // (shared by the allocators a hook serves) to zero or below, and the hook sets it anew and
+    // sets kTracedFrees on the pools it wants to hear from.
+    void set_hook(Hook* hook, std::int64_t* until_sample = nullptr) noexcept;
     Hook* hook() const noexcept { return hook_; }
 
     // `caller`: what the hook reports as the allocating code (a caller's own return address).
@@ -161,6 +166,9 @@ private:
     void* allocate_slow(unsigned cls, PoolKind kind);
     void* refill(unsigned cls, PoolKind kind);
     void* allocate_hooked(unsigned cls, PoolKind kind, CallSite caller);
+    bool sample_point(std::size_t size) noexcept {  // sampling: whether this allocation is reported
+        return !until_sample_ || (*until_sample_ -= static_cast<std::int64_t>(size)) <= 0;
+    }
     Pool*& head(PoolKind kind, unsigned cls) noexcept { return lists_[kind][cls]; }
     void head_changed(PoolKind kind, unsigned cls) noexcept {
         current_[kind][cls] = hook_ ? &sentinel_ : lists_[kind][cls];
@@ -199,7 +207,7 @@ private:
     std::int64_t purge_due_ = INT64_MAX;  // when the oldest dirty free pool is due (CLOCK_MONOTONIC_COARSE, ns)
     AllocatorCounters counters_;
     Hook* hook_ = nullptr;
-    bool every_free_ = false;
+    std::int64_t* until_sample_ = nullptr;  // sampling: the hook's countdown of bytes
 };
 
 }  // namespace ouro::detail

@@ -110,6 +110,11 @@ public:
         for (std::size_t k = 0; k < cap_; ++k)
             if (!b_[k].empty()) f(b_[k]);
     }
+    template <class F>
+    void for_each(F&& f) {  // f may change what a bucket holds, not its hash
+        for (std::size_t k = 0; k < cap_; ++k)
+            if (!b_[k].empty()) f(b_[k]);
+    }
 
 private:
     std::size_t home(std::size_t h) const noexcept {
