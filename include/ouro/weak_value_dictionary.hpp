@@ -102,10 +102,10 @@ public:
     // Throws std::invalid_argument for a null value (Python cannot weakly reference None either).
     bool insert_or_assign(K key, const Ref<V>& value) {
         if (!value) throw std::invalid_argument("ouro::WeakValueDictionary: the value is null");
-        Table& t = table_.make();
         auto* referent = const_cast<Object*>(static_cast<const Object*>(value.get()));
         const std::uint32_t h = detail::mix_hash(hash_(key));
-        Slot* s = t.find(h, [&](const Slot& x) { return eq_(x.payload().key, key); });
+        Slot* s = find_slot(key, h);
+        Table& t = table_.make();  // after Hash and KeyEqual: they may have replaced the table
         if (!s) {
             t.insert(h, referent, [&](void* p) { make_payload(p, h, std::move(key)); });
             return true;
@@ -167,7 +167,11 @@ private:
     }
     Slot* find_slot(const K& key) const {
         if (!this->table()) return nullptr;  // an empty dictionary does not call Hash
-        return this->lookup(detail::mix_hash(hash_(key)), [&](const Slot& x) { return eq_(x.payload().key, key); });
+        return find_slot(key, detail::mix_hash(hash_(key)));
+    }
+    Slot* find_slot(const K& key, std::uint32_t h) const {
+        // KeyEqual is user code (it may change or replace this dictionary).
+        return this->template lookup<true>(h, [&](const Slot& x) { return static_cast<bool>(eq_(x.payload().key, key)); });
     }
 
     detail::WeakTableHandle<Table> table_;
