@@ -319,6 +319,66 @@ TEST_F(WeakAttack, ReplacedSlotReusedDuringTheInsert) {
     EXPECT_EQ(d.size(), 2u);
 }
 
+// A key whose comparison erases (or clears) the entry whose key it is reading: the key being
+// compared stays until the lookup ends (Python holds the key it compares). Long strings, so that a
+// destroyed key's buffer is freed memory.
+struct NamedKey {
+    std::string name;
+    bool operator==(const NamedKey& o) const {
+        run_hook();
+        return name == o.name;  // reads both after the hook
+    }
+};
+struct NamedKeyHash {
+    std::size_t operator()(const NamedKey& k) const noexcept { return std::hash<std::string>()(k.name); }
+};
+TEST_F(WeakAttack, EqualityThatDestroysTheKeyItReads) {
+    const std::string a_name(40, 'a'), b_name(40, 'b');
+    auto a = ouro::make<Item>(1), b = ouro::make<Item>(2);
+    ouro::WeakValueDictionary<NamedKey, Item, NamedKeyHash> d;
+    d.insert_or_assign(NamedKey{a_name}, a);
+    d.insert_or_assign(NamedKey{b_name}, b);
+    arm([&] { d.erase(NamedKey{a_name}); });
+    EXPECT_FALSE(d.contains(NamedKey{a_name}));  // gone once the comparison returned
+    EXPECT_EQ(d.size(), 1u);
+    arm([&] { d.clear(); });
+    EXPECT_EQ(d.get(NamedKey{b_name}), nullptr);
+    EXPECT_TRUE(d.empty());
+    d.insert_or_assign(NamedKey{a_name}, a);
+    arm([&] { a = nullptr; });  // the value dies mid-comparison: its entry goes
+    EXPECT_FALSE(d.contains(NamedKey{a_name}));
+    EXPECT_TRUE(d.empty());
+}
+
+// pop() and popitem() of a value whose move throws: the exception reaches the caller and the
+// entry stays (the value is taken before the entry is removed).
+struct ThrowingMove {
+    static inline bool armed = false;
+    int v = 0;
+    ThrowingMove(int x = 0) : v(x) {}
+    ThrowingMove(const ThrowingMove&) = default;
+    ThrowingMove(ThrowingMove&& o) : v(o.v) {
+        if (armed) throw std::runtime_error("move");
+    }
+    ThrowingMove& operator=(const ThrowingMove&) = default;
+    ThrowingMove& operator=(ThrowingMove&&) = default;
+};
+TEST_F(WeakAttack, PopWhoseValueMoveThrows) {
+    auto a = ouro::make<Item>(1), b = ouro::make<Item>(2);
+    ouro::WeakKeyDictionary<Item, ThrowingMove> d;
+    d.insert_or_assign(a, ThrowingMove(1));
+    d.insert_or_assign(b, ThrowingMove(2));
+    ThrowingMove::armed = true;
+    EXPECT_THROW(d.pop(a), std::runtime_error);
+    EXPECT_THROW(d.popitem(), std::runtime_error);
+    ThrowingMove::armed = false;
+    EXPECT_EQ(d.size(), 2u);
+    for (auto [k, v] : d) EXPECT_EQ(v.v, k->value);
+    EXPECT_EQ(d.pop(a).v, 1);
+    EXPECT_EQ(d.popitem().second.v, 2);
+    EXPECT_TRUE(d.empty());
+}
+
 // --- set algebra and updates with itself, members dying on the way ------------------------------
 
 TEST_F(WeakAttack, SelfAlgebraWhileMembersDie) {

@@ -777,16 +777,26 @@ protected:
     }
     // Removes the entry s and returns take(s, referent) (its payload still there, its referent
     // held), or KeyError(missing) when it is absent or its referent has died (it is removed then).
+    // The payload is taken before the entry is removed, so that a take that throws (a value's
+    // move) leaves the entry in place rather than lose it; user code in the take that removed
+    // the entry itself is not undone (its slot stays Dead under the guard meanwhile).
     template <class Slot, class Take>
     auto take_slot(Slot* s, const char* missing, Take&& take) {
         if (!s) throw KeyError(missing);
         auto* t = table();
         Ref<Object> referent = s->alive() ? Ref<Object>(s->referent) : Ref<Object>();
         typename std::remove_pointer_t<decltype(t)>::Guard guard(t);  // the payload stays meanwhile
-        t->changed();
-        t->remove(*s);
-        if (!referent) throw KeyError(missing);
-        return take(*s, referent);
+        if (!referent) {
+            t->changed();
+            t->remove(*s);
+            throw KeyError(missing);
+        }
+        auto taken = take(*s, referent);  // returned by NRVO: no move after the removal
+        if (s->state == kSlotLive) {
+            t->changed();
+            t->remove(*s);
+        }
+        return taken;
     }
     // Python's popitem(): takes some live entry, removing the dead ones it meets on the way.
     template <class Take>
