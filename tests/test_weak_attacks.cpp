@@ -379,6 +379,89 @@ TEST_F(WeakAttack, PopWhoseValueMoveThrows) {
     EXPECT_TRUE(d.empty());
 }
 
+// A key whose destructor puts another key in (and takes one out of) the same dictionary, run by
+// erase, clear, popitem and the deaths of values.
+std::function<void()> g_on_key_destroyed;
+struct DtorKey {
+    int k = 0;
+    DtorKey(int key = 0) : k(key) {}
+    DtorKey(const DtorKey&) = default;
+    DtorKey& operator=(const DtorKey&) = default;
+    ~DtorKey() {
+        if (g_on_key_destroyed) std::exchange(g_on_key_destroyed, nullptr)();
+    }
+    bool operator==(const DtorKey& o) const noexcept { return k == o.k; }
+};
+struct DtorKeyHash {
+    std::size_t operator()(const DtorKey& d) const noexcept { return std::hash<int>()(d.k); }
+};
+TEST_F(WeakAttack, KeyDestructorThatInsertsAndErases) {
+    auto v = items(8);
+    using D = ouro::WeakValueDictionary<DtorKey, Item, DtorKeyHash>;
+    D d;
+    for (int i = 0; i < 4; ++i) d.insert_or_assign(DtorKey(i), v[i]);
+    auto rearm = [&](int add, int drop) {
+        g_on_key_destroyed = [&d, &v, add, drop] {
+            d.insert_or_assign(DtorKey(add), v[add]);
+            d.erase(DtorKey(drop));
+        };
+    };
+    rearm(4, 1);
+    EXPECT_EQ(d.erase(DtorKey(0)), 1u);  // key 0's destructor adds 4, erases 1
+    g_on_key_destroyed = nullptr;
+    EXPECT_FALSE(d.contains(DtorKey(0)));
+    EXPECT_FALSE(d.contains(DtorKey(1)));
+    EXPECT_TRUE(d.contains(DtorKey(4)));
+    rearm(5, 2);
+    v[3] = nullptr;  // a death: key 3's destructor adds 5, erases 2
+    g_on_key_destroyed = nullptr;
+    EXPECT_EQ(d.size(), 2u);  // 4 and 5
+    rearm(6, 4);
+    auto [k, val] = d.popitem();
+    g_on_key_destroyed = nullptr;
+    EXPECT_TRUE(val);
+    rearm(7, 6);
+    d.clear();  // every key's destructor runs; the first adds 7 (which stays) and erases 6
+    g_on_key_destroyed = nullptr;
+    std::set<int> keys;
+    for (auto [key, value] : d) keys.insert(key.k);
+    EXPECT_EQ(keys, (std::set<int>{7}));
+    EXPECT_EQ(d.size(), 1u);
+}
+
+// A WeakRef callback, run by a member's death inside set algebra, that changes the sets.
+TEST_F(WeakAttack, CallbackChangesTheSetsDuringAlgebra) {
+    auto v = items(6);
+    HookSet s(v), t(v);
+    std::vector<ouro::WeakRef<Item>> refs;
+    for (auto& m : v)
+        refs.emplace_back(m, [&](const ouro::WeakRef<Item>&) {
+            s.insert(ouro::make<Item>(100));  // dies at once
+            if (!v.empty()) t.erase(v.back());
+        });
+    int victim = 0;
+    arm([&] {
+        if (victim < 5) v[victim++] = nullptr;
+    }, 6);
+    // Each either completes or stops with Python's RuntimeError (t changed while being read).
+    auto attempt = [](auto&& op) {
+        try {
+            op();
+        } catch (const std::runtime_error&) {
+        }
+    };
+    attempt([&] { s ^= t; });
+    attempt([&] { s -= t; });
+    attempt([&] { s &= t; });
+    attempt([&] { s |= t; });
+    // Both sets consistent: their sizes are their live members, each alive.
+    for (HookSet* x : {&s, &t}) {
+        std::size_t n = 0;
+        for (const auto& m : *x) n += static_cast<bool>(m);
+        EXPECT_EQ(n, x->size());
+    }
+}
+
 // --- set algebra and updates with itself, members dying on the way ------------------------------
 
 TEST_F(WeakAttack, SelfAlgebraWhileMembersDie) {

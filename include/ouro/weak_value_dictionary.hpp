@@ -25,6 +25,7 @@
 #include <functional>
 #include <iterator>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -46,6 +47,12 @@ struct ValuePayload<K, true> {
     std::uint32_t hash;
     K key;
 };
+// Keys whose comparison runs no user code (std::equal_to over a scalar or a std::string): their
+// lookups need no guard against the comparison changing the dictionary.
+template <class K, class KeyEqual>
+inline constexpr bool kPlainKeyEqual =
+    (std::is_same_v<KeyEqual, std::equal_to<K>> || std::is_same_v<KeyEqual, std::equal_to<>>) &&
+    (std::is_scalar_v<K> || std::is_same_v<K, std::string>);
 template <class K, class Hash>
 struct ValueTraits {
     using Payload = ValuePayload<K, !kRehashKeys<K, Hash>>;
@@ -170,8 +177,8 @@ private:
         return find_slot(key, detail::mix_hash(hash_(key)));
     }
     Slot* find_slot(const K& key, std::uint32_t h) const {
-        // KeyEqual is user code (it may change or replace this dictionary).
-        return this->template lookup<true>(h, [&](const Slot& x) { return static_cast<bool>(eq_(x.payload().key, key)); });
+        // KeyEqual may be user code (which may change or replace this dictionary).
+        return this->template lookup<!detail::kPlainKeyEqual<K, KeyEqual>>(h, [&](const Slot& x) { return static_cast<bool>(eq_(x.payload().key, key)); });
     }
 
     detail::WeakTableHandle<Table> table_;
