@@ -25,6 +25,7 @@
 #include <functional>
 #include <iterator>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -46,6 +47,12 @@ struct ValuePayload<K, true> {
     std::uint32_t hash;
     K key;
 };
+// Keys whose comparison runs no user code (std::equal_to over a scalar or a std::string): their
+// lookups need no guard against the comparison changing the dictionary.
+template <class K, class KeyEqual>
+inline constexpr bool kPlainKeyEqual =
+    (std::is_same_v<KeyEqual, std::equal_to<K>> || std::is_same_v<KeyEqual, std::equal_to<>>) &&
+    (std::is_scalar_v<K> || std::is_same_v<K, std::string>);
 template <class K, class Hash>
 struct ValueTraits {
     using Payload = ValuePayload<K, !kRehashKeys<K, Hash>>;
@@ -102,10 +109,10 @@ public:
     // Throws std::invalid_argument for a null value (Python cannot weakly reference None either).
     bool insert_or_assign(K key, const Ref<V>& value) {
         if (!value) throw std::invalid_argument("ouro::WeakValueDictionary: the value is null");
-        Table& t = table_.make();
         auto* referent = const_cast<Object*>(static_cast<const Object*>(value.get()));
         const std::uint32_t h = detail::mix_hash(hash_(key));
-        Slot* s = t.find(h, [&](const Slot& x) { return eq_(x.payload().key, key); });
+        Slot* s = find_slot(key, h);
+        Table& t = table_.make();  // after Hash and KeyEqual: they may have replaced the table
         if (!s) {
             t.insert(h, referent, [&](void* p) { make_payload(p, h, std::move(key)); });
             return true;
@@ -167,7 +174,11 @@ private:
     }
     Slot* find_slot(const K& key) const {
         if (!this->table()) return nullptr;  // an empty dictionary does not call Hash
-        return this->lookup(detail::mix_hash(hash_(key)), [&](const Slot& x) { return eq_(x.payload().key, key); });
+        return find_slot(key, detail::mix_hash(hash_(key)));
+    }
+    Slot* find_slot(const K& key, std::uint32_t h) const {
+        // KeyEqual may be user code (which may change or replace this dictionary).
+        return this->template lookup<!detail::kPlainKeyEqual<K, KeyEqual>>(h, [&](const Slot& x) { return static_cast<bool>(eq_(x.payload().key, key)); });
     }
 
     detail::WeakTableHandle<Table> table_;

@@ -62,13 +62,17 @@ public:
     std::size_t bytes() const noexcept { return cap_ * sizeof(Bucket); }
 
     // The bucket on hash h's probe run that `match` accepts, or null. (A bucket that keeps its
-    // hash should let `match` compare it first; one keyed by a pointer compares the key.)
+    // hash should let `match` compare it first; one keyed by a pointer compares the key.) A match
+    // that runs user code may throw; one that may change the table must return true once it
+    // has (the probe then stops, and its result is not to be used): the bucket's address is
+    // taken before the call, as the array may be gone after it.
     template <class Match>
-    Bucket* find(std::size_t h, Match&& match) const noexcept {
+    Bucket* find(std::size_t h, Match&& match) const noexcept(std::is_nothrow_invocable_v<Match&, Bucket&>) {
         if (!b_) return nullptr;
         for (std::size_t i = home(h);; i = step(i)) {
-            if (b_[i].empty()) return nullptr;
-            if (match(b_[i])) return &b_[i];
+            Bucket* b = &b_[i];
+            if (b->empty()) return nullptr;
+            if (match(*b)) return b;
         }
     }
 

@@ -110,18 +110,49 @@ struct WeakSlot : WeakEntryHead {
 // calls user code; a lookup allocates nothing.
 class WeakIndex {
 public:
+    // The id under hash h that eq(id) accepts, or kNoId. eq may be user code (a KeyEqual) that
+    // throws, or changes this index: adds or removes entries, or kills referents whose entries
+    // then go. When the index changed during a call, the probe stops there (its buckets may have
+    // moved or been freed) and the lookup starts over, as CPython's set and dict lookups restart
+    // when a comparison mutated the table (Objects/setobject.c set_do_lookup, Objects/dictobject.c).
     template <class Eq>
     std::uint32_t find(std::uint32_t h, Eq&& eq) const {
-        const Bucket* b = table_.find(h, [&](const Bucket& x) { return x.hash_ == h && eq(x.id_plus_one - 1); });
-        return b ? b->id_plus_one - 1 : kNoId;
+        for (;;) {
+            const std::uint64_t epoch = epoch_;
+            bool changed = false;
+            std::uint32_t found = kNoId;
+            table_.find(h, [&](const Bucket& x) {
+                if (x.hash_ != h) return false;
+                const std::uint32_t id = x.id_plus_one - 1;  // x may not survive eq
+                const bool equal = eq(id);
+                if (epoch_ != epoch) {
+                    changed = true;
+                    return true;
+                }
+                if (equal) found = id;
+                return equal;
+            });
+            if (!changed) return found;
+        }
     }
     // Room for one more entry, so the insert that follows cannot fail.
-    void reserve_one() { table_.reserve_one(); }
-    void insert(std::uint32_t h, std::uint32_t id) noexcept { table_.place(Bucket{id + 1, h}); }
+    void reserve_one() {
+        ++epoch_;  // may move the buckets
+        table_.reserve_one();
+    }
+    void insert(std::uint32_t h, std::uint32_t id) noexcept {
+        ++epoch_;
+        table_.place(Bucket{id + 1, h});
+    }
     void erase(std::uint32_t h, std::uint32_t id) noexcept {
+        ++epoch_;
         if (Bucket* b = table_.find(h, [&](const Bucket& x) { return x.id_plus_one == id + 1; })) table_.erase(b);
     }
-    void reset() noexcept { table_.clear(); }
+    void reset() noexcept {
+        ++epoch_;
+        table_.clear();
+    }
+    std::uint64_t epoch() const noexcept { return epoch_; }
 
 private:
     struct Bucket {
@@ -131,6 +162,7 @@ private:
         std::size_t hash() const noexcept { return hash_; }
     };
     WeakHash<Bucket> table_;
+    std::uint64_t epoch_ = 0;  // changes with every change of table_ (find's restarts)
 };
 
 // Traits: `Payload`, and `static std::uint32_t hash(const WeakSlot<Payload>&) noexcept` (the
@@ -185,6 +217,7 @@ public:
     };
 
     std::size_t live() const noexcept { return live_; }
+    std::uint64_t index_epoch() const noexcept { return index_.epoch(); }
     std::uint32_t slot_count() const noexcept { return count_; }
     Slot& slot(std::uint32_t id) const noexcept {
         if (id < kGeometricIds) {
@@ -213,6 +246,10 @@ public:
     void insert(std::uint32_t h, Object* referent, Make&& make, Slot* replaced = nullptr) {
         if (closed_) throw std::logic_error("ouro: a weak container was added to while it was being destroyed");
         std::conditional_t<kTrivialPayload, NoPin, Pin> pin(this);
+        // While make runs user code, `replaced` may be removed: as in an iteration, its slot then
+        // stays out of reuse (Dead) rather than come back as another key's entry, which the
+        // removal below would take.
+        Guard keep_replaced(replaced && !kTrivialPayload ? this : nullptr);
         Slot& s = take_slot();  // in limbo: no one else reaches it, and clear() keeps its chunk
         ++limbo_;
         try {
@@ -226,6 +263,9 @@ public:
         s.kind = WeakKind::Entry;
         s.flags = kWeakArmed;
         try {
+            // make's user code may have destroyed the container (closing this table, which
+            // would then be freed with the entry still linked into its referent's list).
+            if (closed_) throw std::logic_error("ouro: a weak container was destroyed while being added to");
             index_.reserve_one();  // after make: user code there may have shrunk the index
             weak_link(&s, referent);
         } catch (...) {
@@ -695,11 +735,31 @@ protected:
     auto* table() const noexcept { return static_cast<const Derived&>(*this).table_.get(); }
     auto& make_table() { return static_cast<Derived&>(*this).table_.make(); }
 
-    // The Live slot under hash h that eq accepts, or null.
-    template <class Eq>
+    // The Live slot under hash h that eq accepts, or null. When eq is user code (kUserCode), it
+    // may remove entries, whose payloads it may be comparing (a key of a WeakValueDictionary),
+    // and may replace or destroy this container's table (assign another container to this one).
+    // So the lookup counts as an iteration (removals keep their payloads until it ends; Python
+    // holds the key it compares), holds the table, and throws std::runtime_error when the table
+    // is no longer the container's rather than hand back a slot of a table that may be gone.
+    // When the removals finished at its end (user code again) changed the index, it looks again.
+    template <bool kUserCode, class Eq>
     auto* lookup(std::uint32_t h, Eq&& eq) const {
         auto* t = table();
-        return t ? t->find(h, eq) : nullptr;
+        using Table = std::remove_pointer_t<decltype(t)>;
+        if (!t) return static_cast<typename Table::Slot*>(nullptr);
+        if constexpr (kUserCode) {
+            typename Table::Pin pin(t);
+            for (;;) {
+                typename Table::Guard guard(t);
+                auto* s = t->find(h, eq);
+                const std::uint64_t epoch = t->index_epoch();
+                guard.end();
+                if (table() != t) throw std::runtime_error("ouro: weak container replaced during a lookup");
+                if (t->index_epoch() == epoch) return s;
+            }
+        } else {
+            return t->find(h, eq);
+        }
     }
     // The slot when there is one and its referent is alive, else null.
     template <class Slot>
@@ -717,16 +777,26 @@ protected:
     }
     // Removes the entry s and returns take(s, referent) (its payload still there, its referent
     // held), or KeyError(missing) when it is absent or its referent has died (it is removed then).
+    // The payload is taken before the entry is removed, so that a take that throws (a value's
+    // move) leaves the entry in place rather than lose it; user code in the take that removed
+    // the entry itself is not undone (its slot stays Dead under the guard meanwhile).
     template <class Slot, class Take>
     auto take_slot(Slot* s, const char* missing, Take&& take) {
         if (!s) throw KeyError(missing);
         auto* t = table();
         Ref<Object> referent = s->alive() ? Ref<Object>(s->referent) : Ref<Object>();
         typename std::remove_pointer_t<decltype(t)>::Guard guard(t);  // the payload stays meanwhile
-        t->changed();
-        t->remove(*s);
-        if (!referent) throw KeyError(missing);
-        return take(*s, referent);
+        if (!referent) {
+            t->changed();
+            t->remove(*s);
+            throw KeyError(missing);
+        }
+        auto taken = take(*s, referent);  // returned by NRVO: no move after the removal
+        if (s->state == kSlotLive) {
+            t->changed();
+            t->remove(*s);
+        }
+        return taken;
     }
     // Python's popitem(): takes some live entry, removing the dead ones it meets on the way.
     template <class Take>
@@ -798,9 +868,22 @@ protected:
     auto* find_key(const T* key) const {
         using Slot = typename std::remove_pointer_t<decltype(this->table())>::Slot;
         if (!key) return static_cast<Slot*>(nullptr);
-        return this->lookup(hash_of(*key), [&](const Slot& s) {
-            if constexpr (kIdentity) return s.payload().key == static_cast<const Object*>(key);
-            else return s.alive() && eq_(static_cast<const T&>(*s.referent), *key);
+        return find_key(key, hash_of(*key));
+    }
+    // The same, with key's hash h already taken (Hash is asked once per operation).
+    auto* find_key(const T* key, std::uint32_t h) const {
+        using Slot = typename std::remove_pointer_t<decltype(this->table())>::Slot;
+        return this->template lookup<!kIdentity>(h, [&](const Slot& s) {
+            if constexpr (kIdentity) {
+                return s.payload().key == static_cast<const Object*>(key);
+            } else {
+                if (!s.alive()) return false;
+                // Held for the comparison, which may drop every other reference to it (Python's
+                // weakref __eq__ holds both referents); letting go may kill it, which the index
+                // notices (a restart).
+                const Ref<Object> held(s.referent);
+                return static_cast<bool>(eq_(static_cast<const T&>(*held), *key));
+            }
         });
     }
     // Makes key (not null) a key, a new entry's payload made by make(void*, Stored). Returns the
@@ -808,14 +891,15 @@ protected:
     // live key before.
     template <class Make>
     auto insert_key(const Ref<T>& key, Make&& make) {
-        auto& t = this->make_table();
         auto* referent = const_cast<Object*>(static_cast<const Object*>(key.get()));
         const std::uint32_t h = hash_of(*key);
         Stored stored;
         if constexpr (kIdentity) stored = referent;
         else stored = h;
         auto fill = [&](void* p) { make(p, stored); };
-        auto* s = find_key(key.get());
+        auto* s = find_key(key.get(), h);
+        // After Hash and KeyEqual: they may have replaced the container's table.
+        auto& t = this->make_table();
         using Found = std::pair<decltype(s), bool>;
         if (!s) {
             t.insert(h, referent, fill);
