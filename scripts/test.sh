@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite three times: a Debug build with GCC (misuse checks on,
 # warnings are errors), a Release build with GCC (checks off; GCC's optimiser-driven warnings) and
-# an ASan+UBSan build with Clang, where the randomized model runs 1,000,000 operations. Then a short libFuzzer run (scripts/fuzz.sh) and valgrind memcheck over the seed
-# tour and a stress subset (scripts/valgrind.sh). Also compiles the benchmarks warning-free.
+# an ASan+UBSan build with Clang, where the randomized model runs 1,000,000 operations. Then a short libFuzzer run (scripts/fuzz.sh) and, at the
+# same time, valgrind memcheck over the seed tour and a stress subset (scripts/valgrind.sh). Also compiles the benchmarks warning-free.
 # Usage: scripts/test.sh [--quick]   (--quick: the GCC Debug and Release passes and packaging only)
 # Soak mode (not in CI): see docs/reliability.md, e.g.
 #   OURO_MODEL_SOAK_SECONDS=600 build/clang-asan/tests/ouro_tests --gtest_filter='RandomModel.*'
@@ -38,7 +38,17 @@ cmake --build build/consumer-subdir >/dev/null
 if [[ ${1:-} != --quick ]]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OURO_MODEL_OPS=1000000 \
     run_suite clang-asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_SANITIZE=ON -DOURO_CHECKS=ON -DOURO_FAULT_INJECTION=ON
-  bash scripts/fuzz.sh 45
-  OURO_VALGRIND_REUSE=build/gcc-release bash scripts/valgrind.sh
+  # The fuzzers and memcheck each keep one core busy: they run side by side (valgrind's log is
+  # printed when both are done).
+  scripts/deps.sh valgrind
+  OURO_VALGRIND_REUSE=build/gcc-release bash scripts/valgrind.sh >build/valgrind.log 2>&1 &
+  valgrind_pid=$!
+  fuzz_rc=0
+  bash scripts/fuzz.sh 45 || fuzz_rc=$?
+  valgrind_rc=0
+  wait "$valgrind_pid" || valgrind_rc=$?
+  echo "=== valgrind memcheck, alongside the fuzzers (at ${SECONDS} s) ==="
+  cat build/valgrind.log
+  ((fuzz_rc == 0 && valgrind_rc == 0)) || { echo "fuzz: rc=$fuzz_rc, valgrind: rc=$valgrind_rc" >&2; exit 1; }
 fi
 echo "=== all passed in ${SECONDS} s ==="
