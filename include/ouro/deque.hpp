@@ -276,8 +276,8 @@ public:
 
     // The blocks in use and the ring (sys::getsizeof adds the object's block).
     std::size_t owned_bytes() const noexcept override {
-        std::size_t n = ring_ ? detail::storage_size(ring_cap_ * sizeof(std::uintptr_t), this->pooled_) : 0;
-        for (std::size_t k = 0; k < nblocks_; ++k) n += detail::storage_size(kBlockBytes, ring_[slot(k)] & 1);
+        std::size_t n = ring_ ? detail::storage_size(ring_cap_ * sizeof(std::uintptr_t), this->origin_) : 0;
+        for (std::size_t k = 0; k < nblocks_; ++k) n += detail::storage_size(kBlockBytes, block_origin(ring_[slot(k)]));
         return n;
     }
 
@@ -310,34 +310,39 @@ private:
     }
 
     // ----- blocks ---------------------------------------------------------------------------------
+    // A block is too small for a mapping of its own: the ring's tag bit says pool or malloc.
+    static_assert(kBlockBytes < detail::kMapMin);
     struct Block {
         E* p;
-        bool pooled;
+        detail::Origin origin;
     };
     Block new_block() {
-        bool pooled;
-        void* p = detail::storage_allocate(detail::pools_for(this), kBlockBytes, alignof(E), pooled);
-        return {static_cast<E*>(p), pooled};
+        detail::Origin origin;
+        void* p = detail::storage_allocate(detail::pools_for(this), kBlockBytes, alignof(E), origin);
+        return {static_cast<E*>(p), origin};
     }
-    static std::uintptr_t tag(Block b) noexcept { return reinterpret_cast<std::uintptr_t>(b.p) | b.pooled; }
+    static std::uintptr_t tag(Block b) noexcept {
+        return reinterpret_cast<std::uintptr_t>(b.p) | (b.origin == detail::Origin::pool);
+    }
+    static detail::Origin block_origin(std::uintptr_t t) noexcept { return t & 1 ? detail::Origin::pool : detail::Origin::system; }
     static void free_block(std::uintptr_t t) noexcept {
-        detail::storage_free(reinterpret_cast<void*>(t & ~std::uintptr_t{1}), t & 1);
+        detail::storage_free(reinterpret_cast<void*>(t & ~std::uintptr_t{1}), block_origin(t));
     }
     // Room for n blocks in the ring (doubling; the ring is unrolled into the new one).
     void reserve_ring(std::size_t n) {
         if (n <= ring_cap_) return;
         std::size_t cap = ring_cap_ ? ring_cap_ : 4;
         while (cap < n) cap *= 2;
-        bool pooled;
+        detail::Origin origin;
         auto* ring = static_cast<std::uintptr_t*>(
             detail::storage_allocate(detail::pools_for(this), detail::buffer_bytes(cap, sizeof(std::uintptr_t)),
-                                     alignof(std::uintptr_t), pooled));
+                                     alignof(std::uintptr_t), origin));
         for (std::size_t k = 0; k < nblocks_; ++k) ring[k] = ring_[slot(k)];
-        detail::storage_free(ring_, this->pooled_);
+        detail::storage_free(ring_, this->origin_);
         ring_ = ring;
         ring_cap_ = cap;
         first_ = 0;
-        this->pooled_ = pooled;
+        this->origin_ = origin;
     }
     // A new leftmost / rightmost block (the ring has room); left_ / right_ at its free end.
     void add_left(Block b) noexcept {
@@ -414,7 +419,7 @@ private:
             reserve_ring(nblocks_ + 1);
             if (!spare.b) return new_block();
             const std::uintptr_t t = std::exchange(spare.b, 0);
-            return {reinterpret_cast<E*>(t & ~std::uintptr_t{1}), static_cast<bool>(t & 1)};
+            return {reinterpret_cast<E*>(t & ~std::uintptr_t{1}), block_origin(t)};
         };
         PinMoves pin(this);
         for (; n > 0; --n) {
@@ -529,24 +534,24 @@ private:
         size_ = std::exchange(other.size_, 0);
         start_ = std::exchange(other.start_, static_cast<std::uint8_t>(kCenter + 1));
         maxlen_ = other.maxlen_;
-        this->pooled_ = std::exchange(other.pooled_, false);
+        this->origin_ = std::exchange(other.origin_, detail::Origin::system);
     }
     // The storage, taken out of the deque (which is left empty).
     struct Parts {
         std::uintptr_t* ring;
         std::size_t mask, first, nblocks, offset, size;
-        bool pooled;
+        detail::Origin origin;
         E* block(std::size_t k) const noexcept {
             return reinterpret_cast<E*>(ring[(first + k) & mask] & ~std::uintptr_t{1});
         }
     };
     Parts detach() noexcept {
-        Parts p{ring_, ring_cap_ - 1, first_, nblocks_, static_cast<std::size_t>(left_ - left_block_), size_, this->pooled_};
+        Parts p{ring_, ring_cap_ - 1, first_, nblocks_, static_cast<std::size_t>(left_ - left_block_), size_, this->origin_};
         ring_ = nullptr;
         ring_cap_ = first_ = nblocks_ = size_ = 0;
         left_ = right_ = left_block_ = right_end_ = nullptr;
         start_ = kCenter + 1;  // CPython's clear() leaves a fresh block
-        this->pooled_ = false;
+        this->origin_ = detail::Origin::system;
         return p;
     }
     // Drops detached items, then their blocks and ring.
@@ -556,7 +561,7 @@ private:
             std::destroy_at(p.block(at / kBlock) + at % kBlock);
         }
         for (std::size_t k = 0; k < p.nblocks; ++k) free_block(p.ring[(p.first + k) & p.mask]);
-        detail::storage_free(p.ring, p.pooled);
+        detail::storage_free(p.ring, p.origin);
     }
 
     void visit_items(Visitor& visit) {

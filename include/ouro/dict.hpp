@@ -361,7 +361,7 @@ public:
 
     // The index table and the entries (sys::getsizeof adds the object's block).
     std::size_t owned_bytes() const noexcept override {
-        return table_ ? detail::storage_size(table_bytes(log2_), this->pooled_) : 0;
+        return table_ ? detail::storage_size(table_bytes(log2_), this->origin_) : 0;
     }
 
 private:
@@ -455,9 +455,9 @@ private:
 
     void allocate_table(unsigned log2) {
         if (log2 >= 8 * sizeof(std::size_t) - 2) detail::length_error("ouro::Dict: too many entries");
-        bool pooled;
-        table_ = static_cast<char*>(detail::storage_allocate(detail::pools_for(this), table_bytes(log2), alignof(Entry), pooled));
-        this->pooled_ = pooled;
+        detail::Origin origin;
+        table_ = static_cast<char*>(detail::storage_allocate(detail::pools_for(this), table_bytes(log2), alignof(Entry), origin));
+        this->origin_ = origin;
         log2_ = static_cast<std::uint8_t>(log2);
         shift_ = static_cast<std::uint8_t>(index_shift(log2));
         std::memset(table_, 0xff, std::size_t{1} << (log2 + index_shift(log2)));  // every slot kEmpty
@@ -468,7 +468,7 @@ private:
     // order (with their stored hashes: no user code but the moves of non-plain keys and values).
     void resize(unsigned log2) {
         char* const old = table_;
-        const bool old_pooled = this->pooled_;
+        const detail::Origin old_origin = this->origin_;
         const std::span<Entry> from = entry_span();
         allocate_table(log2);  // on failure, nothing has changed
         if (!old) return;
@@ -495,7 +495,7 @@ private:
             for (Entry& e : from)
                 if (e.hash != kDeleted) destroy_entry(e);  // moved-from
         }
-        detail::storage_free(old, old_pooled);
+        detail::storage_free(old, old_origin);
     }
     // Indexes entries [0, nentries_) of a fresh table, in order. Their slots are scattered over
     // the index table: each is prefetched a few entries ahead.
@@ -599,27 +599,27 @@ private:
         nentries_ = std::exchange(other.nentries_, 0);
         usable_ = std::exchange(other.usable_, 0);
         log2_ = std::exchange(other.log2_, 0);
-        this->pooled_ = std::exchange(other.pooled_, false);
+        this->origin_ = std::exchange(other.origin_, detail::Origin::system);
     }
     struct Detached {
         char* table;
         Entry* entries;
         std::size_t n;
-        bool pooled;
+        detail::Origin origin;
     };
     Detached detach() noexcept {
-        Detached d{table_, table_ ? entries() : nullptr, table_ ? nentries_ : 0, this->pooled_};
+        Detached d{table_, table_ ? entries() : nullptr, table_ ? nentries_ : 0, this->origin_};
         table_ = nullptr;
         shift_ = 0;
         used_ = nentries_ = usable_ = 0;
         log2_ = 0;
-        this->pooled_ = false;
+        this->origin_ = detail::Origin::system;
         return d;
     }
     static void drop(Detached d) noexcept {
         for (std::size_t i = 0; i < d.n; ++i)
             if (d.entries[i].hash != kDeleted) destroy_entry(d.entries[i]);
-        detail::storage_free(d.table, d.pooled);
+        detail::storage_free(d.table, d.origin);
     }
 
     template <class Proj, bool Const>

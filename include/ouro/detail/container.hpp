@@ -82,11 +82,34 @@ inline constexpr bool storable = std::is_nothrow_move_constructible_v<T> && std:
 // ----- storage ---------------------------------------------------------------------------------
 // A container's buffers come from the raw pools of the heap whose block holds the container — a
 // managed container, or a member of a managed object — when they fit a pool block; otherwise, and
-// for a container anywhere else (a local, a global, inside a std::vector), from malloc, so that
-// such a container can go to another thread like a std::vector. Each buffer records where it came
-// from (`pooled`) and goes back there, whichever container holds it by then: moves and swaps hand
-// buffers over. A pooled buffer of a heap destroyed in the meantime is left alone, as orphaned
-// objects are (docs/design.md §8).
+// for a container anywhere else (a local, a global, inside a std::vector), from malloc, or, from
+// kMapMin bytes on, from a mapping of their own, so that such a container can go to another
+// thread like a std::vector. Each buffer records where it came from (its Origin) and goes back
+// there, whichever container holds it by then: moves and swaps hand buffers over. A pooled buffer
+// of a heap destroyed in the meantime is left alone, as orphaned objects are (docs/design.md §8).
+
+enum class Origin : std::uint8_t {
+    system,   // malloc
+    pool,     // a block of the heap's raw pools
+    mapping,  // a mapping of its own (map_buffer)
+};
+
+// Big buffers get a mapping of their own, not one from malloc: they grow and shrink by remapping
+// their pages (never by copying them, whatever glibc's dynamic mmap threshold has become), go back
+// to the system when freed, and from 2 MiB on ask for transparent huge pages — a dictionary's
+// index is probed at random, and one TLB entry then covers 2 MiB of it instead of 4 KiB
+// (docs/design.md §11). 256 KiB: glibc's own threshold starts at 128 KiB; a mapping costs two
+// system calls, which a buffer this size amortises over 32,768 pointers.
+inline constexpr std::size_t kMapMin = std::size_t{256} << 10;
+// A mapping holding at least `bytes`, 64-byte aligned; std::bad_alloc when the system refuses.
+void* map_buffer(std::size_t bytes);
+// The mapping of p resized to hold `bytes` (moved if it must), its contents kept up to the
+// smaller size; on failure std::bad_alloc, and p is unchanged.
+void* remap_buffer(void* p, std::size_t bytes);
+void unmap_buffer(void* p) noexcept;
+// The bytes all such mappings hold now, in every thread (the tests' leak check: LeakSanitizer
+// and valgrind do not see mappings).
+std::size_t mapped_buffer_bytes() noexcept;
 
 // The pools of the current heap when `self` lies in one of its blocks, else null (src/containers.cpp).
 BlockAllocator* member_pools(const void* self) noexcept;
@@ -107,47 +130,56 @@ inline std::size_t buffer_bytes(std::size_t n, std::size_t size) {
     return n * size;
 }
 
-inline void* storage_allocate(BlockAllocator* pools, std::size_t bytes, std::size_t align, bool& pooled) {
-    if (pools && fits_pool(bytes, align)) {
-        void* p = pools->allocate(size_class(bytes), kRawPool);
-        pooled = true;
-        return p;
-    }
+inline Origin origin_for(BlockAllocator* pools, std::size_t bytes, std::size_t align) noexcept {
+    if (pools && fits_pool(bytes, align)) return Origin::pool;
+    return bytes >= kMapMin ? Origin::mapping : Origin::system;
+}
+
+inline void* storage_allocate(BlockAllocator* pools, std::size_t bytes, std::size_t align, Origin& origin) {
+    origin = origin_for(pools, bytes, align);
+    if (origin == Origin::pool) return pools->allocate(size_class(bytes), kRawPool);
     fault_point();
+    if (origin == Origin::mapping) return map_buffer(bytes);
     void* p = std::malloc(bytes);
     if (!p) throw std::bad_alloc();
-    pooled = false;
     return p;
 }
 
-inline void storage_free(void* p, bool pooled) noexcept {
+inline void storage_free(void* p, Origin origin) noexcept {
     if (!p) return;
-    if (!pooled) return std::free(p);
-    if (BlockAllocator* owner = pool_of(p)->owner) owner->deallocate(p);
-    // else: the heap is gone and its pools were left in place; the block is never reused
+    switch (origin) {
+        case Origin::system: return std::free(p);
+        case Origin::mapping: return unmap_buffer(p);
+        case Origin::pool:
+            if (BlockAllocator* owner = pool_of(p)->owner) owner->deallocate(p);
+            // else: the heap is gone and its pools were left in place; the block is never reused
+            return;
+    }
 }
 
-// What a buffer of `bytes` really occupies (sys::getsizeof): its pool block, or the request.
-inline std::size_t storage_size(std::size_t bytes, bool pooled) noexcept {
-    return pooled ? class_size(size_class(bytes)) : bytes;
+// What a buffer of `bytes` really occupies (sys::getsizeof): its pool block, or the request (as
+// CPython reports its buffers from malloc).
+inline std::size_t storage_size(std::size_t bytes, Origin origin) noexcept {
+    return origin == Origin::pool ? class_size(size_class(bytes)) : bytes;
 }
 
 // A buffer of plain contents (memcpy moves them) resized to `bytes`, keeping its first `keep`
-// bytes: realloc when it stays in malloc (glibc moves big blocks with mremap, without copying).
-// On failure it throws and the old buffer is unchanged.
-inline void* storage_resize(BlockAllocator* pools, void* p, bool& pooled, std::size_t keep, std::size_t bytes) {
-    const bool to_pool = pools && fits_pool(bytes, 8);
-    if (p && !pooled && !to_pool) {
+// bytes: in place where it can (realloc in malloc, mremap in its own mapping), else a new buffer
+// of the size's origin and one copy. On failure it throws and the old buffer is unchanged.
+inline void* storage_resize(BlockAllocator* pools, void* p, Origin& origin, std::size_t keep, std::size_t bytes) {
+    const Origin to = origin_for(pools, bytes, 8);
+    if (p && to == origin && to != Origin::pool) {
         fault_point();
+        if (to == Origin::mapping) return remap_buffer(p, bytes);
         void* q = std::realloc(p, bytes);
         if (!q) throw std::bad_alloc();
         return q;
     }
-    bool q_pooled;
-    void* q = storage_allocate(pools, bytes, 8, q_pooled);
+    Origin q_origin;
+    void* q = storage_allocate(pools, bytes, 8, q_origin);
     if (keep) std::memcpy(q, p, keep);
-    storage_free(p, pooled);
-    pooled = q_pooled;
+    storage_free(p, origin);
+    origin = q_origin;
     return q;
 }
 
@@ -176,7 +208,7 @@ protected:
         if (OURO_UNLIKELY(pins_ != 0)) throw std::runtime_error(what);
     }
 
-    bool pooled_ = false;  // the main buffer's origin (see storage_allocate)
+    Origin origin_ = Origin::system;  // the main buffer's (see storage_allocate)
 
 private:
     friend class Pin;

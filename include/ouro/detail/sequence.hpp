@@ -127,7 +127,7 @@ public:
 
     ~Sequence() override {
         check_element<E>();
-        drop(std::exchange(data_, nullptr), std::exchange(size_, 0), this->pooled_);
+        drop(std::exchange(data_, nullptr), std::exchange(size_, 0), this->origin_);
     }
 
     std::size_t size() const noexcept { return size_; }
@@ -178,7 +178,7 @@ public:
         other.check_unpinned(Derived::kPinned);
         if (other.size_ == 0) return;
         if (size_ == 0) {
-            storage_free(std::exchange(data_, nullptr), std::exchange(this->pooled_, false));
+            storage_free(std::exchange(data_, nullptr), std::exchange(this->origin_, Origin::system));
             cap_ = 0;
             return take_storage(other);
         }
@@ -233,7 +233,7 @@ public:
     void clear() {
         this->check_unpinned(Derived::kPinned);
         cap_ = 0;
-        drop(std::exchange(data_, nullptr), std::exchange(size_, 0), std::exchange(this->pooled_, false));
+        drop(std::exchange(data_, nullptr), std::exchange(size_, 0), std::exchange(this->origin_, Origin::system));
     }
 
     // s.index(x[, start[, stop]]): the first position of x in s[start:stop]; ValueError when absent.
@@ -330,7 +330,7 @@ public:
     }
 
     std::size_t owned_bytes() const noexcept override {
-        return cap_ ? storage_size(cap_ * sizeof(E), this->pooled_) : 0;
+        return cap_ ? storage_size(cap_ * sizeof(E), this->origin_) : 0;
     }
 
 protected:
@@ -363,7 +363,7 @@ protected:
         std::swap(data_, other.data_);
         std::swap(size_, other.size_);
         std::swap(cap_, other.cap_);
-        std::swap(this->pooled_, other.pooled_);
+        std::swap(this->origin_, other.origin_);
     }
     // What a constructor from items does: all at once when their number is known, as CPython's
     // list(seq) and array(t, seq) do.
@@ -410,7 +410,7 @@ private:
         data_ = std::exchange(other.data_, nullptr);
         size_ = std::exchange(other.size_, 0);
         cap_ = std::exchange(other.cap_, 0);
-        this->pooled_ = std::exchange(other.pooled_, false);
+        this->origin_ = std::exchange(other.origin_, Origin::system);
     }
 
     // Appends a copy or a move of x, which may be an item of this sequence: when the buffer must
@@ -496,23 +496,23 @@ private:
     }
     void reallocate(std::size_t cap) {
         if (cap == 0) {
-            storage_free(std::exchange(data_, nullptr), std::exchange(this->pooled_, false));
+            storage_free(std::exchange(data_, nullptr), std::exchange(this->origin_, Origin::system));
             cap_ = 0;
             return;
         }
         BlockAllocator* pools = pools_for(this);
         const std::size_t bytes = buffer_bytes(cap, sizeof(E));
         if constexpr (plain<E>) {
-            data_ = static_cast<E*>(storage_resize(pools, data_, this->pooled_, size_ * sizeof(E), bytes));
+            data_ = static_cast<E*>(storage_resize(pools, data_, this->origin_, size_ * sizeof(E), bytes));
         } else {
-            bool pooled;
-            E* fresh = static_cast<E*>(storage_allocate(pools, bytes, alignof(E), pooled));
+            Origin origin;
+            E* fresh = static_cast<E*>(storage_allocate(pools, bytes, alignof(E), origin));
             E* old = data_;
             PinIf<true> pin(this);
             std::uninitialized_move(old, old + size_, fresh);
             data_ = fresh;  // trace() sees the new buffer before the moved-from items are destroyed
             std::destroy(old, old + size_);
-            storage_free(old, std::exchange(this->pooled_, pooled));
+            storage_free(old, std::exchange(this->origin_, origin));
         }
         cap_ = cap;
     }
@@ -562,9 +562,9 @@ private:
         std::destroy(data_ + n, data_ + old);
         shrink(old);
     }
-    static void drop(E* d, std::size_t n, bool pooled) noexcept {
+    static void drop(E* d, std::size_t n, Origin origin) noexcept {
         for (std::size_t i = n; i-- > 0;) std::destroy_at(d + i);
-        storage_free(d, pooled);
+        storage_free(d, origin);
     }
 
     template <class, class, class>
