@@ -29,14 +29,16 @@ constexpr std::size_t kPage = 4096;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 std::atomic<std::size_t> g_mapped{0};  // containers may live on any thread
 
+// Whole pages; from 2 MiB on whole huge pages, so that Linux places the mapping, and mremap moves
+// it, on a 2 MiB boundary and every part of it can be a huge page (docs/design.md §11).
 std::size_t mapping_bytes(std::size_t bytes) {
     if (bytes > SIZE_MAX / 2) throw std::bad_alloc();
-    return (bytes + kHeader + kPage - 1) & ~(kPage - 1);
+    const std::size_t len = (bytes + kHeader + kPage - 1) & ~(kPage - 1);
+    return len < kHugePage ? len : (len + kHugePage - 1) & ~(kHugePage - 1);
 }
-// Stamps the length and returns the buffer. Huge pages from 2 MiB on (Linux aligns anonymous
-// mappings of that size to 2 MiB, so all but the tail are eligible). ASan builds poison the
-// mapping past the buffer (the shadow is by address: what an earlier mapping there left is
-// cleared first, and again when the mapping goes).
+// Stamps the length and returns the buffer, asking for huge pages from 2 MiB on. ASan builds
+// poison the mapping past the buffer (the shadow is by address: what an earlier mapping there left
+// is cleared first, and again when the mapping goes).
 void* publish(void* base, std::size_t len, std::size_t bytes) noexcept {
     if (len >= kHugePage) os::prefer_huge_pages(base, len);
     unpoison(base, len);
@@ -69,6 +71,9 @@ void* remap_buffer(void* p, std::size_t bytes) {
     void* base = os::remap(from, old, len);
     if (!base) throw std::bad_alloc();
     g_mapped.fetch_add(len - old, std::memory_order_relaxed);  // (wraps correctly when shrinking)
+    // Below huge pages, the pages a buffer grows by are faulted in at once: a growing buffer is
+    // filled next, and one call costs less than a trap per page (List/Array append, §11).
+    if (len > old && len < kHugePage) os::populate(static_cast<char*>(base) + old, len - old);
     return publish(base, len, bytes);
 }
 

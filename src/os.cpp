@@ -37,6 +37,14 @@ void discard(void* p, std::size_t bytes) noexcept { ::madvise(p, bytes, MADV_DON
 
 void prefer_huge_pages(void* p, std::size_t bytes) noexcept { ::madvise(p, bytes, MADV_HUGEPAGE); }
 
+void populate(void* p, std::size_t bytes) noexcept {
+#ifdef MADV_POPULATE_WRITE
+    ::madvise(p, bytes, MADV_POPULATE_WRITE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 std::int64_t coarse_now_ns() noexcept {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
