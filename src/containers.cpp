@@ -36,11 +36,10 @@ std::size_t mapping_bytes(std::size_t bytes) {
     const std::size_t len = (bytes + kHeader + kPage - 1) & ~(kPage - 1);
     return len < kHugePage ? len : (len + kHugePage - 1) & ~(kHugePage - 1);
 }
-// Stamps the length and returns the buffer, asking for huge pages from 2 MiB on. ASan builds
-// poison the mapping past the buffer (the shadow is by address: what an earlier mapping there left
-// is cleared first, and again when the mapping goes).
+// Stamps the length and returns the buffer. ASan builds poison the mapping past the buffer (the
+// shadow is by address: what an earlier mapping there left is cleared first, and again when the
+// mapping goes).
 void* publish(void* base, std::size_t len, std::size_t bytes) noexcept {
-    if (len >= kHugePage) os::prefer_huge_pages(base, len);
     unpoison(base, len);
     std::memcpy(base, &len, sizeof len);
     poison(static_cast<char*>(base) + kHeader + bytes, len - kHeader - bytes);
@@ -58,6 +57,7 @@ void* map_buffer(std::size_t bytes) {
     void* base = os::map(len);
     if (!base) throw std::bad_alloc();
     g_mapped.fetch_add(len, std::memory_order_relaxed);
+    if (len >= kHugePage) os::prefer_huge_pages(base, len);
     return publish(base, len, bytes);
 }
 
@@ -74,6 +74,8 @@ void* remap_buffer(void* p, std::size_t bytes) {
     // Below huge pages, the pages a buffer grows by are faulted in at once: a growing buffer is
     // filled next, and one call costs less than a trap per page (List/Array append, §11).
     if (len > old && len < kHugePage) os::populate(static_cast<char*>(base) + old, len - old);
+    // Huge pages are asked for once, on crossing 2 MiB: mremap keeps the advice with the mapping.
+    if (len >= kHugePage && old < kHugePage) os::prefer_huge_pages(base, len);
     return publish(base, len, bytes);
 }
 
