@@ -85,10 +85,8 @@ void contract(bool holds, const char* what) noexcept {
 // count (the collector's own holds), and marks. A trace() that throws (TraceFailed) or a lack of
 // memory leaves the graph incomplete: the caller must then free nothing.
 template <class Visit, class Space>
-void analyse(Space& space, Graph& g, std::int32_t bias, TraceErrors& errors, SlotOwners& owners,
-             std::size_t edges_hint = 0) {
+void analyse(Space& space, Graph& g, std::int32_t bias, TraceErrors& errors, Visit& visitor, std::size_t edges_hint = 0) {
     g.edges.reserve(edges_hint);
-    Visit visitor(&space, &g, &errors, &owners);
     Slot* const slots = g.slots.data();
     space.gather(g, [&](Object* x, std::uint32_t j, std::size_t size) __attribute__((always_inline)) {
         visitor.begin(x, size);
@@ -166,7 +164,9 @@ private:
         GraphBuffers local;
         Graph g(gen_ == 2 ? local : s_.collector.young_graph, space.slots());
         try {
-            analyse<RecordVisitor<Space>>(space, g, 0, errors_, owners_, gen_ == 2 ? s_.collector.edges_hint : 0);
+            RecordVisitor<std::remove_reference_t<Space>> visitor(&space, &g, &errors_, &owners_);
+            analyse(space, g, 0, errors_, visitor, gen_ == 2 ? s_.collector.edges_hint : 0);
+            shared_seen_ = visitor.saw_shared;
             if (gen_ == 2) s_.collector.edges_hint = g.edges.size();
             overcounted_ = g.overcounted;
             if (g.marked < space.population())  // (a live heap is not walked again for nothing)
@@ -261,7 +261,9 @@ private:
                 SetSpace space{std::span<Object*>(unreachable_.begin(), unreachable_.size())};
                 GraphBuffers local;
                 Graph g(local, space.slots());
-                analyse<VerifyVisitor<SetSpace>>(space, g, 1, errors_, owners_);
+                const SharedOwners* shared = count_shared();
+                VerifyVisitor<SetSpace> visitor(&space, &g, &errors_, &owners_, shared);
+                analyse(space, g, 1, errors_, visitor);
                 if (g.overcounted) throw TraceFailed{};  // counts too low to explain: trust nothing
                 g.peel(1, [&](std::uint32_t j) { return clamp_count(refcnt(space.members[j])); });
                 std::size_t kept = 0;
@@ -335,8 +337,17 @@ private:
         unreachable_.clear();
     }
 
+    // The owners U holds of storage shared through std::shared_ptr, counted now (U changes
+    // between phases); null when the gather saw no shared storage. Storage shared only since then
+    // (user code stored it into U) is not U's: it survives.
+    const SharedOwners* count_shared() noexcept {
+        if (!shared_seen_) return nullptr;
+        shared_.count(std::span<Object* const>(unreachable_.begin(), unreachable_.size()));
+        return &shared_;
+    }
+
     void delete_garbage() {
-        ClearVisitor clear(outside_verified_ ? nullptr : &owners_);
+        ClearVisitor clear(outside_verified_ ? nullptr : &owners_, count_shared());
         for (Object* u : unreachable_) {
             try {
                 clear.seen.begin(u, block_size(u));
@@ -360,6 +371,8 @@ private:
     bool overcounted_ = false;           // some count went negative in the mark
     std::size_t candidates_ = 0;
     bool outside_verified_ = false;      // phase 4 showed that U's outside slots are all U's own
+    bool shared_seen_ = false;           // the gather met storage with several owners (SharedOwners)
+    SharedOwners shared_;
     std::vector<Object*> doubtful_;      // the members of U whose counts phase 4 must check
     TraceErrors errors_;
     SlotOwners owners_;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -97,6 +98,7 @@ struct RecordVisitor final : Visitor {
     Object* current = nullptr;
     SeenSlots seen;         // checked builds: the object's own slots, for an exact check of repeats
     bool oom = false;  // the collector's own memory ran out (not the trace()'s fault)
+    bool saw_shared = false;  // some candidate holds storage with other owners (SharedOwners)
     std::vector<const void*> outside_slots;  // checked builds: to find one visited twice
 
     RecordVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o)
@@ -115,6 +117,12 @@ struct RecordVisitor final : Visitor {
             outside_slots.clear();
         }
         cursor_ = buffer_;
+    }
+    // Shared storage is gathered as if each owner held it whole: a count may come out too low,
+    // which only sends U to the recount, where SharedOwners decides.
+    bool enter_shared(const void*, const void*, long owners) override {
+        saw_shared |= owners > 1;
+        return true;
     }
     // Called when the buffer is full: it goes to the edge array, and the slot starts the next one.
     void visit(Object*& slot) override {
@@ -255,8 +263,59 @@ private:
     }
 };
 
+// Which storage shared through std::shared_ptr (Visitor::enter_shared) a set of objects owns
+// whole: each shared_ptr their trace()s visit is one owner, however often it is visited, and a
+// storage with as many owners in the set as its use_count() is the set's alone. Any other is
+// also held from outside the set — by a live object, a local, a global — and what it holds is
+// referenced from outside: it must neither count as the set's references nor be cleared with it.
+class SharedOwners {
+public:
+    // Counts the owners `members` hold. If a trace() throws or memory runs out, no storage counts
+    // as theirs (the safe answer: it all survives).
+    void count(std::span<Object* const> members) noexcept {
+        valid_ = false;
+        pairs_.clear();
+        totals_.clear();
+        try {
+            Counter counter(pairs_);
+            for (Object* u : members) u->trace(counter);
+            std::sort(pairs_.begin(), pairs_.end());
+            pairs_.erase(std::unique(pairs_.begin(), pairs_.end()), pairs_.end());
+            for (const auto& [storage, owner] : pairs_) {
+                if (totals_.empty() || totals_.back().first != storage) totals_.emplace_back(storage, 0);
+                ++totals_.back().second;
+            }
+            valid_ = true;
+        } catch (...) {
+        }
+    }
+    // Whether the counted members hold all `owners` owners of `storage`.
+    bool owns_all(const void* storage, long owners) const noexcept {
+        if (!valid_) return false;
+        const auto key = reinterpret_cast<std::uintptr_t>(storage);
+        auto it = std::lower_bound(totals_.begin(), totals_.end(), std::pair<std::uintptr_t, long>(key, 0));
+        return it != totals_.end() && it->first == key && it->second >= owners;
+    }
+
+private:
+    struct Counter final : Visitor {
+        std::vector<std::pair<std::uintptr_t, std::uintptr_t>>& pairs;  // (storage, owner)
+        explicit Counter(std::vector<std::pair<std::uintptr_t, std::uintptr_t>>& p) : pairs(p) {}
+        void visit(Object*&) override {}
+        bool enter_shared(const void* owner, const void* storage, long owners) override {
+            if (owners > 1) pairs.emplace_back(reinterpret_cast<std::uintptr_t>(storage), reinterpret_cast<std::uintptr_t>(owner));
+            return true;  // shared storage inside shared storage has owners too
+        }
+    };
+    std::vector<std::pair<std::uintptr_t, std::uintptr_t>> pairs_;
+    std::vector<std::pair<std::uintptr_t, long>> totals_;  // by storage
+    bool valid_ = false;
+};
+
 // Phases 4 and 7's visitor: like RecordVisitor, but every slot counts once however many objects
-// of the set visit it, and slots the set cannot own (Static, OtherObject) do not count.
+// of the set visit it, and slots the set cannot own (Static, OtherObject) do not count. Storage
+// shared with owners outside the set is not entered (its targets then look referenced from
+// outside, as they are); storage the set owns whole counts once, with an edge from each owner.
 template <class Space>
 struct VerifyVisitor final : Visitor {
     Space* space;
@@ -267,8 +326,16 @@ struct VerifyVisitor final : Visitor {
     SeenSlots seen;
     bool oom = false;
     PointerMap<char> outside_seen;  // outside slots visited by any member
+    const SharedOwners* shared;     // null: the gather saw no shared storage (nothing of it is U's)
 
-    VerifyVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o) : space(s), graph(g), errors(e), owners(o) {}
+    VerifyVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o, const SharedOwners* so)
+        : space(s), graph(g), errors(e), owners(o), shared(so) {}
+    bool enter_shared(const void*, const void* storage, long owners) override {
+        if (owners > 1 && !(shared && shared->owns_all(storage, owners))) return false;
+        ++in_shared_;
+        return true;
+    }
+    void leave_shared() noexcept override { --in_shared_; }
     void begin(Object* x, std::size_t size) {
         current = x;
         seen.begin(x, size);
@@ -291,13 +358,27 @@ struct VerifyVisitor final : Visitor {
                 return;
             }
             if (!first_outside(&slot)) {
-                errors->record(*current, "visited a Ref twice (it, or another object of the garbage, visited it already: counted once)");
+                if (in_shared_ == 0) {
+                    errors->record(*current, "visited a Ref twice (it, or another object of the garbage, visited it already: counted once)");
+                    return;
+                }
+                // Storage the set owns whole, reached through another owner: counted once
+                // already, but an edge from this owner too.
+                if (const std::uint32_t j = space->index(slot); j != kNone) add_edge(j);
                 return;
             }
         }
         const std::uint32_t j = space->index(slot);
         if (j == kNone) return;
         --graph->slots[j].refs;
+        add_edge(j);
+    }
+
+private:
+    std::size_t start_ = 0;  // the current member's first edge
+    int in_shared_ = 0;      // depth of shared storage entered
+
+    void add_edge(std::uint32_t j) {
         try {
             graph->edges.push_back(j);
         } catch (...) {
@@ -305,9 +386,6 @@ struct VerifyVisitor final : Visitor {
             throw;
         }
     }
-
-private:
-    std::size_t start_ = 0;  // the current member's first edge
 
     bool first_outside(const void* slot) {
         try {
@@ -335,6 +413,10 @@ struct CheckVisitor final : Visitor {
         lo = hi = nullptr;
         clean = true;
     }
+    bool enter_shared(const void*, const void*, long owners) override {
+        clean &= owners <= 1;  // whose it is only SharedOwners can tell
+        return true;
+    }
     void visit(Object*& slot) override {
         const char* at = reinterpret_cast<const char*>(&slot);
         if (seen.inside(at)) {
@@ -350,11 +432,16 @@ struct CheckVisitor final : Visitor {
 // Phase 8's visitor: drops every reference an object holds, CPython's tp_clear: each slot is
 // nulled, then its count dropped (Py_CLEAR's order). What that frees cannot reach the object
 // being cleared: anything that could would have made it reachable. A slot the object cannot own
-// is left alone (the program's global keeps its value).
+// is left alone (the program's global keeps its value), and so is shared storage with an owner
+// outside U (a live object's).
 struct ClearVisitor final : Visitor {
-    SlotOwners* owners;  // null: phase 4 showed every outside slot of U to be U's own
+    SlotOwners* owners;           // null: phase 4 showed every outside slot of U to be U's own
+    const SharedOwners* shared;   // counted over U; null: no shared storage is U's
     SeenSlots seen;
-    explicit ClearVisitor(SlotOwners* o) : owners(o) {}
+    ClearVisitor(SlotOwners* o, const SharedOwners* so) : owners(o), shared(so) {}
+    bool enter_shared(const void*, const void* storage, long owners) override {
+        return owners <= 1 || (shared && shared->owns_all(storage, owners));
+    }
     void visit(Object*& slot) override {
         if (owners && !seen.inside(&slot)) {
             const SlotOwner owner = owners->classify(&slot, seen.base(), seen.size());

@@ -9,10 +9,17 @@
 //   };
 //
 // visit(x) accepts a Ref or WeakRef (const ones too: the keys of a std::set or std::map), and
-// anything built of them: std::optional, std::unique_ptr, std::pair, std::tuple, std::variant,
-// ranges (std::vector, std::array, std::deque, std::list, std::set, std::map, C arrays, nested to
-// any depth) and types with a trace(Visitor&) member of their own. Parts that hold no reference
-// (a map's std::string keys) are skipped; an argument that can hold none does not compile.
+// anything built of them: std::optional, std::unique_ptr, std::shared_ptr, std::pair, std::tuple,
+// std::variant, ranges (std::vector, std::array, std::deque, std::list, std::set, std::map, C
+// arrays, nested to any depth) and types with a trace(Visitor&) member of their own. Parts that
+// hold no reference (a map's std::string keys) are skipped; an argument that can hold none does
+// not compile.
+//
+// Storage that several owners share through std::shared_ptr is visited through the shared_ptr,
+// never by reaching into it (visit(p), not visit(p->items)): the collector then knows how many
+// owners the storage has (use_count()) and treats what it holds as held by its owners only when
+// every one of them is garbage. Visited directly, a Ref in storage shared with a live object
+// looks like the garbage object's own, and clearing the garbage would empty the live one's.
 #pragma once
 
 #include <ouro/object.hpp>
@@ -58,6 +65,11 @@ template <class T> struct HoldsRefs<Ref<T>> : std::true_type {};
 template <class T> struct HoldsRefs<WeakRef<T>> : std::true_type {};
 template <class X> struct HoldsRefs<std::optional<X>> : HoldsRefs<std::remove_cv_t<X>> {};
 template <class X, class D> struct HoldsRefs<std::unique_ptr<X, D>> : HoldsRefs<std::remove_cv_t<X>> {};
+template <class X> struct HoldsRefs<std::shared_ptr<X>> : HoldsRefs<std::remove_cv_t<X>> {};
+template <class X>
+inline constexpr bool is_shared_ptr = false;
+template <class X>
+inline constexpr bool is_shared_ptr<std::shared_ptr<X>> = true;
 template <class A, class B>
 struct HoldsRefs<std::pair<A, B>>
     : std::bool_constant<HoldsRefs<std::remove_cv_t<A>>::value || HoldsRefs<std::remove_cv_t<B>>::value> {};
@@ -90,6 +102,15 @@ public:
     virtual void visit(Object*& slot) = 0;
     // A weak reference held by the visiting object (weakref.hpp). The default ignores it.
     virtual void visit_weak(detail::WeakRecord*&) {}
+    // Storage held through a std::shared_ptr: `owner` is the visited shared_ptr, `storage` what it
+    // points to, `owners` its use_count(). Returns whether to visit what the storage holds (then
+    // leave_shared() follows). The default visits it; storage already entered on the way here (a
+    // cycle of shared_ptrs) is never entered again.
+    virtual bool enter_shared(const void* owner, const void* storage, long owners) {
+        (void)owner, (void)storage, (void)owners;
+        return true;
+    }
+    virtual void leave_shared() noexcept {}
 #if OURO_CHECKS
     // Checked builds: every Ref slot visited, null or not (the member-count check of make<T>).
     virtual void visit_any(const void*) {}
@@ -125,6 +146,8 @@ private:
             else visit(slot);
         } else if constexpr (requires { detail::RefAccess::record(x); }) {
             if (detail::WeakRecord*& r = detail::RefAccess::record(x)) visit_weak(r);
+        } else if constexpr (detail::is_shared_ptr<U>) {
+            if (x) visit_shared(x);
         } else if constexpr (requires { x.has_value(); *x; } || requires { x.get(); *x; }) {  // optional, unique_ptr
             if (x) visit_value(*x);
         } else if constexpr (requires { x.first; x.second; }) {
@@ -137,6 +160,33 @@ private:
         } else {  // std::tuple
             std::apply([&](auto&... parts) { (visit_value(parts), ...); }, x);
         }
+    }
+
+    // The shared storages being visited, innermost first (on the C++ stack).
+    struct SharedPath {
+        const void* storage;
+        const SharedPath* outer;
+    };
+    const SharedPath* shared_path_ = nullptr;
+
+    template <class T>
+    void visit_shared(const std::shared_ptr<T>& p) {
+        const void* storage = static_cast<const void*>(p.get());
+        for (const SharedPath* s = shared_path_; s; s = s->outer)
+            if (s->storage == storage) return;
+        if (!enter_shared(&p, storage, p.use_count())) return;
+        struct Leave {
+            Visitor* v;
+            const SharedPath* outer;
+            ~Leave() {
+                v->shared_path_ = outer;
+                v->leave_shared();
+            }
+        };
+        const SharedPath here{storage, shared_path_};
+        const Leave leave{this, shared_path_};
+        shared_path_ = &here;
+        visit_value(*p);
     }
 };
 
