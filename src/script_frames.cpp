@@ -14,12 +14,17 @@
 
 namespace ouro::detail {
 
+thread_local constinit ScriptStack t_script_stack;
+
 namespace {
-struct StackOwner {  // frees the thread's stack when the thread ends
-    ScriptStack stack;
-    ~StackOwner() { std::free(stack.frames); }
+struct StackOwner {  // frees the thread's frames when the thread ends (armed by their first allocation)
+    bool armed = false;
+    ~StackOwner() {
+        std::free(t_script_stack.frames);
+        t_script_stack = {};
+    }
 };
-thread_local StackOwner t_script;
+thread_local StackOwner t_stack_owner;
 
 struct Codes {
     std::mutex mutex;
@@ -31,8 +36,6 @@ Codes& codes() {
     return *c;
 }
 }  // namespace
-
-ScriptStack& script_stack() noexcept { return t_script.stack; }
 
 std::uint32_t intern_code(std::string_view filename, std::string_view function) {
     Codes& c = codes();
@@ -69,6 +72,7 @@ void push(std::string_view filename, int lineno, std::string_view function, std:
         if (!grown) throw std::bad_alloc();
         s.frames = grown;
         s.capacity = cap;
+        t_stack_owner.armed = true;  // registers the owner's destructor for this thread
     }
     s.frames[s.size++] = ScriptFrame{filename, function, lineno, 0, position};
 }

@@ -19,6 +19,10 @@ struct ScriptStack {
     ScriptFrame* frames = nullptr;  // oldest first
     std::size_t size = 0, capacity = 0;
 };
-ScriptStack& script_stack() noexcept;
+// Constant-initialized and trivially destructible, so that the tracer's check for script frames,
+// on every traced allocation, is one thread-local load (no TLS wrapper call); the frames' memory
+// is freed at thread exit by an owner in script_frames.cpp.
+extern thread_local constinit ScriptStack t_script_stack;
+inline ScriptStack& script_stack() noexcept { return t_script_stack; }
 
 }  // namespace ouro::detail

@@ -34,10 +34,18 @@ struct Tracer::PoolTraces {
 class Tracer::Hook final : public BlockAllocator::Hook {
 public:
     Hook(Tracer& t, BlockAllocator& a, bool heap) : tracer(t), alloc(a), heap_allocator(heap) {}
+    // The common case of an exact trace is done here, inline: a pool block allocated from a call
+    // site the cache knows, into a pool whose traces exist; allocated() does the rest.
     void allocated(void* b, std::size_t size, PoolKind kind, CallSite caller) override {
+        if (kind != kNumKinds && !tracer.mean_ && !t_in_tracer)
+            if (const std::uint32_t tb = tracer.site_traceback<false>(caller))
+                if (tracer.record_block(b, size, tb)) return;
         tracer.allocated(*this, b, size, kind, caller);
     }
-    void freed(void* b, std::size_t size, Pool* pool) noexcept override { tracer.freed(*this, b, size, pool); }
+    void freed(void* b, std::size_t size, Pool* pool) noexcept override {
+        if (pool) tracer.freed_block(b, size, pool);
+        else tracer.freed_big(*this, b);
+    }
     void pool_released(Pool* p) noexcept override { tracer.release(p); }
     void allocator_destroyed(BlockAllocator&) noexcept override { tracer.detach(*this); }
     unsigned domain(PoolKind kind) const noexcept {
@@ -159,25 +167,53 @@ void Tracer::add_big(unsigned domain, const void* p, std::size_t size, std::uint
 
 void Tracer::remove(std::size_t bytes) noexcept { current_ -= bytes < current_ ? bytes : current_; }
 
-// The common case, one frame and no script frames: the traceback of the first call site
-// outside library code, found through the site cache. A library frame is stepped over by its
-// cached rule, reading only the live frames between the allocator's caller and that site.
-OURO_ALWAYS_INLINE std::uint32_t Tracer::capture(CallSite caller) {
+// nframe 1 without script frames: the traceback of the first call site outside library code,
+// found through the site cache. A library frame is stepped over by its cached rule, reading only
+// the live frames between the allocator's caller and that site. 0: not found this way (without
+// Fill, also when a site on the way is not cached yet).
+template <bool Fill>
+OURO_ALWAYS_INLINE std::uint32_t Tracer::site_traceback(CallSite caller) {
     constexpr int kMaxHops = 8;  // library frames a call site may sit behind (capture_full's slack)
-    if (nframe_ == 1 && caller.pc && script_stack().size == 0) {
-        auto pc = reinterpret_cast<std::uintptr_t>(caller.pc);
-        auto sp = reinterpret_cast<std::uintptr_t>(caller.sp);
-        for (int hop = 0; hop < kMaxHops; ++hop) {
-            SiteCache& s = sites_[(pc * 0x9E3779B97F4A7C15ull) >> 54];
-            if (OURO_UNLIKELY(s.pc != pc)) fill_site(s, pc);
-            if (s.traceback) return s.traceback;
-            if (!s.cfa_offset || !sp) break;
-            sp += static_cast<std::uintptr_t>(s.cfa_offset);
-            pc = *reinterpret_cast<const std::uintptr_t*>(sp + static_cast<std::uintptr_t>(std::intptr_t{s.ra_offset}));
-            if (!pc) break;
+    if (nframe_ != 1 || !caller.pc || script_stack().size != 0) return 0;
+    auto pc = reinterpret_cast<std::uintptr_t>(caller.pc);
+    auto sp = reinterpret_cast<std::uintptr_t>(caller.sp);
+    for (int hop = 0; hop < kMaxHops; ++hop) {
+        SiteCache& s = sites_[(pc * 0x9E3779B97F4A7C15ull) >> 54];
+        if (OURO_UNLIKELY(s.pc != pc)) {
+            if constexpr (!Fill) return 0;
+            else fill_site(s, pc);
         }
+        if (s.traceback) return s.traceback;
+        if (!s.cfa_offset || !sp) return 0;
+        sp += static_cast<std::uintptr_t>(s.cfa_offset);
+        pc = *reinterpret_cast<const std::uintptr_t*>(sp + static_cast<std::uintptr_t>(std::intptr_t{s.ra_offset}));
+        if (!pc) return 0;
     }
+    return 0;
+}
+
+std::uint32_t Tracer::capture(CallSite caller) {
+    if (const std::uint32_t tb = site_traceback<true>(caller)) return tb;
     return capture_full(caller);
+}
+
+void Tracer::add(std::size_t bytes) noexcept {
+    current_ += bytes;
+    if (current_ > peak_) peak_ = current_;
+}
+
+// An exact trace of pool block b, when its pool's traces exist and hold none for it (else false,
+// and nothing changed).
+OURO_ALWAYS_INLINE bool Tracer::record_block(void* b, std::size_t size, std::uint32_t tb) noexcept {
+    Pool* p = pool_of(b);
+    auto* t = static_cast<PoolTraces*>(pool_trace_word(p));
+    if (!t) return false;
+    std::uint32_t& id = t->ids[p->block_index(b)];
+    if (id) return false;
+    id = tb;
+    ++t->live;
+    add(size);
+    return true;
 }
 
 void Tracer::allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSite caller) {
@@ -200,25 +236,32 @@ void Tracer::allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSi
         id = tb;
         if (mean_) p->free_flags |= Pool::kTracedFrees;  // its frees now matter
     }
-    current_ += weighed(size);
-    if (current_ > peak_) peak_ = current_;
+    add(weighed(size));
 }
 
-void Tracer::freed(Hook& h, void* b, std::size_t size, Pool* p) noexcept {
-    if (!p) {
-        if (Big* big = find_big(h.domain(kUntrackedPool), b)) {
-            remove(weighed(big->size));
-            big_.erase(big);
-        }
-        return;
-    }
+OURO_ALWAYS_INLINE void Tracer::freed_block(void* b, std::size_t size, Pool* p) noexcept {
     auto* t = static_cast<PoolTraces*>(pool_trace_word(p));
     if (!t) return;  // allocated before start()
     std::uint32_t& id = t->ids[p->block_index(b)];
     if (!id) return;
     id = 0;
+    if (OURO_UNLIKELY(mean_)) return freed_sampled(p, t, size);
+    --t->live;
+    remove(size);
+}
+
+// A sampled block stood for more bytes than its own; its pool stops reporting frees once it holds
+// no sampled block.
+OURO_NOINLINE void Tracer::freed_sampled(Pool* p, PoolTraces* t, std::size_t size) noexcept {
     remove(weighed(size));
-    if (--t->live == 0 && mean_) p->free_flags &= static_cast<std::uint8_t>(~Pool::kTracedFrees);
+    if (--t->live == 0) p->free_flags &= static_cast<std::uint8_t>(~Pool::kTracedFrees);
+}
+
+OURO_NOINLINE void Tracer::freed_big(Hook& h, void* b) noexcept {
+    if (Big* big = find_big(h.domain(kUntrackedPool), b)) {
+        remove(weighed(big->size));
+        big_.erase(big);
+    }
 }
 
 void Tracer::release(Pool* p) noexcept {
@@ -247,8 +290,7 @@ bool Tracer::track(unsigned domain, const void* p, std::size_t size, const void*
         big_.erase(old);
     }
     add_big(domain, p, size, capture({caller}));
-    current_ += size;
-    if (current_ > peak_) peak_ = current_;
+    add(size);
     return true;
 }
 

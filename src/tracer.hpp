@@ -80,13 +80,20 @@ private:
     };
 
     using CallSite = BlockAllocator::CallSite;
+    // What the hook reports (the common cases are done inline in the hook; see tracer.cpp).
     void allocated(Hook& h, void* b, std::size_t size, PoolKind kind, CallSite caller);
-    void freed(Hook& h, void* b, std::size_t size, Pool* p) noexcept;
+    bool record_block(void* b, std::size_t size, std::uint32_t traceback) noexcept;
+    void freed_block(void* b, std::size_t size, Pool* p) noexcept;
+    void freed_sampled(Pool* p, PoolTraces* t, std::size_t size) noexcept;
+    void freed_big(Hook& h, void* b) noexcept;
+    void add(std::size_t bytes) noexcept;
     void release(Pool* p) noexcept;
     void detach(Hook& h) noexcept;
     void next_sample() noexcept;
     std::size_t weighed(std::size_t size) const noexcept;
     struct SiteCache;
+    template <bool Fill>
+    std::uint32_t site_traceback(CallSite caller);
     std::uint32_t capture(CallSite caller);
     void fill_site(SiteCache& s, std::uintptr_t pc);
     std::uint32_t capture_full(CallSite caller);
