@@ -167,6 +167,7 @@ private:
             RecordVisitor<std::remove_reference_t<Space>> visitor(&space, &g, &errors_, &owners_);
             analyse(space, g, 0, errors_, visitor, gen_ == 2 ? s_.collector.edges_hint : 0);
             shared_seen_ = visitor.saw_shared;
+            generators_seen_ = visitor.saw_generator;
             if (gen_ == 2) s_.collector.edges_hint = g.edges.size();
             overcounted_ = g.overcounted;
             if (g.marked < space.population())  // (a live heap is not walked again for nothing)
@@ -308,6 +309,36 @@ private:
 
     // --- 6. finalize ---------------------------------------------------------------------------
     bool finalize() {
+        bool ran = finalize_objects();
+        return close_generators() || ran;
+    }
+
+    // Python's generator finalizer, for garbage: each suspended generator a member of U holds is
+    // closed now, while everything its cleanup code can reach is intact (CPython finalizes the
+    // generator objects of U with the rest of it; here a generator is a member, and phase 8 would
+    // otherwise null its frame's references and free what they held before ~Generator closes it).
+    // One is closed per trace() of its holder, after the trace() returns: no user code runs
+    // during a trace(). The budget bounds a cleanup that keeps starting new generators.
+    bool close_generators() noexcept {
+        if (!generators_seen_) return false;  // noted by the gather: no pass over U for nothing
+        bool ran = false;
+        for (Object* u : unreachable_) {
+            for (int budget = 1024; budget > 0; --budget) {
+                GeneratorFinder find;
+                try {
+                    u->trace(find);
+                } catch (...) {
+                    break;  // (phase 8 reports a trace() that throws)
+                }
+                if (!find.gen) break;
+                ran = true;
+                find.close(find.gen);  // reports what close() raises
+            }
+        }
+        return ran;
+    }
+
+    bool finalize_objects() {
         bool ran = false;
         if (!finalizers_pending_) return ran;  // noted in promote(): no pass over U for nothing
         for (Object* u : unreachable_) {
@@ -372,6 +403,7 @@ private:
     std::size_t candidates_ = 0;
     bool outside_verified_ = false;      // phase 4 showed that U's outside slots are all U's own
     bool shared_seen_ = false;           // the gather met storage with several owners (SharedOwners)
+    bool generators_seen_ = false;       // the gather met a suspended generator
     SharedOwners shared_;
     std::vector<Object*> doubtful_;      // the members of U whose counts phase 4 must check
     TraceErrors errors_;

@@ -99,6 +99,7 @@ struct RecordVisitor final : Visitor {
     SeenSlots seen;         // checked builds: the object's own slots, for an exact check of repeats
     bool oom = false;  // the collector's own memory ran out (not the trace()'s fault)
     bool saw_shared = false;  // some candidate holds storage with other owners (SharedOwners)
+    bool saw_generator = false;  // some candidate holds a suspended generator (phase 6 closes U's)
     std::vector<const void*> outside_slots;  // checked builds: to find one visited twice
 
     RecordVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o)
@@ -124,6 +125,7 @@ struct RecordVisitor final : Visitor {
         saw_shared |= owners > 1;
         return true;
     }
+    void visit_generator(void*, void (*)(void*) noexcept) override { saw_generator = true; }
     // Called when the buffer is full: it goes to the edge array, and the slot starts the next one.
     void visit(Object*& slot) override {
         if (!spilled_) {
@@ -426,6 +428,18 @@ struct CheckVisitor final : Visitor {
         if (!lo) lo = at;
         else clean &= at > hi;
         hi = at;
+    }
+};
+
+// Phase 6's look for a suspended generator that a member of U holds (not through storage it
+// shares with others): the first one found, to close once trace() has returned.
+struct GeneratorFinder final : Visitor {
+    void* gen = nullptr;
+    void (*close)(void*) noexcept = nullptr;
+    void visit(Object*&) override {}
+    bool enter_shared(const void*, const void*, long owners) override { return owners <= 1; }
+    void visit_generator(void* g, void (*c)(void*) noexcept) override {
+        if (!gen) gen = g, close = c;
     }
 };
 

@@ -155,6 +155,7 @@ struct PromiseCore : SentSlot<Send> {
     bool started = false;
     bool taken = false;        // the current value was read: begin() moves on to the next
     bool owns_params = false;  // traced's last node is the FrameParams block
+    bool gc_closed = false;    // closed once by the collector (garbage's generator finalizer)
 
     bool running() const noexcept { return busy & kRunning; }
     void set_running(bool on) noexcept { busy = static_cast<std::uint8_t>(on ? busy | kRunning : busy & ~kRunning); }
@@ -567,22 +568,11 @@ public:
         if (!h_) return;
         promise_type& p = h_.promise();
         if (p.running()) detail::generator_misuse("close() called while it is running");
-        if (p.started && !h_.done()) {
-            std::exception_ptr exit = detail::make_generator_exit();
-            if (!exit) {  // no memory for GeneratorExit: the frame is destroyed without it
-                destroy();
-                return;
-            }
-            p.error = std::move(exit);
-            Core::drive(p, h_);
-            const bool ignored = !h_.done();
-            std::exception_ptr raised = std::exchange(p.error, nullptr);
-            destroy();
-            if (ignored) detail::generator_ignored_exit();
-            if (raised && !detail::is_generator_exit(raised)) std::rethrow_exception(raised);
-            return;
-        }
-        destroy();
+        struct Destroy {
+            Generator* gen;
+            ~Destroy() { gen->destroy(); }
+        } destroy_after{this};
+        if (p.started && !h_.done()) unwind();
     }
     // Whether the body has returned, thrown or been closed (not Python's: gi_frame is None).
     bool done() const noexcept { return !h_ || h_.done(); }
@@ -599,10 +589,39 @@ public:
     // For an object's trace(): visits the Refs of the frame's parameters and registered locals
     // (and those of the sub-generator it delegates to), unless the generator is running.
     void trace(Visitor& v) {
-        if (h_) h_.promise().trace(v);
+        if (!h_) return;
+        promise_type& p = h_.promise();
+        if (p.started && !h_.done() && !p.running() && !p.gc_closed) v.visit_generator(this, &close_for_gc);
+        p.trace(v);
     }
 
 private:
+    // close() of a started, suspended generator, but for the frame's destruction: GeneratorExit
+    // at its co_yield; throws what close() throws.
+    void unwind() {
+        promise_type& p = h_.promise();
+        std::exception_ptr exit = detail::make_generator_exit();
+        if (!exit) return;  // no memory for GeneratorExit: the frame is destroyed without it
+        p.error = std::move(exit);
+        Core::drive(p, h_);
+        const bool ignored = !h_.done();
+        std::exception_ptr raised = std::exchange(p.error, nullptr);
+        if (ignored) detail::generator_ignored_exit();
+        if (raised && !detail::is_generator_exit(raised)) std::rethrow_exception(raised);
+    }
+    // The collector's finalizer of a garbage generator (Visitor::visit_generator), once: its body
+    // is closed while what it uses is intact. The frame stays until the generator is destroyed
+    // (its parameters, which the holder may point into, with it); what close() raises goes to
+    // the unraisable hook.
+    static void close_for_gc(void* gen) noexcept {
+        auto* g = static_cast<Generator*>(gen);
+        g->h_.promise().gc_closed = true;
+        try {
+            g->unwind();
+        } catch (...) {
+            detail::report_close_failure();
+        }
+    }
     template <class T2, class S2, class R2>
     friend std::size_t sys::getsizeof(const Generator<T2, S2, R2>& gen);
     explicit Generator(handle_type h) noexcept : h_(h) {}

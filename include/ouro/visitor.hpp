@@ -111,6 +111,10 @@ public:
         return true;
     }
     virtual void leave_shared() noexcept {}
+    // A suspended generator (generator.hpp) held by the visiting object, before its frame is
+    // visited: close(gen) is Python's generator finalizer, which the collector's finalize phase
+    // runs for garbage. The default ignores it.
+    virtual void visit_generator(void* gen, void (*close)(void* gen) noexcept) { (void)gen, (void)close; }
 #if OURO_CHECKS
     // Checked builds: every Ref slot visited, null or not (the member-count check of make<T>).
     virtual void visit_any(const void*) {}
