@@ -22,6 +22,7 @@
 // looks like the garbage object's own, and clearing the garbage would empty the live one's.
 #pragma once
 
+#include <ouro/detail/weak_record.hpp>
 #include <ouro/object.hpp>
 
 #include <cstddef>
@@ -102,10 +103,11 @@ public:
     virtual void visit(Object*& slot) = 0;
     // A weak reference held by the visiting object (weakref.hpp). The default ignores it.
     virtual void visit_weak(detail::WeakRecord*&) {}
-    // Storage held through a std::shared_ptr: `owner` is the visited shared_ptr, `storage` what it
-    // points to, `owners` its use_count(). Returns whether to visit what the storage holds (then
-    // leave_shared() follows). The default visits it; storage already entered on the way here (a
-    // cycle of shared_ptrs) is never entered again.
+    // Storage that several owners may share: what a std::shared_ptr points to (`owner` the visited
+    // shared_ptr, `owners` its use_count()), or the callback of a weak reference that holds
+    // references (`owner` the visited WeakRef, `owners` its record's handles). Returns whether to
+    // visit what the storage holds (then leave_shared() follows). The default visits it; storage
+    // already entered on the way here (a cycle of shared_ptrs) is never entered again.
     virtual bool enter_shared(const void* owner, const void* storage, long owners) {
         (void)owner, (void)storage, (void)owners;
         return true;
@@ -149,7 +151,11 @@ private:
             if (cursor_ != limit_) *cursor_++ = &slot;
             else visit(slot);
         } else if constexpr (requires { detail::RefAccess::record(x); }) {
-            if (detail::WeakRecord*& r = detail::RefAccess::record(x)) visit_weak(r);
+            if (detail::WeakRecord*& r = detail::RefAccess::record(x)) {
+                visit_weak(r);
+                if (r && (r->flags & detail::kWeakTraced)) [[unlikely]]
+                    visit_callback(&x, static_cast<detail::WeakCallbackRecord&>(*r));
+            }
         } else if constexpr (detail::is_shared_ptr<U>) {
             if (x) visit_shared(x);
         } else if constexpr (requires { x.has_value(); *x; } || requires { x.get(); *x; }) {  // optional, unique_ptr
@@ -173,12 +179,13 @@ private:
     };
     const SharedPath* shared_path_ = nullptr;
 
-    template <class T>
-    void visit_shared(const std::shared_ptr<T>& p) {
-        const void* storage = static_cast<const void*>(p.get());
+    // Visits what shared storage holds (visit_inside()), if enter_shared() says so and it is not
+    // already being visited on the way here.
+    template <class F>
+    void visit_storage(const void* owner, const void* storage, long owners, F&& visit_inside) {
         for (const SharedPath* s = shared_path_; s; s = s->outer)
             if (s->storage == storage) return;
-        if (!enter_shared(&p, storage, p.use_count())) return;
+        if (!enter_shared(owner, storage, owners)) return;
         struct Leave {
             Visitor* v;
             const SharedPath* outer;
@@ -190,7 +197,16 @@ private:
         const SharedPath here{storage, shared_path_};
         const Leave leave{this, shared_path_};
         shared_path_ = &here;
-        visit_value(*p);
+        visit_inside();
+    }
+    template <class T>
+    void visit_shared(const std::shared_ptr<T>& p) {
+        visit_storage(&p, static_cast<const void*>(p.get()), p.use_count(), [&] { visit_value(*p); });
+    }
+    // A weak reference's callback that holds references: storage its record's handles share.
+    void visit_callback(const void* handle, detail::WeakCallbackRecord& r) {
+        if (!r.vtbl || !r.vtbl->trace) return;
+        visit_storage(handle, &r, static_cast<long>(r.handles), [&] { r.vtbl->trace(&r, *this); });
     }
 };
 

@@ -9,6 +9,7 @@
 // whether it is alive reads the record and the referent at once, not one after the other).
 #pragma once
 
+#include <ouro/detail/weak_record.hpp>
 #include <ouro/ref.hpp>
 
 #include <cstddef>
@@ -24,39 +25,6 @@ namespace ouro {
 template <class T> class WeakRef;
 
 namespace detail {
-
-// What a record is (docs/design.md §7):
-//   Basic       a WeakRef without a callback; one per referent, shared by all such WeakRefs
-//   BasicProxy  a Proxy without a callback (proxy.hpp); one per referent, shared likewise
-//   Callback    a WeakRef or Proxy with a callback: a record of its own (WeakCallbackRecord)
-//   Entry       an entry of a weak container (weak_table.hpp): the entry is the record, and the
-//               referent's death removes it from its container without a type-erased callback
-enum class WeakKind : std::uint8_t { Basic, BasicProxy, Callback, Entry };
-inline constexpr std::uint8_t kWeakPooled = 1u << 0;  // memory from the referent's heap (else operator new)
-inline constexpr std::uint8_t kWeakArmed = 1u << 1;   // its callback (an entry: its removal) is still due
-
-struct WeakRecord {
-    Object* referent;        // null once cleared (the referent died, or the record left its list)
-    WeakRecord* prev;        // the referent's records: the basic ref, the basic proxy, then the
-    WeakRecord* next;        // others newest first (CPython's order)
-    std::uint32_t handles;   // WeakRefs sharing it, pins while callbacks run, an entry's container
-    WeakKind kind;
-    std::uint8_t flags;
-    std::uint16_t state;     // an entry's, kept by its container
-};
-static_assert(sizeof(WeakRecord) == 32);
-
-// A record with a callback: the std::function is type-erased by hand into the record, so that a
-// record is one allocation (72 bytes).
-struct WeakCallbackRecord;
-struct WeakCallbackVtbl {
-    void (*call)(WeakCallbackRecord* r, Object* referent);  // runs it (once)
-    void (*drop)(WeakCallbackRecord* r) noexcept;           // destroys it, run or not
-};
-struct WeakCallbackRecord : WeakRecord {
-    const WeakCallbackVtbl* vtbl;  // null when there is no function (any more)
-    alignas(std::function<void()>) unsigned char storage[sizeof(std::function<void()>)];
-};
 
 // A new handle to referent's shared record of `kind` (Basic or BasicProxy; made when it has
 // none). Throws std::invalid_argument when referent is not a live managed object, std::bad_alloc
@@ -88,19 +56,32 @@ struct WeakAccess {
     }
 };
 
-// The callback of a record: Handle (a WeakRef<T> or a Proxy<T>) is what it is called with.
-template <class Handle>
+// The callback of a record: Handle (a WeakRef<T> or a Proxy<T>) is what it is called with, Fn
+// the callable stored (a std::function, or a callable with a trace(Visitor&) of its own, whose
+// references the collector then sees: kWeakTraced). In the record when it fits, else behind a
+// pointer there.
+template <class Handle, class Fn = std::function<void(const Handle&)>>
 struct WeakCallbackOf {
-    using Fn = std::function<void(const Handle&)>;
-    static_assert(sizeof(Fn) <= sizeof(WeakCallbackRecord::storage));
-    static Fn* fn(WeakCallbackRecord* r) noexcept { return std::launder(reinterpret_cast<Fn*>(r->storage)); }
-    static void install(WeakCallbackRecord* r, Fn&& f) noexcept {
-        ::new (static_cast<void*>(r->storage)) Fn(std::move(f));
+    static constexpr bool kInPlace =
+        sizeof(Fn) <= sizeof(WeakCallbackRecord::storage) && alignof(Fn) <= alignof(WeakCallbackRecord);
+    static Fn* fn(WeakCallbackRecord* r) noexcept {
+        if constexpr (kInPlace) return std::launder(reinterpret_cast<Fn*>(r->storage));
+        else return *std::launder(reinterpret_cast<Fn**>(r->storage));
+    }
+    static void install(WeakCallbackRecord* r, Fn&& f) {
+        if constexpr (kInPlace) ::new (static_cast<void*>(r->storage)) Fn(std::move(f));
+        else ::new (static_cast<void*>(r->storage)) Fn*(new Fn(std::move(f)));
         r->vtbl = &kVtbl;
+        if constexpr (has_trace<Fn>) r->flags |= kWeakTraced;
     }
     static void drop(WeakCallbackRecord* r) noexcept {
         r->vtbl = nullptr;
-        fn(r)->~Fn();
+        r->flags &= static_cast<std::uint8_t>(~kWeakTraced);
+        if constexpr (kInPlace) fn(r)->~Fn();
+        else delete fn(r);
+    }
+    static void trace(WeakCallbackRecord* r, Visitor& v) {
+        if constexpr (has_trace<Fn>) fn(r)->trace(v);
     }
     // Runs the callback once, in place: whoever runs callbacks pins the record (one extra
     // handle), so the callback may drop the last handle to its own weak reference without
@@ -114,11 +95,17 @@ struct WeakCallbackOf {
         const Handle self = WeakAccess::share<Handle>(r, referent);
         (*fn(r))(self);
     }
-    static constexpr WeakCallbackVtbl kVtbl{&call, &drop};
+    static constexpr WeakCallbackVtbl kVtbl{&call, &drop, has_trace<Fn> ? &trace : nullptr};
     // A new record for referent with callback f (which must not be empty), as a Handle.
     static Handle make(Object* referent, Fn&& f) {
         WeakCallbackRecord* r = weak_acquire_callback(referent);
-        install(r, std::move(f));
+        try {
+            install(r, std::move(f));
+        } catch (...) {  // (only a callable too big for the record, copied out of it, can throw)
+            --r->handles;
+            weak_release(r);
+            throw;
+        }
         return WeakAccess::adopt<Handle>(r, referent);
     }
 };
@@ -134,6 +121,14 @@ public:
     WeakRef(const Ref<T>& referent, Callback callback)
         : WeakRef(callback ? detail::WeakCallbackOf<WeakRef>::make(object_of(referent), std::move(callback))
                            : WeakRef(referent)) {}
+    // A callback that holds references says so with a trace(Visitor&) of its own (a struct with
+    // operator() and trace, or ouro::bind_callback): the collector then sees them, so a cycle
+    // through the callback — an object whose weak reference's callback holds the object, as a
+    // Python bound method held by weakref.ref does — is collected.
+    template <class F>
+        requires(detail::has_trace<std::decay_t<F>> && std::is_invocable_v<std::decay_t<F>&, const WeakRef<T>&>)
+    WeakRef(const Ref<T>& referent, F&& callback)
+        : WeakRef(detail::WeakCallbackOf<WeakRef, std::decay_t<F>>::make(object_of(referent), std::decay_t<F>(std::forward<F>(callback)))) {}
     template <class U>
         requires std::is_convertible_v<U*, T*>
     WeakRef(const WeakRef<U>& other) noexcept : rec_(other.rec_), obj_(other.obj_) {
@@ -185,6 +180,25 @@ private:
     detail::WeakRecord* rec_ = nullptr;  // the collector visits this (Visitor::visit_weak)
     Object* obj_ = nullptr;              // the referent, valid while rec_->referent is set
 };
+
+// A weak reference callback bound to a managed object held strongly, as a Python bound method
+// is (weakref.ref(obj, holder.method)): f(*holder, weakref) runs at the referent's death. The
+// collector sees the reference, so a cycle through the callback is collected, as CPython's is.
+// (ouro::WeakMethod binds weakly instead.)
+template <class H, class F>
+struct BoundCallback {
+    Ref<H> holder;
+    F f;
+    template <class W>
+    void operator()(const W& weakref) {
+        if (holder) f(*holder, weakref);  // (null once the collector cleared the garbage holding it)
+    }
+    void trace(Visitor& visit) { visit(holder); }
+};
+template <class H, class F>
+BoundCallback<H, std::decay_t<F>> bind_callback(Ref<H> holder, F&& f) {
+    return {std::move(holder), std::forward<F>(f)};
+}
 
 // Number of weak references (records) to obj: WeakRefs (one for all those without a callback),
 // proxies (likewise) and the entries of weak containers.
