@@ -97,4 +97,28 @@ TEST_F(WeakCallbackCycles, AReferentDyingWithItsWatcherRunsNoCallback) {
     EXPECT_EQ(Watcher::destroyed, 1);
 }
 
+// The same through a proxy: self.p = weakref.proxy(target, self.on_death)
+struct ProxyWatcher : ouro::Object {
+    static inline int notified = 0;
+    ouro::Proxy<ouro::Object> p;
+    OURO_TRACE(p)
+};
+
+TEST_F(WeakCallbackCycles, AProxysCallbackIsTracedToo) {
+    ProxyWatcher::notified = 0;
+    auto target = ouro::make<Target>();
+    ouro::WeakRef<ProxyWatcher> seen;
+    {
+        auto watcher = ouro::make<ProxyWatcher>();
+        watcher->p = ouro::Proxy<ouro::Object>(
+            target, ouro::bind_callback(watcher, [](ProxyWatcher&, const ouro::Proxy<ouro::Object>&) { ++ProxyWatcher::notified; }));
+        seen = ouro::WeakRef<ProxyWatcher>(watcher);
+    }
+    EXPECT_TRUE(seen.alive());
+    EXPECT_EQ(ouro::gc::collect(), 1u);
+    EXPECT_FALSE(seen.alive());
+    target = nullptr;
+    EXPECT_EQ(ProxyWatcher::notified, 0);
+}
+
 }  // namespace

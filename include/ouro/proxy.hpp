@@ -34,6 +34,12 @@ public:
     explicit Proxy(const Ref<T>& referent) : weak_(basic(referent)) {}
     Proxy(const Ref<T>& referent, Callback callback)
         : Proxy(callback ? detail::WeakCallbackOf<Proxy>::make(object_of(referent), std::move(callback)) : Proxy(referent)) {}
+    // A callback that holds references and says so (bind_callback, or a trace() of its own), as
+    // WeakRef's: the collector sees them.
+    template <class F>
+        requires(detail::has_trace<std::decay_t<F>> && std::is_invocable_v<std::decay_t<F>&, const Proxy<T>&>)
+    Proxy(const Ref<T>& referent, F&& callback)
+        : Proxy(detail::WeakCallbackOf<Proxy, std::decay_t<F>>::make(object_of(referent), std::decay_t<F>(std::forward<F>(callback)))) {}
 
     // The referent, held until the end of the full expression (`p->f()` cannot see it die), or
     // ouro::ReferenceError once it has died.
