@@ -153,7 +153,7 @@ private:
         } else if constexpr (requires { detail::RefAccess::record(x); }) {
             if (detail::WeakRecord*& r = detail::RefAccess::record(x)) {
                 visit_weak(r);
-                if (r && (r->flags & detail::kWeakTraced)) [[unlikely]]
+                if (detail::g_traced_callbacks.load(std::memory_order_relaxed) && r && (r->flags & detail::kWeakTraced)) [[unlikely]]
                     visit_callback(&x, static_cast<detail::WeakCallbackRecord&>(*r));
             }
         } else if constexpr (detail::is_shared_ptr<U>) {

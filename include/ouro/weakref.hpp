@@ -72,11 +72,17 @@ struct WeakCallbackOf {
         if constexpr (kInPlace) ::new (static_cast<void*>(r->storage)) Fn(std::move(f));
         else ::new (static_cast<void*>(r->storage)) Fn*(new Fn(std::move(f)));
         r->vtbl = &kVtbl;
-        if constexpr (has_trace<Fn>) r->flags |= kWeakTraced;
+        if constexpr (has_trace<Fn>) {
+            r->flags |= kWeakTraced;
+            g_traced_callbacks.fetch_add(1, std::memory_order_relaxed);
+        }
     }
     static void drop(WeakCallbackRecord* r) noexcept {
         r->vtbl = nullptr;
-        r->flags &= static_cast<std::uint8_t>(~kWeakTraced);
+        if constexpr (has_trace<Fn>) {
+            r->flags &= static_cast<std::uint8_t>(~kWeakTraced);
+            g_traced_callbacks.fetch_sub(1, std::memory_order_relaxed);
+        }
         if constexpr (kInPlace) fn(r)->~Fn();
         else delete fn(r);
     }

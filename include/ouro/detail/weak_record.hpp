@@ -2,6 +2,8 @@
 // Visitor can see into a callback that holds references.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace ouro {
@@ -32,6 +34,10 @@ struct WeakRecord {
     std::uint16_t state;     // an entry's, kept by its container
 };
 static_assert(sizeof(WeakRecord) == 32);
+
+// Records with kWeakTraced alive in the process: while there are none (nearly always), visiting a
+// weak reference does not read its record (in a big heap, a cache miss per weak reference).
+inline std::atomic<std::size_t> g_traced_callbacks{0};
 
 // A record with a callback: the std::function is type-erased by hand into the record, so that a
 // record is one allocation (72 bytes).
