@@ -242,6 +242,9 @@ CONTAINER_BYTES = [("list_bytes", "List of n references"), ("dict_bytes", "Dict<
 def containers_workload():
     rows = [Row("containers_" + op, lambda s, t=title: "%s, n=%s" % (t, human_count(s["cont_n"])), what)
             for op, title, what in CONTAINER_OPS]
+    # No target: the floor under the appends of references (bench/containers.cpp copy_floor).
+    rows.append(Row("containers_copy_floor", lambda s: "floor: n reference copies into a reserved std::vector, n=%s"
+                    % human_count(s["cont_n"]), "what every append of a reference costs at least"))
     targets = []
     for op, title, _ in CONTAINER_OPS:
         b = "containers_" + op
