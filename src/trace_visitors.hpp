@@ -122,7 +122,7 @@ struct RecordVisitor final : Visitor {
     // Shared storage is gathered as if each owner held it whole: a count may come out too low,
     // which only sends U to the recount, where SharedOwners decides.
     bool enter_shared(const void*, const void*, long owners) override {
-        saw_shared |= owners > 1;
+        saw_shared |= owners != 1;
         return true;
     }
     void visit_generator(void*, void (*)(void*) noexcept) override { saw_generator = true; }
@@ -265,52 +265,98 @@ private:
     }
 };
 
-// Which storage shared through std::shared_ptr (Visitor::enter_shared) a set of objects owns
-// whole: each shared_ptr their trace()s visit is one owner, however often it is visited, and a
-// storage with as many owners in the set as its use_count() is the set's alone. Any other is
-// also held from outside the set — by a live object, a local, a global — and what it holds is
-// referenced from outside: it must neither count as the set's references nor be cleared with it.
+// Which shared storage (Visitor::enter_shared: what std::shared_ptrs point to, traced weak
+// reference callbacks) a set of objects owns whole. Each owner met (a shared_ptr, a handle) counts
+// once however often it is met; a storage is the set's when it has as many owners there as its
+// use_count() and each of them lies in the set's own memory: a member's block, or storage the set
+// owns in turn. Any other storage is also held from outside the set — by a live object, a local,
+// a global, an older object, storage reached through those — and what it holds is referenced
+// from outside: it must neither count as the set's references nor be cleared with it. An owner
+// lying inside storage that is not the set's makes the storage it owns not the set's either,
+// however many owners it counts (propagated along the owners, not by recursion).
 class SharedOwners {
 public:
     // Counts the owners `members` hold. If a trace() throws or memory runs out, no storage counts
     // as theirs (the safe answer: it all survives).
     void count(std::span<Object* const> members) noexcept {
         valid_ = false;
-        pairs_.clear();
-        totals_.clear();
+        met_.clear();
+        owned_.clear();
         try {
-            Counter counter(pairs_);
+            Counter counter(met_);
             for (Object* u : members) u->trace(counter);
-            std::sort(pairs_.begin(), pairs_.end());
-            pairs_.erase(std::unique(pairs_.begin(), pairs_.end()), pairs_.end());
-            for (const auto& [storage, owner] : pairs_) {
-                if (totals_.empty() || totals_.back().first != storage) totals_.emplace_back(storage, 0);
-                ++totals_.back().second;
-            }
+            decide();
             valid_ = true;
         } catch (...) {
         }
     }
-    // Whether the counted members hold all `owners` owners of `storage`.
+    // Whether the counted members own `storage` whole, with `owners` owners now.
     bool owns_all(const void* storage, long owners) const noexcept {
-        if (!valid_) return false;
+        if (!valid_ || owners < 1) return false;
         const auto key = reinterpret_cast<std::uintptr_t>(storage);
-        auto it = std::lower_bound(totals_.begin(), totals_.end(), std::pair<std::uintptr_t, long>(key, 0));
-        return it != totals_.end() && it->first == key && it->second >= owners;
+        auto it = std::lower_bound(owned_.begin(), owned_.end(), key, [](const Owned& o, std::uintptr_t k) { return o.storage < k; });
+        return it != owned_.end() && it->storage == key && it->whole && it->count >= owners;
     }
 
 private:
+    struct Met {  // an owner met: where it points, itself, the storage it lies in (0: a member's own)
+        std::uintptr_t storage, owner, within;
+        long owners;  // the storage's owners (use_count) as seen then
+    };
+    struct Owned {
+        std::uintptr_t storage;
+        long count;  // distinct owners in the set
+        bool whole;
+    };
     struct Counter final : Visitor {
-        std::vector<std::pair<std::uintptr_t, std::uintptr_t>>& pairs;  // (storage, owner)
-        explicit Counter(std::vector<std::pair<std::uintptr_t, std::uintptr_t>>& p) : pairs(p) {}
+        std::vector<Met>& met;
+        explicit Counter(std::vector<Met>& m) : met(m) {}
         void visit(Object*&) override {}
         bool enter_shared(const void* owner, const void* storage, long owners) override {
-            if (owners > 1) pairs.emplace_back(reinterpret_cast<std::uintptr_t>(storage), reinterpret_cast<std::uintptr_t>(owner));
-            return true;  // shared storage inside shared storage has owners too
+            met.push_back({reinterpret_cast<std::uintptr_t>(storage), reinterpret_cast<std::uintptr_t>(owner),
+                           reinterpret_cast<std::uintptr_t>(shared_within()), owners});
+            return true;  // what it holds may own storage too
         }
     };
-    std::vector<std::pair<std::uintptr_t, std::uintptr_t>> pairs_;
-    std::vector<std::pair<std::uintptr_t, long>> totals_;  // by storage
+
+    void decide() {
+        auto by_storage = [](const Met& a, const Met& b) { return a.storage != b.storage ? a.storage < b.storage : a.owner < b.owner; };
+        std::sort(met_.begin(), met_.end(), by_storage);
+        met_.erase(std::unique(met_.begin(), met_.end(), [](const Met& a, const Met& b) { return a.storage == b.storage && a.owner == b.owner; }),
+                   met_.end());
+        for (const Met& m : met_) {
+            if (owned_.empty() || owned_.back().storage != m.storage) owned_.push_back({m.storage, 0, true});
+            Owned& o = owned_.back();
+            ++o.count;
+            o.whole = o.whole && m.owners >= 1;  // (an alias that owns nothing: never the set's)
+        }
+        std::size_t i = 0;
+        for (Owned& o : owned_) {
+            long owners = 0;
+            for (; i < met_.size() && met_[i].storage == o.storage; ++i) owners = std::max(owners, met_[i].owners);
+            o.whole = o.whole && o.count >= owners;
+        }
+        // Storage not the set's makes what its owners point to not the set's: along the owners.
+        std::sort(met_.begin(), met_.end(), [](const Met& a, const Met& b) { return a.within < b.within; });
+        std::vector<std::uintptr_t> lost;
+        for (const Owned& o : owned_)
+            if (!o.whole) lost.push_back(o.storage);
+        while (!lost.empty()) {
+            const std::uintptr_t s = lost.back();
+            lost.pop_back();
+            auto it = std::lower_bound(met_.begin(), met_.end(), s, [](const Met& m, std::uintptr_t k) { return m.within < k; });
+            for (; it != met_.end() && it->within == s; ++it) {
+                auto o = std::lower_bound(owned_.begin(), owned_.end(), it->storage, [](const Owned& x, std::uintptr_t k) { return x.storage < k; });
+                if (o != owned_.end() && o->storage == it->storage && o->whole) {
+                    o->whole = false;
+                    lost.push_back(o->storage);
+                }
+            }
+        }
+    }
+
+    std::vector<Met> met_;
+    std::vector<Owned> owned_;  // by storage
     bool valid_ = false;
 };
 
@@ -333,11 +379,10 @@ struct VerifyVisitor final : Visitor {
     VerifyVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o, const SharedOwners* so)
         : space(s), graph(g), errors(e), owners(o), shared(so) {}
     bool enter_shared(const void*, const void* storage, long owners) override {
-        if (owners > 1 && !(shared && shared->owns_all(storage, owners))) return false;
-        ++in_shared_;
-        return true;
+        return owners == 1 || (shared && shared->owns_all(storage, owners));
     }
-    void leave_shared() noexcept override { --in_shared_; }
+    void begin_shared() noexcept override { ++in_shared_; }
+    void end_shared() noexcept override { --in_shared_; }
     void begin(Object* x, std::size_t size) {
         current = x;
         seen.begin(x, size);
@@ -416,7 +461,7 @@ struct CheckVisitor final : Visitor {
         clean = true;
     }
     bool enter_shared(const void*, const void*, long owners) override {
-        clean &= owners <= 1;  // whose it is only SharedOwners can tell
+        clean &= owners == 1;  // whose it is only SharedOwners can tell
         return true;
     }
     void visit(Object*& slot) override {
@@ -437,7 +482,7 @@ struct GeneratorFinder final : Visitor {
     void* gen = nullptr;
     void (*close)(void*) noexcept = nullptr;
     void visit(Object*&) override {}
-    bool enter_shared(const void*, const void*, long owners) override { return owners <= 1; }
+    bool enter_shared(const void*, const void*, long owners) override { return owners == 1; }
     void visit_generator(void* g, void (*c)(void*) noexcept) override {
         if (!gen) gen = g, close = c;
     }
@@ -454,7 +499,7 @@ struct ClearVisitor final : Visitor {
     SeenSlots seen;
     ClearVisitor(SlotOwners* o, const SharedOwners* so) : owners(o), shared(so) {}
     bool enter_shared(const void*, const void* storage, long owners) override {
-        return owners <= 1 || (shared && shared->owns_all(storage, owners));
+        return owners == 1 || (shared && shared->owns_all(storage, owners));
     }
     void visit(Object*& slot) override {
         if (owners && !seen.inside(&slot)) {

@@ -194,7 +194,7 @@ struct GarbageHandleCounter final : Visitor {
     explicit GarbageHandleCounter(GarbageHandles* c) : counts(c) {}
     void visit(Object*&) override {}
     // Handles in storage shared through std::shared_ptr may be a live owner's: not counted.
-    bool enter_shared(const void*, const void*, long owners) override { return owners <= 1; }
+    bool enter_shared(const void*, const void*, long owners) override { return owners == 1; }
     void visit_weak(WeakRecord*& r) override {
         if (!r->referent) return;
         try {

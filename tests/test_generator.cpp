@@ -436,6 +436,75 @@ TEST_F(GeneratorGcTest, AGarbageGeneratorIsClosedWhileWhatItUsesIsIntact) {
     EXPECT_EQ(Visited::visits_at_cleanup, 3);  // read through the alias, the object intact
 }
 
+// A body that ignores the collector's GeneratorExit is never resumed again: Python runs a
+// generator's finalizer once, and here the frame's objects are freed next.
+ouro::Generator<long> stubborn(ouro::Ref<Visited> v, int* exits) {
+    Visited* raw = v.get();
+    for (;;) {
+        try {
+            co_yield raw->visits;
+        } catch (const ouro::GeneratorExit&) {
+            if (++*exits == 1) continue;  // ignored the first time
+            throw;
+        }
+    }
+}
+
+TEST_F(GeneratorGcTest, ABodyThatIgnoredTheCollectorsCloseIsNotResumed) {
+    support::HookCapture unraisable;
+    int exits = 0;
+    {
+        auto h = ouro::make<Holder>();
+        auto v = ouro::make<Visited>();
+        v->back = h;
+        h->gen = stubborn(v, &exits);
+        h->gen.next();
+    }
+    EXPECT_EQ(ouro::gc::collect(), 2u);
+    EXPECT_EQ(exits, 1);  // closed once; the frame went without running again
+    EXPECT_EQ(Holder::destroyed, 1);
+    EXPECT_GE(unraisable.reports.size(), 1u);  // "generator ignored GeneratorExit"
+}
+
+// A cleanup that moves its own Generator out of its holder (into a global: resurrected) or that
+// makes the holder's vector of generators reallocate: the close must not touch the Generator
+// object once the body ran.
+struct Pack : ouro::Object {
+    std::vector<ouro::Generator<long>> gens;
+    ouro::Ref<Pack> self;
+    int started = 0;
+    OURO_TRACE(gens, self)
+};
+std::vector<ouro::Generator<long>> parked;
+ouro::Generator<long> restless(ouro::Ref<Pack> p, int kind) {
+    Pack* raw = p.get();
+    try {
+        co_yield 1;
+    } catch (const ouro::GeneratorExit&) {
+        if (kind == 0) parked.push_back(std::move(raw->gens.front()));
+        if (kind == 1 && raw->started++ < 3) {
+            raw->gens.push_back(restless(p, 1));  // may move the Generator being closed
+            raw->gens.back().next();
+        }
+        throw;
+    }
+}
+
+TEST_F(GeneratorGcTest, ACleanupMayMoveItsOwnGeneratorOrGrowItsHoldersVector) {
+    for (int kind = 0; kind < 2; ++kind) {
+        {
+            auto p = ouro::make<Pack>();
+            p->self = p;
+            p->gens.push_back(restless(p, kind));
+            p->gens.back().next();
+        }
+        ouro::gc::collect();
+        parked.clear();  // the parked frame was closed already: destroyed without running
+        ouro::gc::collect();
+        EXPECT_TRUE(ouro::gc::get_objects().empty()) << "kind " << kind;
+    }
+}
+
 TEST_F(GeneratorGcTest, ACycleThroughAGeneratorThatNeverStartedIsCollected) {
     auto h = ouro::make<Holder>();
     h->gen = through_parameter(h);

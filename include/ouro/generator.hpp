@@ -572,7 +572,7 @@ public:
             Generator* gen;
             ~Destroy() { gen->destroy(); }
         } destroy_after{this};
-        if (p.started && !h_.done()) unwind();
+        if (p.started && !h_.done()) unwind(h_);
     }
     // Whether the body has returned, thrown or been closed (not Python's: gi_frame is None).
     bool done() const noexcept { return !h_ || h_.done(); }
@@ -597,27 +597,29 @@ public:
 
 private:
     // close() of a started, suspended generator, but for the frame's destruction: GeneratorExit
-    // at its co_yield; throws what close() throws.
-    void unwind() {
-        promise_type& p = h_.promise();
+    // at its co_yield; throws what close() throws. Only the frame is used once the body ran: the
+    // body may have moved or destroyed the Generator object that started this.
+    static void unwind(handle_type h) {
+        promise_type& p = h.promise();
         std::exception_ptr exit = detail::make_generator_exit();
         if (!exit) return;  // no memory for GeneratorExit: the frame is destroyed without it
         p.error = std::move(exit);
-        Core::drive(p, h_);
-        const bool ignored = !h_.done();
+        Core::drive(p, h);
+        const bool ignored = !h.done();
         std::exception_ptr raised = std::exchange(p.error, nullptr);
         if (ignored) detail::generator_ignored_exit();
         if (raised && !detail::is_generator_exit(raised)) std::rethrow_exception(raised);
     }
-    // The collector's finalizer of a garbage generator (Visitor::visit_generator), once: its body
-    // is closed while what it uses is intact. The frame stays until the generator is destroyed
-    // (its parameters, which the holder may point into, with it); what close() raises goes to
-    // the unraisable hook.
+    // The collector's finalizer of a garbage generator (Visitor::visit_generator), once, as
+    // Python's: its body is closed while what it uses is intact, and never resumed again (a body
+    // that ignored GeneratorExit is destroyed without running when its Generator goes). The frame
+    // stays until then (its parameters, which the holder may point into, with it); what close()
+    // raises goes to the unraisable hook.
     static void close_for_gc(void* gen) noexcept {
-        auto* g = static_cast<Generator*>(gen);
-        g->h_.promise().gc_closed = true;
+        const handle_type h = static_cast<Generator*>(gen)->h_;
+        h.promise().gc_closed = true;
         try {
-            g->unwind();
+            unwind(h);
         } catch (...) {
             detail::report_close_failure();
         }
@@ -644,7 +646,7 @@ private:
     }
     void finalize() noexcept {
         if (!h_) return;
-        if (h_.promise().started && !h_.done() && !h_.promise().running()) [[unlikely]] {
+        if (h_.promise().started && !h_.done() && !h_.promise().running() && !h_.promise().gc_closed) [[unlikely]] {
             try {
                 close();
             } catch (...) {

@@ -25,7 +25,9 @@
 #include <ouro/detail/weak_record.hpp>
 #include <ouro/object.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -33,6 +35,7 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace ouro {
 
@@ -104,15 +107,22 @@ public:
     // A weak reference held by the visiting object (weakref.hpp). The default ignores it.
     virtual void visit_weak(detail::WeakRecord*&) {}
     // Storage that several owners may share: what a std::shared_ptr points to (`owner` the visited
-    // shared_ptr, `owners` its use_count()), or the callback of a weak reference that holds
-    // references (`owner` the visited WeakRef, `owners` its record's handles). Returns whether to
-    // visit what the storage holds (then leave_shared() follows). The default visits it; storage
-    // already entered on the way here (a cycle of shared_ptrs) is never entered again.
+    // shared_ptr, `owners` its use_count(): 0 for an alias that owns nothing), or the callback of
+    // a weak reference that holds references (`owner` the visited WeakRef, `owners` its record's
+    // handles). Called at each owner met; returns whether to visit what the storage holds. The
+    // default visits it. What it holds is visited once per trace() of the visiting object however
+    // many owners lead to it (a cycle of shared_ptrs included), after the object's other members,
+    // from a worklist (a shared list a million cells long is no deeper a recursion than one cell),
+    // between begin_shared() and end_shared().
     virtual bool enter_shared(const void* owner, const void* storage, long owners) {
         (void)owner, (void)storage, (void)owners;
         return true;
     }
-    virtual void leave_shared() noexcept {}
+    virtual void begin_shared() noexcept {}
+    virtual void end_shared() noexcept {}
+    // During enter_shared(): the shared storage in which the owner was met (null: in the visiting
+    // object itself, or in storage only it owns).
+    const void* shared_within() const noexcept { return within_; }
     // A suspended generator (generator.hpp) held by the visiting object, before its frame is
     // visited: close(gen) is Python's generator finalizer, which the collector's finalize phase
     // runs for garbage. The default ignores it.
@@ -172,41 +182,82 @@ private:
         }
     }
 
-    // The shared storages being visited, innermost first (on the C++ stack).
-    struct SharedPath {
+    // Shared storage met while visiting one object (see enter_shared): what is still to visit,
+    // and what was seen (an open-addressing set of storage addresses, emptied after each drain).
+    struct Pending {
         const void* storage;
-        const SharedPath* outer;
+        const void* what;
+        void (*visit)(Visitor&, const void* what);
     };
-    const SharedPath* shared_path_ = nullptr;
+    std::vector<Pending> pending_;
+    const void* within_ = nullptr;  // the storage being visited (null: the object itself)
+    std::vector<const void*> seen_;  // capacity a power of two; null: empty
+    std::size_t nseen_ = 0;
+    bool draining_ = false;
 
-    // Visits what shared storage holds (visit_inside()), if enter_shared() says so and it is not
-    // already being visited on the way here.
-    template <class F>
-    void visit_storage(const void* owner, const void* storage, long owners, F&& visit_inside) {
-        for (const SharedPath* s = shared_path_; s; s = s->outer)
-            if (s->storage == storage) return;
-        if (!enter_shared(owner, storage, owners)) return;
-        struct Leave {
-            Visitor* v;
-            const SharedPath* outer;
-            ~Leave() {
-                v->shared_path_ = outer;
-                v->leave_shared();
-            }
-        };
-        const SharedPath here{storage, shared_path_};
-        const Leave leave{this, shared_path_};
-        shared_path_ = &here;
-        visit_inside();
-    }
     template <class T>
     void visit_shared(const std::shared_ptr<T>& p) {
-        visit_storage(&p, static_cast<const void*>(p.get()), p.use_count(), [&] { visit_value(*p); });
+        visit_storage(&p, static_cast<const void*>(p.get()), p.use_count(), static_cast<const void*>(p.get()),
+                      [](Visitor& v, const void* what) { v.visit_value(*static_cast<T*>(const_cast<void*>(what))); });
     }
     // A weak reference's callback that holds references: storage its record's handles share.
     void visit_callback(const void* handle, detail::WeakCallbackRecord& r) {
         if (!r.vtbl || !r.vtbl->trace) return;
-        visit_storage(handle, &r, static_cast<long>(r.handles), [&] { r.vtbl->trace(&r, *this); });
+        visit_storage(handle, &r, static_cast<long>(r.handles), &r, [](Visitor& v, const void* what) {
+            auto* rec = static_cast<detail::WeakCallbackRecord*>(const_cast<void*>(what));
+            if (rec->vtbl && rec->vtbl->trace) rec->vtbl->trace(rec, v);
+        });
+    }
+    void visit_storage(const void* owner, const void* storage, long owners, const void* what, void (*visit)(Visitor&, const void*)) {
+        if (!enter_shared(owner, storage, owners) || !first_sight(storage)) return;
+        pending_.push_back({storage, what, visit});
+        if (draining_) return;  // the drain below, further up, takes it
+        struct Drained {
+            Visitor* v;
+            ~Drained() {  // (also when a trace() throws)
+                v->draining_ = false;
+                v->within_ = nullptr;
+                v->pending_.clear();
+                v->forget_seen();
+            }
+        } drained{this};
+        draining_ = true;
+        while (!pending_.empty()) {
+            const Pending next = pending_.back();
+            pending_.pop_back();
+            within_ = next.storage;
+            begin_shared();
+            struct End {
+                Visitor* v;
+                ~End() { v->end_shared(); }
+            } end{this};
+            next.visit(*this, next.what);
+        }
+    }
+    bool first_sight(const void* storage) {
+        if ((nseen_ + 1) * 2 > seen_.size()) grow_seen();
+        const std::size_t mask = seen_.size() - 1;
+        for (std::size_t i = (reinterpret_cast<std::uintptr_t>(storage) >> 4) & mask;; i = (i + 1) & mask) {
+            if (seen_[i] == storage) return false;
+            if (!seen_[i]) {
+                seen_[i] = storage;
+                ++nseen_;
+                return true;
+            }
+        }
+    }
+    void grow_seen() {
+        std::vector<const void*> old(seen_.empty() ? 16 : seen_.size() * 2, nullptr);
+        old.swap(seen_);
+        nseen_ = 0;
+        for (const void* x : old)
+            if (x) first_sight(x);
+    }
+    void forget_seen() noexcept {
+        if (nseen_ == 0) return;
+        if (seen_.size() > 64 && nseen_ * 8 < seen_.size()) seen_.resize(64);  // (a shrink: no allocation)
+        std::fill(seen_.begin(), seen_.end(), nullptr);
+        nseen_ = 0;
     }
 };
 
