@@ -8,7 +8,9 @@ void freeze(Heap& h) noexcept {
     auto& s = HeapAccess::state(h).schedule;
     for_each_object(h, [&](Object* o) {
         std::uint32_t w = gcword(o);
-        if (!(w & kTracked) || generation(w) == kPermanent) return;
+        // The unreachable set of a collection under way (freeze() from a finalizer) is the
+        // collector's, in no generation, as in CPython.
+        if (!(w & kTracked) || (w & kUnreachable) || generation(w) == kPermanent) return;
         set_generation(o, kPermanent);
         ++s.frozen;
     });

@@ -517,6 +517,28 @@ TEST_F(GcApiTest, FrozenObjectDyingByCountLeavesTheFreezeCount) {
     EXPECT_EQ(ouro::gc::get_objects(2).size(), 1u);
 }
 
+// freeze() from a finalizer, during a collection: the garbage being collected is the collector's,
+// in no generation, and is not frozen (CPython's unreachable list is in no generation either).
+struct FreezingNode : ouro::Object {
+    ouro::Ref<FreezingNode> next;
+    void finalize() override { ouro::gc::freeze(); }
+    OURO_TRACE(next)
+};
+
+TEST_F(GcApiTest, FreezeFromAFinalizerLeavesTheGarbageOut) {
+    auto live = ouro::make<Node>(1);
+    live->next = ouro::make<Node>(2);
+    {
+        auto a = ouro::make<FreezingNode>();
+        a->next = ouro::make<FreezingNode>();
+        a->next->next = a;
+    }
+    EXPECT_EQ(ouro::gc::collect(), 2u);
+    EXPECT_EQ(ouro::gc::get_freeze_count(), 2u);  // live and live->next
+    ouro::gc::unfreeze();
+    EXPECT_EQ(ouro::gc::get_freeze_count(), 0u);
+}
+
 // --- garbage() and DEBUG_SAVEALL ---------------------------------------------------------------
 
 TEST_F(GcApiTest, SaveAllKeepsGarbageInGarbageList) {
