@@ -127,7 +127,7 @@ public:
         if (unreachable_.empty()) return 0;
         if (s_.gc.debug & gc::DEBUG_COLLECTABLE)
             for (Object* u : unreachable_) std::fprintf(stderr, "gc: collectable %s\n", describe(*u).c_str());
-        user_code_ran |= handle_weakrefs(heap_, unreachable_);  // (callbacks may weakly reference U again)
+        user_code_ran |= handle_weakrefs(heap_, unreachable_, count_shared());  // (callbacks may weakly reference U again)
         user_code_ran |= finalize();
         if constexpr (OURO_CHECKS)
             for (Object* u : unreachable_)
@@ -313,27 +313,36 @@ private:
         return close_generators() || ran;
     }
 
-    // Python's generator finalizer, for garbage: each suspended generator a member of U holds is
-    // closed now, while everything its cleanup code can reach is intact (CPython finalizes the
-    // generator objects of U with the rest of it; here a generator is a member, and phase 8 would
-    // otherwise null its frame's references and free what they held before ~Generator closes it).
-    // One is closed per trace() of its holder, after the trace() returns: no user code runs
-    // during a trace(). The budget bounds a cleanup that keeps starting new generators.
+    // Python's generator finalizer, for garbage: each suspended generator U holds (in its members
+    // or in storage it owns whole) is closed now, once, while everything its cleanup code can
+    // reach is intact (CPython finalizes the generator objects of U with the rest of it; here a
+    // generator is a member, and phase 8 would otherwise null its frame's references and free what
+    // they held before ~Generator closes it). They are found first, their frames pinned (cleanup
+    // code may destroy or move Generators, not frames still to close), then closed after the
+    // trace()s returned: no user code runs inside a trace(). Cleanups that start generators of U
+    // get a few more rounds; what the last leaves is finalized without running.
     bool close_generators() noexcept {
         if (!generators_seen_) return false;  // noted by the gather: no pass over U for nothing
         bool ran = false;
-        for (Object* u : unreachable_) {
-            for (int budget = 1024; budget > 0; --budget) {
-                GeneratorFinder find;
-                try {
-                    u->trace(find);
-                } catch (...) {
-                    break;  // (phase 8 reports a trace() that throws)
+        constexpr int kRounds = 4;
+        for (int round = 0; round <= kRounds; ++round) {
+            std::vector<GeneratorFinder::Found> found;
+            try {
+                GeneratorFinder finder(count_shared(), found);
+                for (Object* u : unreachable_) {
+                    finder.reset_shared();
+                    try {
+                        u->trace(finder);
+                    } catch (...) {
+                        // (phase 8 reports a trace() that throws)
+                    }
                 }
-                if (!find.gen) break;
-                ran = true;
-                find.close(find.gen);  // reports what close() raises
+            } catch (...) {  // no memory for the list: what it holds is closed all the same
             }
+            if (found.empty()) break;
+            ran = true;
+            for (const auto& f : found) (round < kRounds ? f.ops->close : f.ops->forgo)(f.frame);
+            for (const auto& f : found) f.ops->release(f.frame);
         }
         return ran;
     }
@@ -373,7 +382,7 @@ private:
     // (user code stored it into U) is not U's: it survives.
     const SharedOwners* count_shared() noexcept {
         if (!shared_seen_) return nullptr;
-        shared_.count(std::span<Object* const>(unreachable_.begin(), unreachable_.size()));
+        shared_.count(std::span<Object* const>(unreachable_.begin(), unreachable_.size()), owners_);
         return &shared_;
     }
 
@@ -382,6 +391,7 @@ private:
         for (Object* u : unreachable_) {
             try {
                 clear.seen.begin(u, block_size(u));
+                clear.reset_shared();
                 u->trace(clear);
             } catch (...) {
                 report_unraisable("trace() while clearing garbage, of", *u);

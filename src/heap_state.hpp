@@ -75,7 +75,9 @@ void clear_weakrefs(Heap* h, Object* o) noexcept;
 // A collection's weakref phase (weakref.cpp): clears every weak reference to a member of
 // `unreachable` and runs the callbacks of those that are themselves reachable. Returns true when
 // any callback ran (user code: the collector must then look for resurrections).
-bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable);
+class SharedOwners;
+// `shared`: which shared storage the unreachable set owns whole (null: none).
+bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable, const SharedOwners* shared);
 
 // A heap being destroyed leaves `o` alive: its weak references move to a process-wide table.
 void orphan_weakrefs(Object* o) noexcept;

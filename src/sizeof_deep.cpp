@@ -26,6 +26,7 @@ struct Referents final : Visitor {
     void visit(Object*& slot) override { found.push_back(slot); }
     void of(Object& o) {
         found.clear();
+        reset_shared();
         o.trace(*this);
     }
 };

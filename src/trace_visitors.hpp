@@ -112,6 +112,7 @@ struct RecordVisitor final : Visitor {
     OURO_ALWAYS_INLINE void begin(Object* x, std::size_t size) {
         base_ = reinterpret_cast<const char*>(x);
         size_ = size;
+        reset_shared();
         if constexpr (OURO_CHECKS) {
             current = x;  // for the reports
             seen.begin(x, size);
@@ -125,7 +126,7 @@ struct RecordVisitor final : Visitor {
         saw_shared |= owners != 1;
         return true;
     }
-    void visit_generator(void*, void (*)(void*) noexcept) override { saw_generator = true; }
+    void visit_generator(void*, const GeneratorOps&) override { saw_generator = true; }
     // Called when the buffer is full: it goes to the edge array, and the slot starts the next one.
     void visit(Object*& slot) override {
         if (!spilled_) {
@@ -277,14 +278,20 @@ private:
 class SharedOwners {
 public:
     // Counts the owners `members` hold. If a trace() throws or memory runs out, no storage counts
-    // as theirs (the safe answer: it all survives).
-    void count(std::span<Object* const> members) noexcept {
+    // as theirs (the safe answer: it all survives). An owner the members cannot own (a global, a
+    // member of another managed object: `slots`) makes its storage not theirs.
+    void count(std::span<Object* const> members, SlotOwners& slots) noexcept {
         valid_ = false;
         met_.clear();
         owned_.clear();
         try {
-            Counter counter(met_);
-            for (Object* u : members) u->trace(counter);
+            Counter counter(met_, slots);
+            for (Object* u : members) {
+                counter.reset_shared();
+                counter.base = u;
+                counter.size = block_size(u);
+                u->trace(counter);
+            }
             decide();
             valid_ = true;
         } catch (...) {
@@ -301,7 +308,8 @@ public:
 private:
     struct Met {  // an owner met: where it points, itself, the storage it lies in (0: a member's own)
         std::uintptr_t storage, owner, within;
-        long owners;  // the storage's owners (use_count) as seen then
+        long owners;   // the storage's owners (use_count) as seen then
+        bool foreign;  // it lies where the members cannot own it
     };
     struct Owned {
         std::uintptr_t storage;
@@ -310,11 +318,18 @@ private:
     };
     struct Counter final : Visitor {
         std::vector<Met>& met;
-        explicit Counter(std::vector<Met>& m) : met(m) {}
+        SlotOwners& slots;
+        const Object* base = nullptr;  // the member being traced
+        std::size_t size = 0;
+        PointerMap<char> owners_met;   // each owner once, however many members reach it
+        Counter(std::vector<Met>& m, SlotOwners& s) : met(m), slots(s) {}
         void visit(Object*&) override {}
         bool enter_shared(const void* owner, const void* storage, long owners) override {
+            if (!owners_met.insert(owner)) return true;
+            const SlotOwner where = slots.classify(owner, base, size);
             met.push_back({reinterpret_cast<std::uintptr_t>(storage), reinterpret_cast<std::uintptr_t>(owner),
-                           reinterpret_cast<std::uintptr_t>(shared_within()), owners});
+                           reinterpret_cast<std::uintptr_t>(shared_within()), owners,
+                           where == SlotOwner::Static || where == SlotOwner::OtherObject});
             return true;  // what it holds may own storage too
         }
     };
@@ -328,7 +343,7 @@ private:
             if (owned_.empty() || owned_.back().storage != m.storage) owned_.push_back({m.storage, 0, true});
             Owned& o = owned_.back();
             ++o.count;
-            o.whole = o.whole && m.owners >= 1;  // (an alias that owns nothing: never the set's)
+            o.whole = o.whole && m.owners >= 1 && !m.foreign;  // (an alias that owns nothing: never the set's)
         }
         std::size_t i = 0;
         for (Owned& o : owned_) {
@@ -386,6 +401,7 @@ struct VerifyVisitor final : Visitor {
     void begin(Object* x, std::size_t size) {
         current = x;
         seen.begin(x, size);
+        reset_shared();
         start_ = graph->edges.size();
     }
     void end(Slot& slot) { record_edges(*graph, slot, start_, 0); }
@@ -457,6 +473,7 @@ struct CheckVisitor final : Visitor {
     bool clean = true;
     void begin(Object* x, std::size_t size) {
         seen.begin(x, size);
+        reset_shared();
         lo = hi = nullptr;
         clean = true;
     }
@@ -476,15 +493,24 @@ struct CheckVisitor final : Visitor {
     }
 };
 
-// Phase 6's look for a suspended generator that a member of U holds (not through storage it
-// shares with others): the first one found, to close once trace() has returned.
+// Phase 6's look for the suspended generators U holds (in its members and in storage it owns
+// whole): each is pinned (its frame outlives its Generator until released) and recorded, to be
+// closed once no trace() is running.
 struct GeneratorFinder final : Visitor {
-    void* gen = nullptr;
-    void (*close)(void*) noexcept = nullptr;
+    struct Found {
+        void* frame;
+        const GeneratorOps* ops;
+    };
+    const SharedOwners* shared;
+    std::vector<Found>& found;
+    GeneratorFinder(const SharedOwners* so, std::vector<Found>& f) : shared(so), found(f) {}
     void visit(Object*&) override {}
-    bool enter_shared(const void*, const void*, long owners) override { return owners == 1; }
-    void visit_generator(void* g, void (*c)(void*) noexcept) override {
-        if (!gen) gen = g, close = c;
+    bool enter_shared(const void*, const void* storage, long owners) override {
+        return owners == 1 || (shared && shared->owns_all(storage, owners));
+    }
+    void visit_generator(void* frame, const GeneratorOps& ops) override {
+        found.push_back({frame, &ops});  // (first: a frame is pinned only once recorded)
+        if (!ops.pin(frame)) found.pop_back();
     }
 };
 

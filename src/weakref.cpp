@@ -2,6 +2,7 @@
 // collector's weakref phase (CPython's handle_weakrefs, docs/cpython.md §2 step 7 and §5).
 #include "heap_state.hpp"
 #include "pointer_map.hpp"
+#include "trace_visitors.hpp"
 
 #include <ouro/detail/weak_table.hpp>
 #include <ouro/unraisable.hpp>
@@ -191,17 +192,23 @@ using GarbageHandles = PointerMap<std::size_t>;
 // which is safe, as every member of the unreachable set is still intact and held.
 struct GarbageHandleCounter final : Visitor {
     GarbageHandles* counts;
-    explicit GarbageHandleCounter(GarbageHandles* c) : counts(c) {}
+    const SharedOwners* shared;
+    GarbageHandleCounter(GarbageHandles* c, const SharedOwners* so) : counts(c), shared(so) {}
     void visit(Object*&) override {}
-    // Handles in storage shared through std::shared_ptr may be a live owner's: not counted.
-    bool enter_shared(const void*, const void*, long owners) override { return owners == 1; }
+    // Handles in shared storage are the garbage's when the storage is (as phase 8 clears it),
+    // else a live owner's: not counted.
+    bool enter_shared(const void*, const void* storage, long owners) override {
+        return owners == 1 || (shared && shared->owns_all(storage, owners));
+    }
+    // Each handle once: one in shared storage is reached through each owner of the storage.
     void visit_weak(WeakRecord*& r) override {
         if (!r->referent) return;
         try {
-            ++(*counts)[r];
+            if (seen.insert(&r)) ++(*counts)[r];
         } catch (const std::bad_alloc&) {
         }
     }
+    PointerMap<char> seen;  // the handles counted
 };
 
 // A weak reference held only by unreachable objects is garbage itself: it is cleared without its
@@ -291,12 +298,13 @@ void clear_weakrefs(Heap* h, Object* o) noexcept {
 // finalizer runs; a callback runs only when its weak reference is itself reachable, i.e. some
 // handle to it is held by something other than the garbage. (Callbacks of weak references that
 // are garbage could see objects in the middle of being torn down; CPython skips them too.)
-bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable) {
+bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable, const SharedOwners* shared) {
     // No weak reference to a live object in the whole heap: nothing to clear or call.
     if (HeapAccess::state(h).weakrefs.empty()) return false;
 
     auto trace_all = [&](Visitor& v) {
         for (Object* u : unreachable) {
+            v.reset_shared();
             try {
                 u->trace(v);
             } catch (...) {
@@ -307,7 +315,7 @@ bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable) {
         }
     };
     GarbageHandles garbage_handles;
-    GarbageHandleCounter counter(&garbage_handles);
+    GarbageHandleCounter counter(&garbage_handles, shared);
     trace_all(counter);
     GarbageWeakrefClearer clearer(&garbage_handles);
     trace_all(clearer);

@@ -505,6 +505,63 @@ TEST_F(GeneratorGcTest, ACleanupMayMoveItsOwnGeneratorOrGrowItsHoldersVector) {
     }
 }
 
+// A generator in storage the garbage owns whole (two garbage holders share it), and a holder of
+// more generators than one pass would have closed: every one is closed while its objects are
+// intact.
+struct SharingHolder : ouro::Object {
+    std::shared_ptr<ouro::Generator<long>> gen;
+    ouro::Ref<ouro::Object> other;
+    OURO_TRACE(gen, other)
+};
+
+TEST_F(GeneratorGcTest, AGeneratorInSharedStorageTheGarbageOwnsIsClosedFirst) {
+    Visited::visits_at_cleanup = 0;
+    {
+        auto h1 = ouro::make<SharingHolder>();
+        auto h2 = ouro::make<SharingHolder>();
+        auto v = ouro::make<Visited>();
+        v->back = h1;
+        h1->other = h2;
+        h2->other = h1;
+        h1->gen = std::make_shared<ouro::Generator<long>>(walk(v));
+        h2->gen = h1->gen;
+        for (int i = 0; i < 3; ++i) h1->gen->next();
+    }
+    EXPECT_EQ(ouro::gc::collect(), 3u);
+    EXPECT_EQ(Visited::visits_at_cleanup, 3);
+}
+
+struct ManyHolder : ouro::Object {
+    std::vector<ouro::Generator<long>> gens;
+    OURO_TRACE(gens)
+};
+ouro::Generator<long> counted_cleanup(ouro::Ref<Visited> v, long* sum) {
+    Visited& node = *v;
+    struct Cleanup {
+        Visited& n;
+        long* sum;
+        ~Cleanup() { *sum += n.visits; }
+    } cleanup{node, sum};
+    ++node.visits;
+    co_yield 0;
+}
+
+TEST_F(GeneratorGcTest, EveryGeneratorOfAHolderWithThousandsIsClosedWhileIntact) {
+    constexpr int kGenerators = 3000;
+    long sum = 0;
+    {
+        auto h = ouro::make<ManyHolder>();
+        for (int i = 0; i < kGenerators; ++i) {
+            auto v = ouro::make<Visited>();
+            v->back = h;
+            h->gens.push_back(counted_cleanup(v, &sum));
+            h->gens.back().next();
+        }
+    }
+    EXPECT_EQ(ouro::gc::collect(), 1u + kGenerators);
+    EXPECT_EQ(sum, kGenerators);  // each cleanup read its object intact (visits == 1)
+}
+
 TEST_F(GeneratorGcTest, ACycleThroughAGeneratorThatNeverStartedIsCollected) {
     auto h = ouro::make<Holder>();
     h->gen = through_parameter(h);

@@ -287,6 +287,89 @@ TEST_F(SharedStorage, ALongSharedListIsVisitedWithoutRecursion) {
     EXPECT_EQ(Item::destroyed, kCells);
 }
 
+// A trace() that visits, besides its own shared_ptr, one it does not own (a global, another
+// object's member): the storage is not the garbage's, and stays whole.
+using Items = std::vector<Ref<Item>>;
+std::shared_ptr<Items> g_items;
+struct Peer : ouro::Object {
+    std::shared_ptr<Items> items;
+    OURO_TRACE(items)
+};
+struct Overreach : ouro::Object {
+    std::shared_ptr<Items> mine;
+    Ref<Overreach> self;
+    Peer* peer = nullptr;
+    void trace(ouro::Visitor& visit) override {
+        visit(mine, self);
+        if (peer) visit(peer->items);  // the mistake: another object's member
+        else visit(g_items);           // or a global
+    }
+};
+
+TEST_F(SharedStorage, AnOwnerTheGarbageCannotOwnKeepsTheStorage) {
+    reset_counts();
+    for (int mode = 0; mode < 2; ++mode) {
+        auto peer = ouro::make<Peer>();
+        {
+            auto storage = std::make_shared<Items>();
+            storage->push_back(ouro::make<Item>());
+            auto bad = ouro::make<Overreach>();
+            bad->self = bad;
+            bad->mine = storage;
+            if (mode == 1) bad->peer = peer.get(), peer->items = storage;
+            else g_items = storage;
+        }
+        EXPECT_EQ(ouro::gc::collect(), 1u);
+        const Items& kept = mode == 1 ? *peer->items : *g_items;
+        ASSERT_TRUE(kept[0]) << "mode " << mode;
+        EXPECT_EQ(kept[0]->value, 7);
+        g_items.reset();
+    }
+    EXPECT_EQ(Item::destroyed, 2);
+}
+
+// Two members pointing to one storage: one trace() visits what it holds once.
+struct TwoPointers : ouro::Object {
+    std::shared_ptr<Items> a, b;
+    OURO_TRACE(a, b)
+};
+
+TEST_F(SharedStorage, OneTraceVisitsAStorageOnceHoweverManyMembersPointToIt) {
+    support::HookCapture reports;
+    auto t = ouro::make<TwoPointers>();
+    t->a = std::make_shared<Items>();
+    t->a->push_back(ouro::make<Item>());
+    t->b = t->a;
+    EXPECT_EQ(ouro::gc::get_referents(*t).size(), 1u);
+    EXPECT_EQ(ouro::gc::collect(), 0u);
+    EXPECT_TRUE(reports.reports.empty());  // (checked builds reported a Ref visited twice)
+}
+
+// A weak reference with a callback in storage the garbage owns whole is garbage itself: cleared
+// without its callback, never called while the garbage is being cleared.
+struct WeakSharer : ouro::Object {
+    static inline int called = 0;
+    Ref<WeakSharer> other;
+    Ref<Item> referent;
+    std::shared_ptr<ouro::WeakRef<Item>> w;
+    OURO_TRACE(other, referent, w)
+};
+
+TEST_F(SharedStorage, AWeakReferenceInStorageTheGarbageOwnsRunsNoCallback) {
+    WeakSharer::called = 0;
+    {
+        auto g1 = ouro::make<WeakSharer>();
+        auto g2 = ouro::make<WeakSharer>();
+        g1->other = g2;
+        g2->other = g1;
+        g1->referent = ouro::make<Item>();  // dies with the garbage
+        g1->w = std::make_shared<ouro::WeakRef<Item>>(g1->referent, [](const ouro::WeakRef<Item>&) { ++WeakSharer::called; });
+        g2->w = g1->w;
+    }
+    EXPECT_EQ(ouro::gc::collect(), 3u);
+    EXPECT_EQ(WeakSharer::called, 0);
+}
+
 // --- Randomized, against an independent model ---------------------------------------------------
 // Nodes keep references of their own and a bag of references shared with other nodes through a
 // std::shared_ptr; bags are also held from outside (a std::vector of shared_ptrs: the program's

@@ -155,7 +155,9 @@ struct PromiseCore : SentSlot<Send> {
     bool started = false;
     bool taken = false;        // the current value was read: begin() moves on to the next
     bool owns_params = false;  // traced's last node is the FrameParams block
-    bool gc_closed = false;    // closed once by the collector (garbage's generator finalizer)
+    bool gc_closed = false;    // finalized by the collector (closed once, or forgone)
+    bool gc_pinned = false;    // the collector holds the frame (GeneratorOps::pin)
+    bool gc_orphaned = false;  // its Generator went while pinned: release() destroys it
 
     bool running() const noexcept { return busy & kRunning; }
     void set_running(bool on) noexcept { busy = static_cast<std::uint8_t>(on ? busy | kRunning : busy & ~kRunning); }
@@ -591,7 +593,7 @@ public:
     void trace(Visitor& v) {
         if (!h_) return;
         promise_type& p = h_.promise();
-        if (p.started && !h_.done() && !p.running() && !p.gc_closed) v.visit_generator(this, &close_for_gc);
+        if (p.started && !h_.done() && !p.running() && !p.gc_closed) v.visit_generator(h_.address(), kGcOps);
         p.trace(v);
     }
 
@@ -614,16 +616,32 @@ private:
     // Python's: its body is closed while what it uses is intact, and never resumed again (a body
     // that ignored GeneratorExit is destroyed without running when its Generator goes). The frame
     // stays until then (its parameters, which the holder may point into, with it); what close()
-    // raises goes to the unraisable hook.
-    static void close_for_gc(void* gen) noexcept {
-        const handle_type h = static_cast<Generator*>(gen)->h_;
-        h.promise().gc_closed = true;
+    // raises goes to the unraisable hook. The frame is pinned meanwhile: cleanup code may destroy
+    // or move Generators, but not a frame the collector will still close.
+    static bool gc_pin(void* frame) noexcept {
+        promise_type& p = handle_type::from_address(frame).promise();
+        if (p.gc_pinned || p.gc_closed) return false;
+        p.gc_pinned = true;
+        return true;
+    }
+    static void gc_close(void* frame) noexcept {
+        const handle_type h = handle_type::from_address(frame);
+        promise_type& p = h.promise();
+        if (p.gc_closed || h.done() || p.running()) return;
+        p.gc_closed = true;
         try {
             unwind(h);
         } catch (...) {
             detail::report_close_failure();
         }
     }
+    static void gc_forgo(void* frame) noexcept { handle_type::from_address(frame).promise().gc_closed = true; }
+    static void gc_release(void* frame) noexcept {
+        const handle_type h = handle_type::from_address(frame);
+        h.promise().gc_pinned = false;
+        if (h.promise().gc_orphaned) h.destroy();
+    }
+    static constexpr detail::GeneratorOps kGcOps{&gc_pin, &gc_close, &gc_forgo, &gc_release};
     template <class T2, class S2, class R2>
     friend std::size_t sys::getsizeof(const Generator<T2, S2, R2>& gen);
     explicit Generator(handle_type h) noexcept : h_(h) {}
@@ -642,7 +660,12 @@ private:
     void destroy() noexcept {
         if (!h_) return;
         if (h_.promise().running()) detail::generator_destroyed_while_running();
-        std::exchange(h_, nullptr).destroy();
+        const handle_type h = std::exchange(h_, nullptr);
+        if (h.promise().gc_pinned) {  // the collector will close it yet: it destroys the frame then
+            h.promise().gc_orphaned = true;
+            return;
+        }
+        h.destroy();
     }
     void finalize() noexcept {
         if (!h_) return;

@@ -62,6 +62,18 @@ struct RefAccess {
 template <class X>
 concept has_trace = requires(X& x, Visitor& v) { x.trace(v); };
 
+// What the collector does with a suspended generator's frame (generator.hpp): pin() keeps the
+// frame from being destroyed until release() (a Generator destroyed meanwhile leaves it to
+// release()), false when it is pinned or finalized already; close() runs the body's GeneratorExit,
+// once (Python's generator finalizer); forgo() finalizes it without running it (it will be
+// destroyed without resuming).
+struct GeneratorOps {
+    bool (*pin)(void* frame) noexcept;
+    void (*close)(void* frame) noexcept;
+    void (*forgo)(void* frame) noexcept;
+    void (*release)(void* frame) noexcept;
+};
+
 // HoldsRefs<X>: whether visiting an X (cv-qualifiers removed) can reach a Ref or a WeakRef.
 template <class X>
 struct HoldsRefs : std::bool_constant<has_trace<X>> {};
@@ -110,10 +122,11 @@ public:
     // shared_ptr, `owners` its use_count(): 0 for an alias that owns nothing), or the callback of
     // a weak reference that holds references (`owner` the visited WeakRef, `owners` its record's
     // handles). Called at each owner met; returns whether to visit what the storage holds. The
-    // default visits it. What it holds is visited once per trace() of the visiting object however
-    // many owners lead to it (a cycle of shared_ptrs included), after the object's other members,
-    // from a worklist (a shared list a million cells long is no deeper a recursion than one cell),
-    // between begin_shared() and end_shared().
+    // default visits it. What it holds is visited once until reset_shared() however many owners
+    // lead to it (a cycle of shared_ptrs included), from a worklist (a shared list a million
+    // cells long is no deeper a recursion than one cell), between begin_shared() and end_shared().
+    // A visitor that walks several objects calls reset_shared() before each (the collector's do),
+    // so that each object's trace() visits its shared storage once.
     virtual bool enter_shared(const void* owner, const void* storage, long owners) {
         (void)owner, (void)storage, (void)owners;
         return true;
@@ -123,10 +136,12 @@ public:
     // During enter_shared(): the shared storage in which the owner was met (null: in the visiting
     // object itself, or in storage only it owns).
     const void* shared_within() const noexcept { return within_; }
+    // Forgets the shared storage visited so far (see enter_shared).
+    void reset_shared() noexcept { forget_seen(); }
     // A suspended generator (generator.hpp) held by the visiting object, before its frame is
-    // visited: close(gen) is Python's generator finalizer, which the collector's finalize phase
-    // runs for garbage. The default ignores it.
-    virtual void visit_generator(void* gen, void (*close)(void* gen) noexcept) { (void)gen, (void)close; }
+    // visited: what the collector's finalize phase does with garbage's (Python's generator
+    // finalizer). The default ignores it.
+    virtual void visit_generator(void* frame, const detail::GeneratorOps& ops) { (void)frame, (void)ops; }
 #if OURO_CHECKS
     // Checked builds: every Ref slot visited, null or not (the member-count check of make<T>).
     virtual void visit_any(const void*) {}
@@ -218,7 +233,6 @@ private:
                 v->draining_ = false;
                 v->within_ = nullptr;
                 v->pending_.clear();
-                v->forget_seen();
             }
         } drained{this};
         draining_ = true;
