@@ -128,13 +128,17 @@ public:
         if (s_.gc.debug & gc::DEBUG_COLLECTABLE)
             for (Object* u : unreachable_) std::fprintf(stderr, "gc: collectable %s\n", describe(*u).c_str());
         user_code_ran |= handle_weakrefs(heap_, unreachable_, count_shared());  // (callbacks may weakly reference U again)
-        user_code_ran |= finalize();
+        user_code_ran |= finalize(user_code_ran);
         if constexpr (OURO_CHECKS)
             for (Object* u : unreachable_)
                 contract((gcword(u) & (kHasFinalizer | kFinalized)) != kHasFinalizer, "U finalized");
         if (user_code_ran) {
             recount();
             check_held("after resurrect");
+        }
+        if (keep_all_) {  // no memory to decide what shared storage, or which generators, are U's
+            for (Object* u : unreachable_) resurrect(u);
+            unreachable_.clear();
         }
         std::size_t found = unreachable_.size();
         if (s_.gc.debug & gc::DEBUG_SAVEALL) save_all();
@@ -308,9 +312,9 @@ private:
     }
 
     // --- 6. finalize ---------------------------------------------------------------------------
-    bool finalize() {
-        bool ran = finalize_objects();
-        return close_generators() || ran;
+    bool finalize(bool user_code_ran) {
+        const bool ran = finalize_objects();
+        return close_generators(user_code_ran || ran) || ran;
     }
 
     // Python's generator finalizer, for garbage: each suspended generator U holds (in its members
@@ -319,30 +323,50 @@ private:
     // generator is a member, and phase 8 would otherwise null its frame's references and free what
     // they held before ~Generator closes it). They are found first, their frames pinned (cleanup
     // code may destroy or move Generators, not frames still to close), then closed after the
-    // trace()s returned: no user code runs inside a trace(). Cleanups that start generators of U
-    // get a few more rounds; what the last leaves is finalized without running.
-    bool close_generators() noexcept {
-        if (!generators_seen_) return false;  // noted by the gather: no pass over U for nothing
+    // trace()s returned: no user code runs inside a trace(). Looked for when the gather met one,
+    // or when user code ran since (a finalizer may start one); cleanups that start more get a few
+    // more rounds, and what the last leaves is finalized without running. A finalized body still
+    // suspended (it ignored GeneratorExit, or was never closed) has live locals, whose destructors
+    // are cleanup code too: its frame is destroyed now, one per trace() of its holder. Without
+    // memory for any of it, nothing of U is freed this time.
+    bool close_generators(bool user_code_ran) noexcept {
+        if (!generators_seen_ && !user_code_ran) return false;
         bool ran = false;
         constexpr int kRounds = 4;
         for (int round = 0; round <= kRounds; ++round) {
             std::vector<GeneratorFinder::Found> found;
-            try {
-                GeneratorFinder finder(count_shared(), found);
-                for (Object* u : unreachable_) {
-                    finder.reset_shared();
-                    try {
-                        u->trace(finder);
-                    } catch (...) {
-                        // (phase 8 reports a trace() that throws)
-                    }
+            const SharedOwners* shared = count_shared();
+            GeneratorFinder finder(shared, owners_, found);
+            for (Object* u : unreachable_) {
+                finder.begin(u);
+                try {
+                    u->trace(finder);
+                } catch (...) {
+                    // (phase 8 reports a trace() that throws)
                 }
-            } catch (...) {  // no memory for the list: what it holds is closed all the same
             }
+            if (finder.failed) keep_all_ = true;
             if (found.empty()) break;
             ran = true;
             for (const auto& f : found) (round < kRounds ? f.ops->close : f.ops->forgo)(f.frame);
             for (const auto& f : found) f.ops->release(f.frame);
+        }
+        const SharedOwners* shared = count_shared();
+        for (Object* u : unreachable_) {
+            for (std::size_t budget = 1 << 20; budget > 0; --budget) {  // (each pass destroys one)
+                std::vector<GeneratorFinder::Found> none;
+                GeneratorFinder finder(shared, owners_, none);
+                finder.only_stuck = true;
+                finder.begin(u);
+                try {
+                    u->trace(finder);
+                } catch (...) {
+                    break;
+                }
+                if (!finder.stuck) break;
+                ran = true;
+                finder.stuck_ops->destroy(finder.stuck);  // (its locals' destructors: user code)
+            }
         }
         return ran;
     }
@@ -383,6 +407,7 @@ private:
     const SharedOwners* count_shared() noexcept {
         if (!shared_seen_) return nullptr;
         shared_.count(std::span<Object* const>(unreachable_.begin(), unreachable_.size()), owners_);
+        keep_all_ |= !shared_.valid();  // a decision made without the count: trust none of them
         return &shared_;
     }
 
@@ -414,6 +439,7 @@ private:
     bool outside_verified_ = false;      // phase 4 showed that U's outside slots are all U's own
     bool shared_seen_ = false;           // the gather met storage with several owners (SharedOwners)
     bool generators_seen_ = false;       // the gather met a suspended generator
+    bool keep_all_ = false;              // nothing of U may be freed this time (no memory to decide)
     SharedOwners shared_;
     std::vector<Object*> doubtful_;      // the members of U whose counts phase 4 must check
     TraceErrors errors_;

@@ -122,11 +122,11 @@ struct RecordVisitor final : Visitor {
     }
     // Shared storage is gathered as if each owner held it whole: a count may come out too low,
     // which only sends U to the recount, where SharedOwners decides.
-    bool enter_shared(const void*, const void*, long owners) override {
-        saw_shared |= owners != 1;
+    bool enter_shared(const void*, const void*, long) override {
+        saw_shared = true;  // whose it is, even with one owner, SharedOwners tells
         return true;
     }
-    void visit_generator(void*, const GeneratorOps&) override { saw_generator = true; }
+    void visit_generator(void*, void*, bool, const GeneratorOps&) override { saw_generator = true; }
     // Called when the buffer is full: it goes to the edge array, and the slot starts the next one.
     void visit(Object*& slot) override {
         if (!spilled_) {
@@ -297,6 +297,8 @@ public:
         } catch (...) {
         }
     }
+    // Whether the last count() succeeded (else nothing is the members').
+    bool valid() const noexcept { return valid_; }
     // Whether the counted members own `storage` whole, with `owners` owners now.
     bool owns_all(const void* storage, long owners) const noexcept {
         if (!valid_ || owners < 1) return false;
@@ -394,7 +396,7 @@ struct VerifyVisitor final : Visitor {
     VerifyVisitor(Space* s, Graph* g, TraceErrors* e, SlotOwners* o, const SharedOwners* so)
         : space(s), graph(g), errors(e), owners(o), shared(so) {}
     bool enter_shared(const void*, const void* storage, long owners) override {
-        return owners == 1 || (shared && shared->owns_all(storage, owners));
+        return shared && shared->owns_all(storage, owners);
     }
     void begin_shared() noexcept override { ++in_shared_; }
     void end_shared() noexcept override { --in_shared_; }
@@ -477,8 +479,8 @@ struct CheckVisitor final : Visitor {
         lo = hi = nullptr;
         clean = true;
     }
-    bool enter_shared(const void*, const void*, long owners) override {
-        clean &= owners == 1;  // whose it is only SharedOwners can tell
+    bool enter_shared(const void*, const void*, long) override {
+        clean = false;  // whose it is only SharedOwners can tell (a single owner may be a global)
         return true;
     }
     void visit(Object*& slot) override {
@@ -494,22 +496,50 @@ struct CheckVisitor final : Visitor {
 };
 
 // Phase 6's look for the suspended generators U holds (in its members and in storage it owns
-// whole): each is pinned (its frame outlives its Generator until released) and recorded, to be
-// closed once no trace() is running.
+// whole; not a global's or another object's, which a mistaken trace() may visit): each is pinned
+// (its frame outlives its Generator until released) and recorded with its holder, to be closed
+// once no trace() is running. `failed`: no memory to record one.
 struct GeneratorFinder final : Visitor {
     struct Found {
+        Object* holder;
         void* frame;
         const GeneratorOps* ops;
     };
     const SharedOwners* shared;
+    SlotOwners& slots;
     std::vector<Found>& found;
-    GeneratorFinder(const SharedOwners* so, std::vector<Found>& f) : shared(so), found(f) {}
+    Object* holder = nullptr;  // the member being traced
+    std::size_t size = 0;
+    bool failed = false;
+    GeneratorFinder(const SharedOwners* so, SlotOwners& s, std::vector<Found>& f) : shared(so), slots(s), found(f) {}
+    void begin(Object* u) {
+        reset_shared();
+        holder = u;
+        size = block_size(u);
+    }
     void visit(Object*&) override {}
     bool enter_shared(const void*, const void* storage, long owners) override {
-        return owners == 1 || (shared && shared->owns_all(storage, owners));
+        return shared && shared->owns_all(storage, owners);
     }
-    void visit_generator(void* frame, const GeneratorOps& ops) override {
-        found.push_back({frame, &ops});  // (first: a frame is pinned only once recorded)
+    // Finalized generators whose body is still suspended are left to `stuck` (one is found per
+    // trace(), to be destroyed through its Generator once that trace() has returned).
+    void* stuck = nullptr;
+    const GeneratorOps* stuck_ops = nullptr;
+    bool only_stuck = false;  // looking for those alone
+    void visit_generator(void* gen, void* frame, bool finalized, const GeneratorOps& ops) override {
+        const SlotOwner where = slots.classify(gen, holder, size);
+        if (where == SlotOwner::Static || where == SlotOwner::OtherObject) return;
+        if (finalized) {
+            if (!stuck) stuck = gen, stuck_ops = &ops;
+            return;
+        }
+        if (only_stuck) return;
+        try {
+            found.push_back({holder, frame, &ops});  // (first: a frame is pinned only once recorded)
+        } catch (...) {
+            failed = true;
+            return;
+        }
         if (!ops.pin(frame)) found.pop_back();
     }
 };
@@ -525,7 +555,7 @@ struct ClearVisitor final : Visitor {
     SeenSlots seen;
     ClearVisitor(SlotOwners* o, const SharedOwners* so) : owners(o), shared(so) {}
     bool enter_shared(const void*, const void* storage, long owners) override {
-        return owners == 1 || (shared && shared->owns_all(storage, owners));
+        return shared && shared->owns_all(storage, owners);
     }
     void visit(Object*& slot) override {
         if (owners && !seen.inside(&slot)) {

@@ -198,7 +198,7 @@ struct GarbageHandleCounter final : Visitor {
     // Handles in shared storage are the garbage's when the storage is (as phase 8 clears it),
     // else a live owner's: not counted.
     bool enter_shared(const void*, const void* storage, long owners) override {
-        return owners == 1 || (shared && shared->owns_all(storage, owners));
+        return shared && shared->owns_all(storage, owners);
     }
     // Each handle once: one in shared storage is reached through each owner of the storage.
     void visit_weak(WeakRecord*& r) override {

@@ -308,24 +308,25 @@ struct Overreach : ouro::Object {
 
 TEST_F(SharedStorage, AnOwnerTheGarbageCannotOwnKeepsTheStorage) {
     reset_counts();
-    for (int mode = 0; mode < 2; ++mode) {
+    for (int mode = 0; mode < 4; ++mode) {  // 2, 3: the storage's only owner is the foreign one
         auto peer = ouro::make<Peer>();
         {
             auto storage = std::make_shared<Items>();
             storage->push_back(ouro::make<Item>());
             auto bad = ouro::make<Overreach>();
             bad->self = bad;
-            bad->mine = storage;
-            if (mode == 1) bad->peer = peer.get(), peer->items = storage;
+            if (mode < 2) bad->mine = storage;
+            if (mode % 2 == 1) bad->peer = peer.get(), peer->items = storage;
             else g_items = storage;
         }
         EXPECT_EQ(ouro::gc::collect(), 1u);
-        const Items& kept = mode == 1 ? *peer->items : *g_items;
+        const Items& kept = mode % 2 == 1 ? *peer->items : *g_items;
         ASSERT_TRUE(kept[0]) << "mode " << mode;
         EXPECT_EQ(kept[0]->value, 7);
         g_items.reset();
+        peer->items.reset();
     }
-    EXPECT_EQ(Item::destroyed, 2);
+    EXPECT_EQ(Item::destroyed, 4);
 }
 
 // Two members pointing to one storage: one trace() visits what it holds once.

@@ -593,7 +593,7 @@ public:
     void trace(Visitor& v) {
         if (!h_) return;
         promise_type& p = h_.promise();
-        if (p.started && !h_.done() && !p.running() && !p.gc_closed) v.visit_generator(h_.address(), kGcOps);
+        if (p.started && !h_.done() && !p.running()) v.visit_generator(this, h_.address(), p.gc_closed, kGcOps);
         p.trace(v);
     }
 
@@ -636,12 +636,13 @@ private:
         }
     }
     static void gc_forgo(void* frame) noexcept { handle_type::from_address(frame).promise().gc_closed = true; }
+    static void gc_destroy(void* gen) noexcept { static_cast<Generator*>(gen)->destroy(); }
     static void gc_release(void* frame) noexcept {
         const handle_type h = handle_type::from_address(frame);
         h.promise().gc_pinned = false;
         if (h.promise().gc_orphaned) h.destroy();
     }
-    static constexpr detail::GeneratorOps kGcOps{&gc_pin, &gc_close, &gc_forgo, &gc_release};
+    static constexpr detail::GeneratorOps kGcOps{&gc_pin, &gc_close, &gc_forgo, &gc_release, &gc_destroy};
     template <class T2, class S2, class R2>
     friend std::size_t sys::getsizeof(const Generator<T2, S2, R2>& gen);
     explicit Generator(handle_type h) noexcept : h_(h) {}

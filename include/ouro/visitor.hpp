@@ -65,13 +65,16 @@ concept has_trace = requires(X& x, Visitor& v) { x.trace(v); };
 // What the collector does with a suspended generator's frame (generator.hpp): pin() keeps the
 // frame from being destroyed until release() (a Generator destroyed meanwhile leaves it to
 // release()), false when it is pinned or finalized already; close() runs the body's GeneratorExit,
-// once (Python's generator finalizer); forgo() finalizes it without running it (it will be
-// destroyed without resuming).
+// once (Python's generator finalizer); forgo() finalizes it without running it; destroy(gen)
+// destroys a finalized generator's frame now, through its Generator (a body that ignored
+// GeneratorExit, or was forgone, still has live locals, whose destructors must run while what
+// they use is intact).
 struct GeneratorOps {
     bool (*pin)(void* frame) noexcept;
     void (*close)(void* frame) noexcept;
     void (*forgo)(void* frame) noexcept;
     void (*release)(void* frame) noexcept;
+    void (*destroy)(void* gen) noexcept;
 };
 
 // HoldsRefs<X>: whether visiting an X (cv-qualifiers removed) can reach a Ref or a WeakRef.
@@ -139,9 +142,12 @@ public:
     // Forgets the shared storage visited so far (see enter_shared).
     void reset_shared() noexcept { forget_seen(); }
     // A suspended generator (generator.hpp) held by the visiting object, before its frame is
-    // visited: what the collector's finalize phase does with garbage's (Python's generator
-    // finalizer). The default ignores it.
-    virtual void visit_generator(void* frame, const detail::GeneratorOps& ops) { (void)frame, (void)ops; }
+    // visited: `gen` is the Generator, `frame` its frame, `finalized` whether the collector closed
+    // it already, `ops` what the collector's finalize phase does with garbage's (Python's
+    // generator finalizer). The default ignores it.
+    virtual void visit_generator(void* gen, void* frame, bool finalized, const detail::GeneratorOps& ops) {
+        (void)gen, (void)frame, (void)finalized, (void)ops;
+    }
 #if OURO_CHECKS
     // Checked builds: every Ref slot visited, null or not (the member-count check of make<T>).
     virtual void visit_any(const void*) {}
