@@ -136,6 +136,10 @@ public:
             recount();
             check_held("after resurrect");
         }
+        // The last word before anything is cleared: a suspended generator U still holds (started
+        // by user code since phase 6: a destructor the recount ran) would run its cleanup after
+        // phase 8 freed what it uses. Then U survives this time; the next collection closes it.
+        if ((generators_seen_ || user_code_ran) && holds_suspended_generator()) keep_all_ = true;
         if (keep_all_) {  // no memory to decide what shared storage, or which generators, are U's
             for (Object* u : unreachable_) resurrect(u);
             unreachable_.clear();
@@ -369,6 +373,22 @@ private:
             }
         }
         return ran;
+    }
+
+    bool holds_suspended_generator() noexcept {
+        std::vector<GeneratorFinder::Found> none;
+        GeneratorFinder finder(count_shared(), owners_, none);
+        finder.check_only = true;
+        for (Object* u : unreachable_) {
+            finder.begin(u);
+            try {
+                u->trace(finder);
+            } catch (...) {
+                return true;  // (cannot tell)
+            }
+            if (finder.any) return true;
+        }
+        return false;
     }
 
     bool finalize_objects() {

@@ -526,9 +526,13 @@ struct GeneratorFinder final : Visitor {
     void* stuck = nullptr;
     const GeneratorOps* stuck_ops = nullptr;
     bool only_stuck = false;  // looking for those alone
+    bool any = false;         // some suspended generator was met (check_only: nothing recorded)
+    bool check_only = false;
     void visit_generator(void* gen, void* frame, bool finalized, const GeneratorOps& ops) override {
         const SlotOwner where = slots.classify(gen, holder, size);
         if (where == SlotOwner::Static || where == SlotOwner::OtherObject) return;
+        any = true;
+        if (check_only) return;
         if (finalized) {
             if (!stuck) stuck = gen, stuck_ops = &ops;
             return;

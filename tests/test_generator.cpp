@@ -639,6 +639,76 @@ TEST_F(GeneratorGcTest, AGeneratorTheGarbageCannotOwnIsNotClosed) {
     }
 }
 
+// A destructor the recount runs (a member that died by its count once a finalizer broke its
+// cycle) starts a generator in another garbage object: that garbage survives this collection
+// rather than free what the new generator's cleanup uses; the next one closes it intact.
+struct LateHolder : ouro::Object {
+    ouro::Generator<long> gen;
+    ouro::Ref<ouro::Object> self;
+    OURO_TRACE(gen, self)
+};
+struct StartsLate : ouro::Object {
+    ouro::Ref<ouro::Object> self;
+    ouro::Ref<LateHolder> holder;
+    ouro::Ref<Visited> v;
+    OURO_TRACE(self, holder, v)
+    void finalize() override { self = nullptr; }
+    ~StartsLate() override {
+        holder->gen = walk(v);
+        holder->gen.next();
+    }
+};
+
+TEST_F(GeneratorGcTest, AGeneratorStartedAfterTheClosingIsNotLeftToRunOnFreedObjects) {
+    Visited::visits_at_cleanup = 0;
+    {
+        auto h = ouro::make<LateHolder>();
+        h->self = h;
+        auto p = ouro::make<StartsLate>();
+        p->self = p;
+        p->holder = h;
+        p->v = ouro::make<Visited>();
+    }
+    ouro::gc::collect();
+    ouro::gc::collect();
+    EXPECT_EQ(Visited::visits_at_cleanup, 1);
+    EXPECT_TRUE(ouro::gc::get_objects().empty());
+}
+
+// A generator in a registered local of another's frame, both garbage: closing the outer destroys
+// the inner's Generator, whose destructor closes it; the collector does not close it again.
+int nested_exits = 0;
+ouro::Generator<long> deaf(ouro::Ref<LateHolder>) {  // (the frame holds the holder: a cycle)
+    for (;;) {
+        try {
+            co_yield 1;
+        } catch (const ouro::GeneratorExit&) {
+            ++nested_exits;
+        }
+    }
+}
+ouro::Generator<long> wraps(ouro::Generator<long> in) {
+    ouro::Generator<long> local = std::move(in);
+    auto scope = co_await ouro::trace_locals(local);
+    local.next();
+    for (;;) co_yield 3;
+}
+
+TEST_F(GeneratorGcTest, ANestedGeneratorGetsOneGeneratorExit) {
+    support::HookCapture reports;
+    nested_exits = 0;
+    {
+        auto h = ouro::make<LateHolder>();
+        h->self = h;
+        h->gen = wraps(deaf(h));
+        h->gen.next();
+    }
+    ouro::gc::collect();
+    ouro::gc::collect();
+    EXPECT_EQ(nested_exits, 1);
+    EXPECT_TRUE(ouro::gc::get_objects().empty());
+}
+
 TEST_F(GeneratorGcTest, ACycleThroughAGeneratorThatNeverStartedIsCollected) {
     auto h = ouro::make<Holder>();
     h->gen = through_parameter(h);

@@ -155,7 +155,7 @@ struct PromiseCore : SentSlot<Send> {
     bool started = false;
     bool taken = false;        // the current value was read: begin() moves on to the next
     bool owns_params = false;  // traced's last node is the FrameParams block
-    bool gc_closed = false;    // finalized by the collector (closed once, or forgone)
+    bool gc_closed = false;    // finalized: closed once (by the collector or ~Generator), or forgone
     bool gc_pinned = false;    // the collector holds the frame (GeneratorOps::pin)
     bool gc_orphaned = false;  // its Generator went while pinned: release() destroys it
 
@@ -671,6 +671,7 @@ private:
     void finalize() noexcept {
         if (!h_) return;
         if (h_.promise().started && !h_.done() && !h_.promise().running() && !h_.promise().gc_closed) [[unlikely]] {
+            h_.promise().gc_closed = true;  // its one finalizer (a pinned frame is not closed again)
             try {
                 close();
             } catch (...) {
