@@ -17,7 +17,17 @@ run_suite() {  # name, compiler, extra cmake args...
   echo "=== $name (at ${SECONDS} s) ==="
   cmake -S . -B "build/$name" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DOURO_WERROR=ON "$@" >/dev/null
   cmake --build "build/$name" -j "$jobs"
-  ctest --test-dir "build/$name" -j "$jobs" --output-on-failure
+  local log="build/$name/ctest.log"
+  if ctest --test-dir "build/$name" -j "$jobs" --output-on-failure 2>&1 | tee "$log"; (( PIPESTATUS[0] == 0 )); then
+    return 0
+  fi
+  # LeakSanitizer's own stop-the-world tracer sometimes dies at a test's exit ("Tracer caught
+  # signal 11 ... LeakSanitizer has encountered a fatal error": a flake of the tool, seen once in
+  # this suite's clean-clone runs, google/sanitizers#1353), after the test itself passed. Only
+  # then, and only the failed tests, are run once more; a real failure fails again.
+  grep -q "LeakSanitizer has encountered a fatal error" "$log" || return 1
+  echo "=== $name: LeakSanitizer's tracer failed; the failed tests once more ==="
+  ctest --test-dir "build/$name" --rerun-failed --output-on-failure
 }
 
 run_suite gcc-debug g++ -DCMAKE_BUILD_TYPE=Debug -DOURO_FAULT_INJECTION=ON
