@@ -46,7 +46,12 @@ cmake -S tests/package -B build/consumer-subdir -G Ninja -DOURO_SOURCE_DIR="$PWD
 cmake --build build/consumer-subdir >/dev/null
 ./build/consumer-subdir/consumer
 if [[ ${1:-} != --quick ]]; then
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OURO_MODEL_OPS=1000000 \
+  # intercept_tls_get_addr=0: Clang 14's LeakSanitizer misreads glibc 2.36's dynamic TLS vector for
+  # a dlopen'ed library with TLS (libdw, which tracemalloc loads to name lines): it recorded a block
+  # at 0x1362-0x1000002464 and its tracer died at exit (Tracemalloc.EveryKindOfBlockHasItsDomain,
+  # every run once the layout fell that way). Dynamic TLS is then not scanned; the library keeps no
+  # heap pointer there (its thread_locals are the executable's static TLS).
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:intercept_tls_get_addr=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OURO_MODEL_OPS=1000000 \
     run_suite clang-asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOURO_SANITIZE=ON -DOURO_CHECKS=ON -DOURO_FAULT_INJECTION=ON
   # The fuzzers and memcheck each keep one core busy: they run side by side (valgrind's log is
   # printed when both are done).
