@@ -127,7 +127,7 @@ public:
         if (unreachable_.empty()) return 0;
         if (s_.gc.debug & gc::DEBUG_COLLECTABLE)
             for (Object* u : unreachable_) std::fprintf(stderr, "gc: collectable %s\n", describe(*u).c_str());
-        user_code_ran |= handle_weakrefs(heap_, unreachable_, count_shared());  // (callbacks may weakly reference U again)
+        user_code_ran |= handle_weakrefs(heap_, unreachable_, count_shared(), owners_);  // (callbacks may weakly reference U again)
         user_code_ran |= finalize(user_code_ran);
         if constexpr (OURO_CHECKS)
             for (Object* u : unreachable_)

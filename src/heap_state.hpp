@@ -76,8 +76,10 @@ void clear_weakrefs(Heap* h, Object* o) noexcept;
 // `unreachable` and runs the callbacks of those that are themselves reachable. Returns true when
 // any callback ran (user code: the collector must then look for resurrections).
 class SharedOwners;
-// `shared`: which shared storage the unreachable set owns whole (null: none).
-bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable, const SharedOwners* shared);
+class SlotOwners;
+// `shared`: which shared storage the unreachable set owns whole (null: none); `slots`: where a
+// handle lies (one the set cannot own is a live one).
+bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable, const SharedOwners* shared, SlotOwners& slots);
 
 // A heap being destroyed leaves `o` alive: its weak references move to a process-wide table.
 void orphan_weakrefs(Object* o) noexcept;

@@ -193,16 +193,23 @@ using GarbageHandles = PointerMap<std::size_t>;
 struct GarbageHandleCounter final : Visitor {
     GarbageHandles* counts;
     const SharedOwners* shared;
-    GarbageHandleCounter(GarbageHandles* c, const SharedOwners* so) : counts(c), shared(so) {}
+    SlotOwners& slots;
+    const Object* base = nullptr;  // the member being traced
+    std::size_t size = 0;
+    GarbageHandleCounter(GarbageHandles* c, const SharedOwners* so, SlotOwners& s) : counts(c), shared(so), slots(s) {}
     void visit(Object*&) override {}
     // Handles in shared storage are the garbage's when the storage is (as phase 8 clears it),
     // else a live owner's: not counted.
     bool enter_shared(const void*, const void* storage, long owners) override {
         return shared && shared->owns_all(storage, owners);
     }
-    // Each handle once: one in shared storage is reached through each owner of the storage.
+    // Each handle once: one in shared storage is reached through each owner of the storage. A
+    // handle the garbage cannot own (a global's, another object's member: a mistaken trace()) is
+    // a live one.
     void visit_weak(WeakRecord*& r) override {
         if (!r->referent) return;
+        const SlotOwner where = slots.classify(&r, base, size);
+        if (where == SlotOwner::Static || where == SlotOwner::OtherObject) return;
         try {
             if (seen.insert(&r)) ++(*counts)[r];
         } catch (const std::bad_alloc&) {
@@ -298,13 +305,17 @@ void clear_weakrefs(Heap* h, Object* o) noexcept {
 // finalizer runs; a callback runs only when its weak reference is itself reachable, i.e. some
 // handle to it is held by something other than the garbage. (Callbacks of weak references that
 // are garbage could see objects in the middle of being torn down; CPython skips them too.)
-bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable, const SharedOwners* shared) {
+bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable, const SharedOwners* shared, SlotOwners& slots) {
     // No weak reference to a live object in the whole heap: nothing to clear or call.
     if (HeapAccess::state(h).weakrefs.empty()) return false;
 
+    GarbageHandles garbage_handles;
+    GarbageHandleCounter counter(&garbage_handles, shared, slots);
     auto trace_all = [&](Visitor& v) {
         for (Object* u : unreachable) {
             v.reset_shared();
+            counter.base = u;
+            counter.size = block_size(u);
             try {
                 u->trace(v);
             } catch (...) {
@@ -314,8 +325,6 @@ bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable, const Shared
             }
         }
     };
-    GarbageHandles garbage_handles;
-    GarbageHandleCounter counter(&garbage_handles, shared);
     trace_all(counter);
     GarbageWeakrefClearer clearer(&garbage_handles);
     trace_all(clearer);

@@ -97,6 +97,47 @@ TEST_F(WeakCallbackCycles, AReferentDyingWithItsWatcherRunsNoCallback) {
     EXPECT_EQ(Watcher::destroyed, 1);
 }
 
+// A mistaken trace() that visits a global weak reference, or a live object's: those handles are
+// not the garbage's, so the weak references stay live and call back when their referents die.
+struct Mistaken : ouro::Object {
+    Ref<ouro::Object> next;
+    ouro::WeakRef<ouro::Object>* other = nullptr;  // someone else's weak reference
+    void trace(ouro::Visitor& visit) override {
+        visit(next);
+        if (other) visit(*other);
+    }
+};
+struct LiveWatcher : ouro::Object {
+    ouro::WeakRef<ouro::Object> w;
+    OURO_TRACE(w)
+};
+ouro::WeakRef<ouro::Object> g_weak;
+
+TEST_F(WeakCallbackCycles, AWeakReferenceTheGarbageCannotOwnStaysLive) {
+    support::HookCapture reports;
+    int calls = 0;
+    auto target = ouro::make<Target>();
+    g_weak = ouro::WeakRef<ouro::Object>(target, [&](const ouro::WeakRef<ouro::Object>&) { ++calls; });
+    auto live = ouro::make<LiveWatcher>();
+    auto target2 = ouro::make<Target>();
+    live->w = ouro::WeakRef<ouro::Object>(target2, [&](const ouro::WeakRef<ouro::Object>&) { ++calls; });
+    {
+        auto a = ouro::make<Mistaken>();
+        auto b = ouro::make<Mistaken>();
+        a->next = b;
+        b->next = a;
+        a->other = &g_weak;
+        b->other = &live->w;
+    }
+    EXPECT_EQ(ouro::gc::collect(), 2u);
+    EXPECT_TRUE(g_weak.alive());
+    EXPECT_TRUE(live->w.alive());
+    target = nullptr;
+    target2 = nullptr;
+    EXPECT_EQ(calls, 2);
+    g_weak.reset();
+}
+
 // The same through a proxy: self.p = weakref.proxy(target, self.on_death)
 struct ProxyWatcher : ouro::Object {
     static inline int notified = 0;
