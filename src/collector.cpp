@@ -127,7 +127,9 @@ public:
         if (unreachable_.empty()) return 0;
         if (s_.gc.debug & gc::DEBUG_COLLECTABLE)
             for (Object* u : unreachable_) std::fprintf(stderr, "gc: collectable %s\n", describe(*u).c_str());
-        user_code_ran |= handle_weakrefs(heap_, unreachable_, count_shared(), owners_);  // (callbacks may weakly reference U again)
+        // (Nothing to clear or call when no weak reference to a live object is left in the heap.)
+        if (!s_.weakrefs.empty())
+            user_code_ran |= handle_weakrefs(heap_, unreachable_, count_shared(), owners_);  // (callbacks may weakly reference U again)
         user_code_ran |= finalize(user_code_ran);
         if constexpr (OURO_CHECKS)
             for (Object* u : unreachable_)
@@ -139,14 +141,16 @@ public:
         // The last word before anything is cleared: a suspended generator U still holds (started
         // by user code since phase 6: a destructor the recount ran) would run its cleanup after
         // phase 8 freed what it uses. Then U survives this time; the next collection closes it.
-        if ((generators_seen_ || user_code_ran) && holds_suspended_generator()) keep_all_ = true;
+        // No user code runs from here to the clearing: one count of shared storage serves both.
+        const SharedOwners* shared = count_shared();
+        if ((generators_seen_ || user_code_ran) && holds_suspended_generator(shared)) keep_all_ = true;
         if (keep_all_) {  // no memory to decide what shared storage, or which generators, are U's
             for (Object* u : unreachable_) resurrect(u);
             unreachable_.clear();
         }
         std::size_t found = unreachable_.size();
         if (s_.gc.debug & gc::DEBUG_SAVEALL) save_all();
-        else delete_garbage();
+        else delete_garbage(shared);
         contract(unreachable_.empty(), "U emptied by delete");
         check_held("after delete");
         errors_.flush(s_);  // the last recount's, once nothing is left to check
@@ -337,9 +341,12 @@ private:
         if (!generators_seen_ && !user_code_ran) return false;
         bool ran = false;
         constexpr int kRounds = 4;
+        const SharedOwners* shared = nullptr;
+        bool counted = false;  // `shared` counted since user code last ran
         for (int round = 0; round <= kRounds; ++round) {
             std::vector<GeneratorFinder::Found> found;
-            const SharedOwners* shared = count_shared();
+            shared = count_shared();
+            counted = true;
             GeneratorFinder finder(shared, owners_, found);
             for (Object* u : unreachable_) {
                 finder.begin(u);
@@ -354,8 +361,9 @@ private:
             ran = true;
             for (const auto& f : found) (round < kRounds ? f.ops->close : f.ops->forgo)(f.frame);
             for (const auto& f : found) f.ops->release(f.frame);
+            counted = false;
         }
-        const SharedOwners* shared = count_shared();
+        if (!counted) shared = count_shared();
         for (Object* u : unreachable_) {
             for (std::size_t budget = 1 << 20; budget > 0; --budget) {  // (each pass destroys one)
                 std::vector<GeneratorFinder::Found> none;
@@ -375,9 +383,9 @@ private:
         return ran;
     }
 
-    bool holds_suspended_generator() noexcept {
+    bool holds_suspended_generator(const SharedOwners* shared) noexcept {
         std::vector<GeneratorFinder::Found> none;
-        GeneratorFinder finder(count_shared(), owners_, none);
+        GeneratorFinder finder(shared, owners_, none);
         finder.check_only = true;
         for (Object* u : unreachable_) {
             finder.begin(u);
@@ -431,8 +439,8 @@ private:
         return &shared_;
     }
 
-    void delete_garbage() {
-        ClearVisitor clear(outside_verified_ ? nullptr : &owners_, count_shared());
+    void delete_garbage(const SharedOwners* shared) {
+        ClearVisitor clear(outside_verified_ ? nullptr : &owners_, shared);
         for (Object* u : unreachable_) {
             try {
                 clear.seen.begin(u, block_size(u));

@@ -74,7 +74,8 @@ void clear_weakrefs(Heap* h, Object* o) noexcept;
 
 // A collection's weakref phase (weakref.cpp): clears every weak reference to a member of
 // `unreachable` and runs the callbacks of those that are themselves reachable. Returns true when
-// any callback ran (user code: the collector must then look for resurrections).
+// any callback ran (user code: the collector must then look for resurrections). The caller skips
+// it when the heap has no weak reference to a live object (HeapState::weakrefs empty).
 class SharedOwners;
 class SlotOwners;
 // `shared`: which shared storage the unreachable set owns whole (null: none); `slots`: where a

@@ -302,9 +302,8 @@ public:
     // Whether the counted members own `storage` whole, with `owners` owners now.
     bool owns_all(const void* storage, long owners) const noexcept {
         if (!valid_ || owners < 1) return false;
-        const auto key = reinterpret_cast<std::uintptr_t>(storage);
-        auto it = std::lower_bound(owned_.begin(), owned_.end(), key, [](const Owned& o, std::uintptr_t k) { return o.storage < k; });
-        return it != owned_.end() && it->storage == key && it->whole && it->count >= owners;
+        const Owned* o = find(reinterpret_cast<std::uintptr_t>(storage));
+        return o && o->whole && o->count >= owners;
     }
 
 private:
@@ -336,22 +335,25 @@ private:
         }
     };
 
+    Owned* find(std::uintptr_t storage) noexcept {
+        auto it = std::lower_bound(owned_.begin(), owned_.end(), storage, [](const Owned& o, std::uintptr_t k) { return o.storage < k; });
+        return it != owned_.end() && it->storage == storage ? &*it : nullptr;
+    }
+    const Owned* find(std::uintptr_t storage) const noexcept { return const_cast<SharedOwners*>(this)->find(storage); }
+
+    // Each owner was met once (Counter): the storages' counts are their runs in storage order.
     void decide() {
-        auto by_storage = [](const Met& a, const Met& b) { return a.storage != b.storage ? a.storage < b.storage : a.owner < b.owner; };
-        std::sort(met_.begin(), met_.end(), by_storage);
-        met_.erase(std::unique(met_.begin(), met_.end(), [](const Met& a, const Met& b) { return a.storage == b.storage && a.owner == b.owner; }),
-                   met_.end());
-        for (const Met& m : met_) {
-            if (owned_.empty() || owned_.back().storage != m.storage) owned_.push_back({m.storage, 0, true});
-            Owned& o = owned_.back();
-            ++o.count;
-            o.whole = o.whole && m.owners >= 1 && !m.foreign;  // (an alias that owns nothing: never the set's)
-        }
-        std::size_t i = 0;
-        for (Owned& o : owned_) {
+        std::sort(met_.begin(), met_.end(), [](const Met& a, const Met& b) { return a.storage < b.storage; });
+        for (std::size_t i = 0; i < met_.size();) {
+            Owned o{met_[i].storage, 0, true};
             long owners = 0;
-            for (; i < met_.size() && met_[i].storage == o.storage; ++i) owners = std::max(owners, met_[i].owners);
+            for (; i < met_.size() && met_[i].storage == o.storage; ++i) {
+                ++o.count;
+                owners = std::max(owners, met_[i].owners);
+                o.whole = o.whole && met_[i].owners >= 1 && !met_[i].foreign;  // (an alias that owns nothing: never the set's)
+            }
             o.whole = o.whole && o.count >= owners;
+            owned_.push_back(o);
         }
         // Storage not the set's makes what its owners point to not the set's: along the owners.
         std::sort(met_.begin(), met_.end(), [](const Met& a, const Met& b) { return a.within < b.within; });
@@ -363,8 +365,8 @@ private:
             lost.pop_back();
             auto it = std::lower_bound(met_.begin(), met_.end(), s, [](const Met& m, std::uintptr_t k) { return m.within < k; });
             for (; it != met_.end() && it->within == s; ++it) {
-                auto o = std::lower_bound(owned_.begin(), owned_.end(), it->storage, [](const Owned& x, std::uintptr_t k) { return x.storage < k; });
-                if (o != owned_.end() && o->storage == it->storage && o->whole) {
+                Owned* o = find(it->storage);
+                if (o && o->whole) {
                     o->whole = false;
                     lost.push_back(o->storage);
                 }

@@ -306,16 +306,12 @@ void clear_weakrefs(Heap* h, Object* o) noexcept {
 // handle to it is held by something other than the garbage. (Callbacks of weak references that
 // are garbage could see objects in the middle of being torn down; CPython skips them too.)
 bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable, const SharedOwners* shared, SlotOwners& slots) {
-    // No weak reference to a live object in the whole heap: nothing to clear or call.
-    if (HeapAccess::state(h).weakrefs.empty()) return false;
-
     GarbageHandles garbage_handles;
     GarbageHandleCounter counter(&garbage_handles, shared, slots);
-    auto trace_all = [&](Visitor& v) {
+    auto trace_all = [&](Visitor& v, auto&& before) {
         for (Object* u : unreachable) {
             v.reset_shared();
-            counter.base = u;
-            counter.size = block_size(u);
+            before(u);
             try {
                 u->trace(v);
             } catch (...) {
@@ -325,9 +321,12 @@ bool handle_weakrefs(Heap& h, std::span<Object* const> unreachable, const Shared
             }
         }
     };
-    trace_all(counter);
+    trace_all(counter, [&](Object* u) {
+        counter.base = u;
+        counter.size = block_size(u);
+    });
     GarbageWeakrefClearer clearer(&garbage_handles);
-    trace_all(clearer);
+    trace_all(clearer, [](Object*) {});
     struct Cleared {
         WeakRecord* head;
         Object* referent;

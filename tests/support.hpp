@@ -43,6 +43,16 @@ protected:
     QuietHeapTest() { ouro::gc::disable(); }
 };
 
+// A QuietHeapTest that leaves no garbage and no object behind: each test ends with a heap whose
+// next full collection finds nothing.
+class LeakCheckedHeapTest : public QuietHeapTest {
+protected:
+    void TearDown() override {
+        EXPECT_EQ(ouro::gc::collect(), 0u) << "garbage left behind";
+        EXPECT_TRUE(ouro::gc::get_objects().empty());
+    }
+};
+
 // Gives each variable its zero value (0, nullptr, empty): a fixture's SetUp() resets with it the
 // static counters and hooks of its file's types, which outlive every test.
 template <class... T>

@@ -17,13 +17,7 @@ namespace {
 
 using ouro::Ref;
 
-class SharedStorage : public support::QuietHeapTest {
-protected:
-    void TearDown() override {
-        EXPECT_EQ(ouro::gc::collect(), 0u) << "garbage left behind";
-        EXPECT_TRUE(ouro::gc::get_objects().empty());
-    }
-};
+class SharedStorage : public support::LeakCheckedHeapTest {};
 
 struct Item : ouro::Object {
     static inline int destroyed = 0;

@@ -32,13 +32,7 @@ namespace {
 using ouro::Ref;
 using support::HookCapture;
 
-class Soundness : public support::QuietHeapTest {
-protected:
-    void TearDown() override {
-        EXPECT_EQ(ouro::gc::collect(), 0u) << "garbage left behind";
-        EXPECT_TRUE(ouro::gc::get_objects().empty());
-    }
-};
+class Soundness : public support::LeakCheckedHeapTest {};
 
 // Counts its own destructions.
 struct Kid : ouro::Object {

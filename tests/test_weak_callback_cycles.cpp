@@ -12,15 +12,11 @@ namespace {
 
 using ouro::Ref;
 
-class WeakCallbackCycles : public support::QuietHeapTest {
+class WeakCallbackCycles : public support::LeakCheckedHeapTest {
 protected:
     void SetUp() override {
         Target::destroyed = Watcher::destroyed = 0;
         Watcher::notified = 0;
-    }
-    void TearDown() override {
-        EXPECT_EQ(ouro::gc::collect(), 0u) << "garbage left behind";
-        EXPECT_TRUE(ouro::gc::get_objects().empty());
     }
     struct Target : ouro::Object {
         static inline int destroyed = 0;

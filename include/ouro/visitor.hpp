@@ -22,12 +22,11 @@
 // looks like the garbage object's own, and clearing the garbage would empty the live one's.
 #pragma once
 
+#include <ouro/detail/open_table.hpp>
 #include <ouro/detail/weak_record.hpp>
 #include <ouro/object.hpp>
 
-#include <algorithm>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -142,9 +141,9 @@ public:
     // Forgets the shared storage visited so far (see enter_shared).
     void reset_shared() noexcept { forget_seen(); }
     // A suspended generator (generator.hpp) held by the visiting object, before its frame is
-    // visited: `gen` is the Generator, `frame` its frame, `finalized` whether the collector closed
-    // it already, `ops` what the collector's finalize phase does with garbage's (Python's
-    // generator finalizer). The default ignores it.
+    // visited: `gen` is the Generator, `frame` its frame, `finalized` whether it was closed once
+    // already (by the collector or its Generator's destructor), `ops` what the collector's
+    // finalize phase does with garbage's (Python's generator finalizer). The default ignores it.
     virtual void visit_generator(void* gen, void* frame, bool finalized, const detail::GeneratorOps& ops) {
         (void)gen, (void)frame, (void)finalized, (void)ops;
     }
@@ -203,35 +202,47 @@ private:
         }
     }
 
-    // Shared storage met while visiting one object (see enter_shared): what is still to visit,
-    // and what was seen (an open-addressing set of storage addresses, emptied after each drain).
+    // Shared storage met while visiting (see enter_shared): what is still to visit, and what was
+    // seen since reset_shared().
     struct Pending {
         const void* storage;
-        const void* what;
-        void (*visit)(Visitor&, const void* what);
+        void (*visit)(Visitor&, const void* storage);
+    };
+    struct Seen {
+        const void* storage;  // null: empty
+        bool empty() const noexcept { return storage == nullptr; }
+        std::size_t hash() const noexcept { return detail::mix_pointer(storage); }
+    };
+    struct SeenSet {  // a copy of a visitor starts with nothing seen
+        detail::OpenTable<Seen> table;
+        SeenSet() = default;
+        SeenSet(const SeenSet&) noexcept {}
+        SeenSet& operator=(const SeenSet&) noexcept {
+            table.clear();
+            return *this;
+        }
     };
     std::vector<Pending> pending_;
     const void* within_ = nullptr;  // the storage being visited (null: the object itself)
-    std::vector<const void*> seen_;  // capacity a power of two; null: empty
-    std::size_t nseen_ = 0;
+    SeenSet seen_;
     bool draining_ = false;
 
     template <class T>
     void visit_shared(const std::shared_ptr<T>& p) {
-        visit_storage(&p, static_cast<const void*>(p.get()), p.use_count(), static_cast<const void*>(p.get()),
-                      [](Visitor& v, const void* what) { v.visit_value(*static_cast<T*>(const_cast<void*>(what))); });
+        visit_storage(&p, static_cast<const void*>(p.get()), p.use_count(),
+                      [](Visitor& v, const void* storage) { v.visit_value(*static_cast<T*>(const_cast<void*>(storage))); });
     }
     // A weak reference's callback that holds references: storage its record's handles share.
     void visit_callback(const void* handle, detail::WeakCallbackRecord& r) {
         if (!r.vtbl || !r.vtbl->trace) return;
-        visit_storage(handle, &r, static_cast<long>(r.handles), &r, [](Visitor& v, const void* what) {
-            auto* rec = static_cast<detail::WeakCallbackRecord*>(const_cast<void*>(what));
+        visit_storage(handle, &r, static_cast<long>(r.handles), [](Visitor& v, const void* storage) {
+            auto* rec = static_cast<detail::WeakCallbackRecord*>(const_cast<void*>(storage));
             if (rec->vtbl && rec->vtbl->trace) rec->vtbl->trace(rec, v);
         });
     }
-    void visit_storage(const void* owner, const void* storage, long owners, const void* what, void (*visit)(Visitor&, const void*)) {
+    void visit_storage(const void* owner, const void* storage, long owners, void (*visit)(Visitor&, const void*)) {
         if (!enter_shared(owner, storage, owners) || !first_sight(storage)) return;
-        pending_.push_back({storage, what, visit});
+        pending_.push_back({storage, visit});
         if (draining_) return;  // the drain below, further up, takes it
         struct Drained {
             Visitor* v;
@@ -251,33 +262,21 @@ private:
                 Visitor* v;
                 ~End() { v->end_shared(); }
             } end{this};
-            next.visit(*this, next.what);
+            next.visit(*this, next.storage);
         }
     }
     bool first_sight(const void* storage) {
-        if ((nseen_ + 1) * 2 > seen_.size()) grow_seen();
-        const std::size_t mask = seen_.size() - 1;
-        for (std::size_t i = (reinterpret_cast<std::uintptr_t>(storage) >> 4) & mask;; i = (i + 1) & mask) {
-            if (seen_[i] == storage) return false;
-            if (!seen_[i]) {
-                seen_[i] = storage;
-                ++nseen_;
-                return true;
-            }
-        }
+        const std::size_t h = detail::mix_pointer(storage);
+        if (seen_.table.find(h, [storage](const Seen& s) { return s.storage == storage; })) return false;
+        seen_.table.reserve_one();
+        seen_.table.place(Seen{storage});
+        return true;
     }
-    void grow_seen() {
-        std::vector<const void*> old(seen_.empty() ? 16 : seen_.size() * 2, nullptr);
-        old.swap(seen_);
-        nseen_ = 0;
-        for (const void* x : old)
-            if (x) first_sight(x);
-    }
+    // A big table (a long shared list was visited) goes; a small one is kept for the next object.
     void forget_seen() noexcept {
-        if (nseen_ == 0) return;
-        if (seen_.size() > 64 && nseen_ * 8 < seen_.size()) seen_.resize(64);  // (a shrink: no allocation)
-        std::fill(seen_.begin(), seen_.end(), nullptr);
-        nseen_ = 0;
+        if (seen_.table.empty()) return;
+        if (seen_.table.bytes() > 64 * sizeof(Seen)) seen_.table.clear();
+        else seen_.table.reset();
     }
 };
 

@@ -108,6 +108,11 @@ public:
             if (cap_ > 64 && size_ * 8 < cap_) rehash(cap_ / 2);
     }
     void clear() noexcept { OpenTable().swap(*this); }
+    // Empties the table but keeps its memory (a table emptied and refilled again and again).
+    void reset() noexcept {
+        if (b_) std::memset(static_cast<void*>(b_), 0, cap_ * sizeof(Bucket));
+        size_ = 0;
+    }
 
     template <class F>
     void for_each(F&& f) const {
